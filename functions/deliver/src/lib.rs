@@ -1,0 +1,77 @@
+//! The delivery-queue consumer: HubSpot counter syncs, event fan-out and outbound webhook
+//! deliveries. Messages carry ids only; state lives in DynamoDB.
+
+pub mod counter_sync;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use shared::domain::{QueueEnvelope, QueueMessage};
+use shared::ports::QueueName;
+use shared::sqs_runner::{BatchRunner, RecordHandler, SqsRecord};
+use shared::{App, AppError, AppResult};
+
+pub struct Deliver {
+    pub app: App,
+}
+
+pub fn runner(app: App) -> BatchRunner<Deliver> {
+    let max = app.config.max_receive_count;
+    BatchRunner::new(Deliver { app }, max)
+}
+
+/// Sends `message` to run after `delay`. SQS delays stop at 900 s: longer waits are chained
+/// through `notBefore` (the consumer re-sends with the remaining delay).
+pub async fn schedule(app: &App, message: QueueMessage, delay: Duration) -> AppResult<()> {
+    let envelope = QueueEnvelope {
+        message,
+        not_before: (delay > shared::adapters::sqs::MAX_DELAY)
+            .then(|| shared::time::now().timestamp() + delay.as_secs() as i64),
+    };
+    app.queue.send(QueueName::Delivery, &envelope, delay).await
+}
+
+#[async_trait]
+impl RecordHandler for Deliver {
+    async fn handle(&self, record: &SqsRecord) -> Result<(), AppError> {
+        let envelope: QueueEnvelope = serde_json::from_str(&record.body)
+            .map_err(|e| AppError::validation(format!("malformed delivery-queue message: {e}")))?;
+        if let Some(not_before) = envelope.not_before {
+            let remaining = not_before - shared::time::now().timestamp();
+            if remaining > 0 {
+                // A chained delay: not yet due, wait the rest (not counted as an attempt).
+                let wait = Duration::from_secs(remaining as u64);
+                return schedule(&self.app, envelope.message, wait).await;
+            }
+        }
+        match envelope.message {
+            QueueMessage::CounterSync {
+                workspace_id,
+                mock_exam_id,
+                attempt,
+                delivery_id,
+            } => counter_sync::run(&self.app, &workspace_id, &mock_exam_id, attempt, delivery_id).await,
+            QueueMessage::FanOut {
+                workspace_id,
+                outbox_id,
+            } => {
+                // Subscriptions arrive with the outbound webhook platform; until then the
+                // events of the record have no destination.
+                tracing::debug!(%workspace_id, %outbox_id, "fan-out: no subscriptions configured");
+                Ok(())
+            }
+            QueueMessage::Delivery {
+                workspace_id,
+                delivery_id,
+            } => {
+                tracing::warn!(%workspace_id, %delivery_id, "delivery messages are not handled yet");
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
+        tracing::error!(message_id = %record.message_id, error, "delivery-queue message moves to the DLQ");
+    }
+}

@@ -1,0 +1,49 @@
+//! SQS adapter of the `Queue` port.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+
+use crate::error::{AppError, AppResult};
+use crate::ports::{Queue, QueueName};
+
+/// SQS's longest DelaySeconds.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    urls: HashMap<QueueName, String>,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, urls: HashMap<QueueName, String>) -> Self {
+        Self { client, urls }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send_raw(&self, queue: QueueName, body: &str, delay: Duration) -> AppResult<()> {
+        let url = self
+            .urls
+            .get(&queue)
+            .ok_or_else(|| AppError::internal_msg("queue url not configured"))?;
+        let delay = delay.min(MAX_DELAY).as_secs() as i32;
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map_err(|e| AppError::internal("sqs SendMessage", e))?;
+        Ok(())
+    }
+}

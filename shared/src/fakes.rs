@@ -1,0 +1,554 @@
+//! In-memory fakes of every port, for handler unit tests and benchmarks. They keep the same
+//! invariants as the DynamoDB adapter (one mutex = one transaction) and can inject the
+//! `TransactionConflict` that real DynamoDB produces under contention (moto never does).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::adapters::dynamo::apply_transition;
+use crate::domain::{
+    ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
+    Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
+};
+use crate::error::{AppError, AppResult};
+use crate::keys::Key;
+use crate::ports::{
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, IntegrationStore,
+    LeaseStore, NewBooking, OutboxStore, Page, Queue, QueueName, WorkspaceStore,
+};
+use crate::signing::WebhookSecret;
+
+type WsKey = (String, String);
+
+#[derive(Default)]
+struct State {
+    workspaces: BTreeMap<String, (Workspace, i64)>,
+    api_keys: BTreeMap<String, ApiKey>,
+    exams: BTreeMap<WsKey, MockExam>,
+    /// (ws, exam) → contact → marker
+    markers: BTreeMap<WsKey, BTreeMap<String, ActiveBookingRef>>,
+    bookings: HashMap<WsKey, Booking>,
+    idempotency: HashMap<WsKey, IdempotencyRecord>,
+    integrations: HashMap<(String, IntegrationKind), Integration>,
+    stats: HashMap<(String, IntegrationKind, String), AttemptStats>,
+    leases: HashMap<Key, (String, i64)>,
+    outbox: BTreeMap<String, OutboxRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    conflicts_to_inject: AtomicU32,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` transactional writes fail with `TransactionConflict`, as concurrent
+    /// transactions on one item do on real DynamoDB.
+    pub fn inject_conflicts(&self, n: u32) {
+        self.conflicts_to_inject.store(n, Ordering::SeqCst);
+    }
+
+    pub fn remaining_injected_conflicts(&self) -> u32 {
+        self.conflicts_to_inject.load(Ordering::SeqCst)
+    }
+
+    fn conflict(&self) -> AppResult<()> {
+        let hit = self
+            .conflicts_to_inject
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if hit {
+            Err(AppError::TransactionConflict)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock means a test already panicked; keep serving its data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Test hook: overwrite an exam's counter as drift would.
+    pub fn set_total_bookings(&self, ws: &str, exam: &str, total: i64) {
+        if let Some(e) = self.lock().exams.get_mut(&(ws.to_owned(), exam.to_owned())) {
+            e.total_bookings = total;
+        }
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.lock().outbox.len()
+    }
+}
+
+fn key(a: &str, b: &str) -> WsKey {
+    (a.to_owned(), b.to_owned())
+}
+
+#[async_trait]
+impl WorkspaceStore for MemoryStore {
+    async fn create_workspace(&self, ws: &Workspace, first_key: &ApiKey) -> AppResult<()> {
+        let mut st = self.lock();
+        if st.workspaces.contains_key(&ws.id) {
+            return Err(AppError::internal_msg("workspace id collision"));
+        }
+        st.workspaces.insert(ws.id.clone(), (ws.clone(), 1));
+        st.api_keys.insert(first_key.id.clone(), first_key.clone());
+        Ok(())
+    }
+
+    async fn get_workspace(&self, id: &str) -> AppResult<Option<Workspace>> {
+        Ok(self.lock().workspaces.get(id).map(|(w, _)| w.clone()))
+    }
+
+    async fn list_workspaces(&self, cursor: Option<&str>, limit: u32) -> AppResult<Page<Workspace>> {
+        let st = self.lock();
+        let items: Vec<Workspace> = st
+            .workspaces
+            .values()
+            .filter(|(w, _)| cursor.is_none_or(|c| w.id.as_str() > c))
+            .take(limit as usize + 1)
+            .map(|(w, _)| w.clone())
+            .collect();
+        Ok(page(items, limit, |w| w.id.clone()))
+    }
+
+    async fn add_api_key(&self, k: &ApiKey) -> AppResult<()> {
+        let mut st = self.lock();
+        let Some(entry) = st.workspaces.get_mut(&k.workspace_id) else {
+            return Err(AppError::NotFound("workspace"));
+        };
+        entry.1 += 1;
+        st.api_keys.insert(k.id.clone(), k.clone());
+        Ok(())
+    }
+
+    async fn find_api_key(&self, hash_hex: &str) -> AppResult<Option<ApiKey>> {
+        Ok(self
+            .lock()
+            .api_keys
+            .values()
+            .find(|k| k.hash == hash_hex && k.revoked_at.is_none())
+            .cloned())
+    }
+
+    async fn list_api_keys(&self, workspace_id: &str) -> AppResult<Vec<ApiKey>> {
+        let mut v: Vec<ApiKey> = self
+            .lock()
+            .api_keys
+            .values()
+            .filter(|k| k.workspace_id == workspace_id && k.revoked_at.is_none())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(v)
+    }
+
+    async fn revoke_api_key(&self, workspace_id: &str, key_id: &str, now: &str) -> AppResult<ApiKey> {
+        let mut st = self.lock();
+        let found = st
+            .api_keys
+            .get(key_id)
+            .filter(|k| k.workspace_id == workspace_id && k.revoked_at.is_none())
+            .cloned();
+        let Some(mut k) = found else {
+            return Err(AppError::NotFound("api key"));
+        };
+        let active = st.workspaces.get(workspace_id).map(|(_, n)| *n).unwrap_or(0);
+        if active <= 1 {
+            return Err(AppError::validation(
+                "the last active API key of a workspace cannot be revoked",
+            ));
+        }
+        if let Some(e) = st.workspaces.get_mut(workspace_id) {
+            e.1 -= 1;
+        }
+        k.revoked_at = Some(now.to_owned());
+        st.api_keys.insert(k.id.clone(), k.clone());
+        Ok(k)
+    }
+
+    async fn touch_api_key(&self, k: &ApiKey, now: &str) -> AppResult<()> {
+        if let Some(stored) = self.lock().api_keys.get_mut(&k.id) {
+            stored.last_used_at = Some(now.to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let limit = limit.max(1) as usize;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(cursor_of) } else { None };
+    Page { items, next_cursor }
+}
+
+#[async_trait]
+impl BookingStore for MemoryStore {
+    async fn put_exam(&self, ws: &str, exam_id: &str, input: &ExamInput, now: &str) -> AppResult<MockExam> {
+        let mut st = self.lock();
+        let exam = st
+            .exams
+            .entry(key(ws, exam_id))
+            .or_insert_with(|| MockExam {
+                id: exam_id.to_owned(),
+                name: String::new(),
+                capacity: 0,
+                total_bookings: 0,
+                version: 0,
+                last_synced_version: 0,
+                exam_date: None,
+                created_at: now.to_owned(),
+                updated_at: now.to_owned(),
+            });
+        exam.name = input.name.clone();
+        exam.capacity = input.capacity;
+        exam.exam_date = input.exam_date.clone();
+        exam.updated_at = now.to_owned();
+        Ok(exam.clone())
+    }
+
+    async fn get_exam(&self, ws: &str, exam_id: &str) -> AppResult<Option<MockExam>> {
+        Ok(self.lock().exams.get(&key(ws, exam_id)).cloned())
+    }
+
+    async fn list_exams(&self, ws: &str, cursor: Option<&str>, limit: u32) -> AppResult<Page<MockExam>> {
+        let st = self.lock();
+        let items: Vec<MockExam> = st
+            .exams
+            .iter()
+            .filter(|((w, id), _)| w == ws && cursor.is_none_or(|c| id.as_str() > c))
+            .take(limit as usize + 1)
+            .map(|(_, e)| e.clone())
+            .collect();
+        Ok(page(items, limit, |e| e.id.clone()))
+    }
+
+    async fn create_booking(&self, new: &NewBooking) -> AppResult<CreateBookingOutcome> {
+        self.conflict()?;
+        let mut st = self.lock();
+        let ws = new.workspace_id.as_str();
+        let b = &new.booking;
+        if let Some((hash, _)) = &new.idempotency {
+            let now = crate::time::parse(&new.now).map(|t| t.timestamp()).unwrap_or(0);
+            if let Some(rec) = st.idempotency.get(&key(ws, hash)) {
+                if rec.expires_at >= now {
+                    return Ok(CreateBookingOutcome::IdempotencyKeyExists(rec.clone()));
+                }
+            }
+        }
+        let contact = b.contact_id.clone().unwrap_or_default();
+        let exam_key = key(ws, &b.mock_exam_id);
+        if st
+            .markers
+            .get(&exam_key)
+            .is_some_and(|m| m.contains_key(&contact))
+        {
+            return Err(AppError::AlreadyBooked);
+        }
+        let Some(exam) = st.exams.get_mut(&exam_key) else {
+            return Err(AppError::NotFound("mock exam"));
+        };
+        if exam.total_bookings >= exam.capacity {
+            return Err(AppError::CapacityExceeded);
+        }
+        exam.total_bookings += 1;
+        exam.version += 1;
+        exam.updated_at = new.now.clone();
+        st.markers.entry(exam_key).or_default().insert(
+            contact.clone(),
+            ActiveBookingRef {
+                booking_id: b.id.clone(),
+                contact_id: contact,
+            },
+        );
+        st.bookings.insert(key(ws, &b.id), b.clone());
+        st.outbox.insert(new.outbox.id.clone(), new.outbox.clone());
+        if let Some((hash, rec)) = &new.idempotency {
+            st.idempotency.insert(key(ws, hash), rec.clone());
+        }
+        Ok(CreateBookingOutcome::Created)
+    }
+
+    async fn get_idempotency(&self, ws: &str, key_hash: &str) -> AppResult<Option<IdempotencyRecord>> {
+        let now = chrono::Utc::now().timestamp();
+        Ok(self
+            .lock()
+            .idempotency
+            .get(&key(ws, key_hash))
+            .filter(|r| r.expires_at >= now)
+            .cloned())
+    }
+
+    async fn get_booking(&self, ws: &str, booking_id: &str) -> AppResult<Option<Booking>> {
+        Ok(self.lock().bookings.get(&key(ws, booking_id)).cloned())
+    }
+
+    async fn cancel_booking(&self, ws: &str, booking_id: &str, outbox: &OutboxRecord, now: &str) -> AppResult<CancelOutcome> {
+        self.conflict()?;
+        let mut st = self.lock();
+        let Some(booking) = st.bookings.get(&key(ws, booking_id)).cloned() else {
+            return Err(AppError::NotFound("booking"));
+        };
+        match booking.status {
+            BookingStatus::Cancelled => return Ok(CancelOutcome::AlreadyCancelled(booking)),
+            BookingStatus::Completed => {
+                return Err(AppError::validation(format!(
+                    "booking {booking_id} is completed and cannot be cancelled"
+                )))
+            }
+            BookingStatus::Active => {}
+        }
+        let exam_key = key(ws, &booking.mock_exam_id);
+        if let Some(m) = st.markers.get_mut(&exam_key) {
+            m.retain(|_, r| r.booking_id != booking_id);
+        }
+        if let Some(exam) = st.exams.get_mut(&exam_key) {
+            exam.total_bookings -= 1;
+            exam.version += 1;
+            exam.updated_at = now.to_owned();
+        }
+        let mut b = booking;
+        b.status = BookingStatus::Cancelled;
+        b.cancelled_at = Some(now.to_owned());
+        b.updated_at = Some(now.to_owned());
+        st.bookings.insert(key(ws, booking_id), b.clone());
+        st.outbox.insert(outbox.id.clone(), outbox.clone());
+        Ok(CancelOutcome::Cancelled(b))
+    }
+
+    async fn transition_booking(
+        &self,
+        ws: &str,
+        booking_id: &str,
+        transition: BookingTransition,
+        scanned_by: Option<&str>,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<Booking> {
+        self.conflict()?;
+        let mut st = self.lock();
+        let Some(mut booking) = st.bookings.get(&key(ws, booking_id)).cloned() else {
+            return Err(AppError::NotFound("booking"));
+        };
+        apply_transition(&mut booking, transition, scanned_by, now)?;
+        st.bookings.insert(key(ws, booking_id), booking.clone());
+        st.outbox.insert(outbox.id.clone(), outbox.clone());
+        Ok(booking)
+    }
+
+    async fn list_active_bookings(&self, ws: &str, exam_id: &str) -> AppResult<Vec<ActiveBookingRef>> {
+        Ok(self
+            .lock()
+            .markers
+            .get(&key(ws, exam_id))
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn mark_synced(&self, ws: &str, exam_id: &str, version: i64) -> AppResult<()> {
+        if let Some(e) = self.lock().exams.get_mut(&key(ws, exam_id)) {
+            e.last_synced_version = e.last_synced_version.max(version);
+        }
+        Ok(())
+    }
+
+    async fn fix_counter(&self, ws: &str, exam_id: &str, expected_version: i64, count: i64, now: &str) -> AppResult<bool> {
+        let mut st = self.lock();
+        match st.exams.get_mut(&key(ws, exam_id)) {
+            Some(e) if e.version == expected_version => {
+                e.total_bookings = count;
+                e.version += 1;
+                e.updated_at = now.to_owned();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for MemoryStore {
+    async fn put_integration(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        input: &IntegrationInput,
+        new_secret: &WebhookSecret,
+        now: &str,
+    ) -> AppResult<Integration> {
+        let mut st = self.lock();
+        let entry = st
+            .integrations
+            .entry((ws.to_owned(), kind))
+            .or_insert_with(|| Integration {
+                kind,
+                webhook_url: String::new(),
+                enabled: true,
+                retry_attempts: 0,
+                retry_delay: 1,
+                secret: new_secret.clone(),
+                previous_secret: None,
+                previous_secret_expires_at: None,
+                last_error: None,
+                last_error_at: None,
+                created_at: now.to_owned(),
+                updated_at: now.to_owned(),
+            });
+        entry.webhook_url = input.webhook_url.clone();
+        entry.enabled = input.enabled;
+        entry.retry_attempts = input.retry_attempts;
+        entry.retry_delay = input.retry_delay;
+        entry.updated_at = now.to_owned();
+        Ok(entry.clone())
+    }
+
+    async fn get_integration(&self, ws: &str, kind: IntegrationKind) -> AppResult<Option<Integration>> {
+        Ok(self.lock().integrations.get(&(ws.to_owned(), kind)).cloned())
+    }
+
+    async fn record_attempt(&self, ws: &str, kind: IntegrationKind, now: &str, error: Option<&str>) -> AppResult<()> {
+        let mut st = self.lock();
+        let hour: String = now.chars().filter(|c| c.is_ascii_digit()).take(10).collect();
+        let s = st.stats.entry((ws.to_owned(), kind, hour)).or_default();
+        if let Some(err) = error {
+            s.failed += 1;
+            if let Some(i) = st.integrations.get_mut(&(ws.to_owned(), kind)) {
+                i.last_error = Some(err.to_owned());
+                i.last_error_at = Some(now.to_owned());
+            }
+        } else {
+            s.succeeded += 1;
+        }
+        Ok(())
+    }
+
+    async fn attempt_stats(&self, ws: &str, kind: IntegrationKind, since: &str) -> AppResult<AttemptStats> {
+        let from: String = since.chars().filter(|c| c.is_ascii_digit()).take(10).collect();
+        let st = self.lock();
+        let mut out = AttemptStats::default();
+        for ((w, k, hour), s) in &st.stats {
+            if w == ws && *k == kind && *hour >= from {
+                out.succeeded += s.succeeded;
+                out.failed += s.failed;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl LeaseStore for MemoryStore {
+    async fn try_acquire(&self, k: &Key, owner: &str, ttl: Duration) -> AppResult<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut st = self.lock();
+        match st.leases.get(k) {
+            Some((_, until)) if *until >= now => Ok(false),
+            _ => {
+                st.leases
+                    .insert(k.clone(), (owner.to_owned(), now + ttl.as_millis() as i64));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release(&self, k: &Key, owner: &str) -> AppResult<()> {
+        let mut st = self.lock();
+        if st.leases.get(k).is_some_and(|(o, _)| o == owner) {
+            st.leases.remove(k);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn get_outbox(&self, id: &str) -> AppResult<Option<OutboxRecord>> {
+        Ok(self.lock().outbox.get(id).cloned())
+    }
+
+    async fn mark_enqueued(&self, id: &str, now: &str) -> AppResult<()> {
+        match self.lock().outbox.get_mut(id) {
+            Some(r) => {
+                r.enqueued_at = Some(now.to_owned());
+                Ok(())
+            }
+            None => Err(AppError::NotFound("outbox record")),
+        }
+    }
+
+    async fn list_unenqueued(&self, created_before: &str, limit: u32) -> AppResult<Vec<OutboxRecord>> {
+        let mut v: Vec<OutboxRecord> = self
+            .lock()
+            .outbox
+            .values()
+            .filter(|r| r.enqueued_at.is_none() && r.created_at.as_str() < created_before)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+}
+
+/// A queue that keeps messages in memory; tests drain it and feed the consumer.
+#[derive(Default)]
+pub struct MemoryQueue {
+    messages: Mutex<Vec<(QueueName, String, Duration)>>,
+    fail_sends: AtomicU32,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes every message of `queue` (with the delay it was sent with).
+    pub fn drain(&self, queue: QueueName) -> Vec<(String, Duration)> {
+        let mut all = self.messages.lock().unwrap_or_else(|p| p.into_inner());
+        let (taken, kept): (Vec<_>, Vec<_>) = all.drain(..).partition(|(q, _, _)| *q == queue);
+        *all = kept;
+        taken.into_iter().map(|(_, b, d)| (b, d)).collect()
+    }
+
+    pub fn len(&self, queue: QueueName) -> usize {
+        self.messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(q, _, _)| *q == queue)
+            .count()
+    }
+
+    /// The next `n` sends fail, as an SQS outage would.
+    pub fn fail_next_sends(&self, n: u32) {
+        self.fail_sends.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send_raw(&self, queue: QueueName, body: &str, delay: Duration) -> AppResult<()> {
+        if self
+            .fail_sends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(AppError::internal_msg("injected queue failure"));
+        }
+        self.messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((queue, body.to_owned(), delay.min(crate::adapters::sqs::MAX_DELAY)));
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! HTTP plumbing shared by every API function: bounded JSON bodies with precise errors, Bearer
+//! authentication, the per-request span, pagination parameters and the success envelope.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::error::AppError;
+
+/// Default request body cap (DESIGN §3); the inbound receiver allows 1 MiB.
+pub const MAX_BODY: usize = 256 * 1024;
+pub const MAX_INBOUND_BODY: usize = 1024 * 1024;
+/// A key is refreshed in `lastUsedAt` at most this often (one write per key per minute).
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Reads the body up to `limit` bytes: 413 `payload_too_large` beyond.
+pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<bytes::Bytes, AppError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge(limit))
+}
+
+/// Parses JSON into `T`, naming the offending field on type errors.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::InvalidJson("request body must be a JSON object".into()));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::InvalidJson(format!("request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(AppError::InvalidJson("request body must be a JSON object".into()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            AppError::validation(inner)
+        } else {
+            AppError::validation(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// A JSON body of at most [`MAX_BODY`] bytes.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(body, &parts.headers, MAX_BODY).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// The raw body of at most [`MAX_BODY`] bytes, plus a JSON parse if it is not empty
+/// (for routes whose body is optional).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(body, &parts.headers, MAX_BODY).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        parse_json(&bytes).map(|v| Self(Some(v)))
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A request authenticated by a workspace API key.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub workspace_id: String,
+    pub key_id: String,
+}
+
+impl Auth {
+    /// A `{workspaceId}` in a path must be the key's own; any other answers 404.
+    pub fn require_workspace(&self, path_workspace: &str) -> Result<(), AppError> {
+        if self.workspace_id == path_workspace {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("workspace"))
+        }
+    }
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(AppError::Unauthorized)?;
+        let key = app
+            .workspaces
+            .find_api_key(&sha256_hex(token.as_bytes()))
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let now = crate::time::now();
+        let stale = key
+            .last_used_at
+            .as_deref()
+            .and_then(crate::time::parse)
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
+        if stale {
+            // Best effort: a failed touch must not fail the request.
+            if let Err(e) = app
+                .workspaces
+                .touch_api_key(&key, &crate::time::format(now))
+                .await
+            {
+                tracing::warn!(error = %e.log_detail(), "could not record api key use");
+            }
+        }
+        tracing::Span::current().record("workspace_id", key.workspace_id.as_str());
+        Ok(Auth {
+            workspace_id: key.workspace_id,
+            key_id: key.id,
+        })
+    }
+}
+
+/// A request authenticated with `ROOT_API_KEY` (workspace creation only).
+pub struct RootAuth;
+
+impl FromRequestParts<App> for RootAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(AppError::Unauthorized)?;
+        let root = app
+            .config
+            .root_api_key
+            .as_ref()
+            .ok_or(AppError::Unauthorized)?;
+        // Hash both sides: equal lengths, constant-time compare.
+        let a = Sha256::digest(token.as_bytes());
+        let b = Sha256::digest(root.expose().as_bytes());
+        if bool::from(a.ct_eq(&b)) {
+            Ok(RootAuth)
+        } else {
+            Err(AppError::Unauthorized)
+        }
+    }
+}
+
+/// `{"success":true, ...fields}` with a status.
+pub fn success(status: StatusCode, fields: Value) -> Response {
+    let mut body = json!({ "success": true });
+    if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), fields) {
+        obj.extend(extra);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// `limit` of list routes: 1..=1000, default 50; anything else is a 400 naming it.
+pub fn parse_limit(raw: Option<&str>) -> Result<u32, AppError> {
+    match raw {
+        None => Ok(50),
+        Some(s) => match s.trim().parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err(AppError::validation("limit must be an integer from 1 to 1000")),
+        },
+    }
+}
+
+/// One span per request, with method, route and outcome; logs status and latency.
+pub async fn request_span(req: Request, next: Next) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+        .and_then(|ctx| match ctx {
+            lambda_http::request::RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
+            lambda_http::request::RequestContext::ApiGatewayV1(c) => c.request_id.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+        workspace_id = tracing::field::Empty,
+    );
+    async move {
+        let start = Instant::now();
+        let resp = next.run(req).await;
+        tracing::info!(
+            status = resp.status().as_u16(),
+            duration_ms = start.elapsed().as_millis() as u64,
+            "request completed"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("route")
+}
+
+/// Adds what every API router needs: the request span and a JSON 404 for unknown routes.
+pub fn finish_router(router: Router<App>, app: App) -> Router {
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(request_span))
+        .with_state(app)
+}
+
+/// Runs a router as a Lambda behind API Gateway.
+pub async fn serve(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct In {
+        mock_exam_id: String,
+    }
+
+    #[test]
+    fn json_errors_name_the_problem() {
+        let e = parse_json::<In>(b"{not json").unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+        let e = parse_json::<In>(b"{}").unwrap_err();
+        assert_eq!(e.code(), "validation_error");
+        assert!(e.to_string().contains("mockExamId"), "{e}");
+        let e = parse_json::<In>(br#"{"mockExamId": 5}"#).unwrap_err();
+        assert!(e.to_string().contains("mockExamId"), "{e}");
+        let e = parse_json::<In>(b"[]").unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+        assert!(parse_json::<In>(br#"{"mockExamId":"1","extra":true}"#).is_ok());
+    }
+
+    #[test]
+    fn limit_bounds() {
+        assert_eq!(parse_limit(None).unwrap(), 50);
+        assert_eq!(parse_limit(Some("1000")).unwrap(), 1000);
+        assert!(parse_limit(Some("0")).is_err());
+        assert!(parse_limit(Some("1001")).is_err());
+        assert!(parse_limit(Some("abc")).unwrap_err().to_string().contains("limit"));
+    }
+}

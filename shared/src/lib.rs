@@ -1,0 +1,26 @@
+//! Shared core of the booking-sync functions: domain, ports, adapters, fakes, signing,
+//! config, errors, the SQS batch runner and telemetry.
+
+pub mod adapters;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fakes;
+pub mod http;
+pub mod hubspot;
+pub mod ids;
+pub mod keys;
+pub mod outbound;
+pub mod outbox;
+pub mod ports;
+pub mod retry;
+pub mod signing;
+pub mod sqs_runner;
+pub mod telemetry;
+pub mod time;
+
+pub use app::App;
+pub use error::{AppError, AppResult};

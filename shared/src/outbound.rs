@@ -1,0 +1,1208 @@
+//! The outbound HTTP client for webhooks (subscriptions, HubSpot, GHL).
+//!
+//! Modelled on svix-server's `core/webhook_http_client.rs`: one client built once, no redirects,
+//! a connect timeout and a per-call timeout, and SSRF protection in two places (DESIGN §3):
+//! - when a URL is saved, [`validate_target_url`] checks the scheme, credentials and any
+//!   literal IP;
+//! - at connect time, a DNS resolver refuses every resolved address the rules do not allow, so
+//!   a name that is re-pointed after it was saved (DNS rebinding) cannot reach a refused
+//!   address. reqwest does not call the resolver for IP literals, so [`OutboundClient::post`]
+//!   re-checks the URL before sending.
+//!
+//! Proxies from the environment are ignored: a proxy would resolve names itself and bypass the
+//! resolver check.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
+
+/// `User-Agent` of every outbound request.
+pub const USER_AGENT: &str = "booking-sync-webhooks/1.0";
+/// How much of a response body is kept (and read) per attempt.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 1024;
+/// TCP connect timeout; the per-call timeout bounds the whole exchange as well.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle pooled connections are dropped after this; a frozen Lambda may hold dead ones.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Error messages built from lower layers are cut to this many characters.
+const MAX_ERROR_CHARS: usize = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Address rules
+// ---------------------------------------------------------------------------------------------
+
+/// Why an address is not a public internet address. Its `Display` reads "a loopback address",
+/// "a cloud metadata address", ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRefusal {
+    // Refused always.
+    /// 169.254.169.254, fd00:ec2::254 (AWS), 100.100.100.200 (Alibaba).
+    CloudMetadata,
+    /// 169.254.0.0/16, fe80::/10.
+    LinkLocal,
+    /// 0.0.0.0, :: (Linux connects these to the local host).
+    Unspecified,
+    /// 224.0.0.0/4, ff00::/8.
+    Multicast,
+    /// 255.255.255.255.
+    Broadcast,
+    /// 240.0.0.0/4 (future use).
+    Reserved,
+    // Refused unless private targets are allowed.
+    /// 127.0.0.0/8, ::1.
+    Loopback,
+    /// 10/8, 172.16/12, 192.168/16, fec0::/10 (deprecated site-local).
+    Private,
+    /// 100.64.0.0/10 (carrier-grade NAT).
+    SharedAddressSpace,
+    /// fc00::/7.
+    UniqueLocal,
+    /// 0.0.0.0/8 other than 0.0.0.0.
+    ThisNetwork,
+    /// 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32.
+    Documentation,
+    /// 198.18.0.0/15, 2001:2::/48.
+    Benchmarking,
+    /// 192.0.0.0/24, 192.88.99.0/24, 100::/64, 64:ff9b:1::/48.
+    SpecialPurpose,
+}
+
+impl AddressRefusal {
+    /// Refused even when `ALLOW_PRIVATE_TARGETS=true`.
+    pub fn is_always_refused(self) -> bool {
+        matches!(
+            self,
+            Self::CloudMetadata
+                | Self::LinkLocal
+                | Self::Unspecified
+                | Self::Multicast
+                | Self::Broadcast
+                | Self::Reserved
+        )
+    }
+}
+
+impl fmt::Display for AddressRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CloudMetadata => "a cloud metadata address",
+            Self::LinkLocal => "a link-local address",
+            Self::Unspecified => "an unspecified address",
+            Self::Multicast => "a multicast address",
+            Self::Broadcast => "a broadcast address",
+            Self::Reserved => "a reserved address",
+            Self::Loopback => "a loopback address",
+            Self::Private => "a private address",
+            Self::SharedAddressSpace => "a carrier-grade NAT address",
+            Self::UniqueLocal => "a unique-local address",
+            Self::ThisNetwork => "a 'this network' address",
+            Self::Documentation => "a documentation address",
+            Self::Benchmarking => "a benchmarking address",
+            Self::SpecialPurpose => "a special-purpose address",
+        })
+    }
+}
+
+/// Why `ip` may not be a webhook target, or `None` when it may.
+pub fn address_refusal(ip: IpAddr, allow_private_targets: bool) -> Option<AddressRefusal> {
+    let refusal = match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => classify_v6(v6),
+    }?;
+    (refusal.is_always_refused() || !allow_private_targets).then_some(refusal)
+}
+
+fn classify_v4(ip: Ipv4Addr) -> Option<AddressRefusal> {
+    use AddressRefusal::*;
+    let [a, b, c, _] = ip.octets();
+    Some(match ip {
+        _ if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) => {
+            CloudMetadata
+        }
+        _ if ip.is_link_local() => LinkLocal,
+        _ if ip.is_unspecified() => Unspecified,
+        _ if ip.is_broadcast() => Broadcast,
+        _ if ip.is_multicast() => Multicast,
+        _ if a >= 240 => Reserved,
+        _ if ip.is_loopback() => Loopback,
+        _ if ip.is_private() => Private,
+        _ if a == 100 && (b & 0xc0) == 64 => SharedAddressSpace,
+        _ if a == 0 => ThisNetwork,
+        _ if ip.is_documentation() => Documentation,
+        _ if a == 198 && (b & 0xfe) == 18 => Benchmarking,
+        _ if (a, b, c) == (192, 0, 0) || (a, b, c) == (192, 88, 99) => SpecialPurpose,
+        _ => return None,
+    })
+}
+
+fn classify_v6(ip: Ipv6Addr) -> Option<AddressRefusal> {
+    use AddressRefusal::*;
+    let s = ip.segments();
+    let embedded_v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    // IPv4 addresses written as IPv6 reach the same hosts: judge the IPv4 address.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return classify_v4(v4);
+    }
+    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+        return Some(CloudMetadata);
+    }
+    if ip.is_unspecified() {
+        return Some(Unspecified);
+    }
+    if ip.is_loopback() {
+        return Some(Loopback);
+    }
+    // IPv4-compatible (::a.b.c.d, deprecated), NAT64 well-known prefix and 6to4.
+    if s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return classify_v4(embedded_v4(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return classify_v4(embedded_v4(s[1], s[2]));
+    }
+    Some(match s[0] {
+        x if x & 0xff00 == 0xff00 => Multicast,
+        x if x & 0xffc0 == 0xfe80 => LinkLocal,
+        x if x & 0xffc0 == 0xfec0 => Private,
+        x if x & 0xfe00 == 0xfc00 => UniqueLocal,
+        0x2001 if s[1] == 0xdb8 => Documentation,
+        0x2001 if s[1] == 0x2 && s[2] == 0 => Benchmarking,
+        0x0100 if s[1..4] == [0, 0, 0] => SpecialPurpose,
+        0x0064 if s[1] == 0xff9b && s[2] == 1 => SpecialPurpose,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Save-time URL check
+// ---------------------------------------------------------------------------------------------
+
+/// Why a webhook URL is refused. The message names the problem for the API caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("url is not a valid absolute url")]
+    Invalid,
+    #[error("url must use https")]
+    HttpsRequired,
+    #[error("url must use http or https")]
+    UnsupportedScheme,
+    #[error("url must have a host")]
+    MissingHost,
+    #[error("url must not contain credentials")]
+    Credentials,
+    #[error("url points to {0}")]
+    Address(AddressRefusal),
+}
+
+/// Save-time check of an outbound URL (DESIGN §3): https (http too when
+/// `allow_private_targets`), a host, no `user:password@`, and a literal IP host must pass the
+/// address rules. Hostnames are checked when connecting, on the addresses they resolve to.
+pub fn validate_target_url(
+    url: &str,
+    allow_private_targets: bool,
+) -> Result<url::Url, TargetError> {
+    let parsed = url::Url::parse(url.trim()).map_err(|_| TargetError::Invalid)?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_private_targets => {}
+        "http" => return Err(TargetError::HttpsRequired),
+        _ if allow_private_targets => return Err(TargetError::UnsupportedScheme),
+        _ => return Err(TargetError::HttpsRequired),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(TargetError::Credentials);
+    }
+    let ip = match parsed.host() {
+        None => return Err(TargetError::MissingHost),
+        Some(url::Host::Domain(domain)) if domain.is_empty() => {
+            return Err(TargetError::MissingHost)
+        }
+        Some(url::Host::Domain(_)) => None,
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+    };
+    if let Some(refusal) = ip.and_then(|ip| address_refusal(ip, allow_private_targets)) {
+        return Err(TargetError::Address(refusal));
+    }
+    Ok(parsed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connect-time check: the resolver
+// ---------------------------------------------------------------------------------------------
+
+/// Errors the resolver hands to reqwest; found again in the error chain to word the attempt's
+/// error.
+#[derive(Debug, thiserror::Error)]
+enum ResolveError {
+    #[error("destination address not allowed: {host} resolves to {refusal}")]
+    Refused {
+        host: String,
+        refusal: AddressRefusal,
+    },
+    #[error("could not resolve host {host}")]
+    Lookup { host: String },
+}
+
+/// Keeps the allowed addresses of a lookup; refuses the name when none is left.
+fn allowed_addresses(
+    host: &str,
+    resolved: impl IntoIterator<Item = SocketAddr>,
+    allow_private_targets: bool,
+) -> Result<Vec<SocketAddr>, ResolveError> {
+    let mut allowed = Vec::new();
+    let mut first_refusal = None;
+    for addr in resolved {
+        match address_refusal(addr.ip(), allow_private_targets) {
+            None => allowed.push(addr),
+            Some(refusal) => {
+                first_refusal.get_or_insert(refusal);
+            }
+        }
+    }
+    match (allowed.is_empty(), first_refusal) {
+        (false, _) => Ok(allowed),
+        (true, Some(refusal)) => Err(ResolveError::Refused {
+            host: host.to_owned(),
+            refusal,
+        }),
+        (true, None) => Err(ResolveError::Lookup {
+            host: host.to_owned(),
+        }),
+    }
+}
+
+/// Resolves with the system resolver (`tokio::net::lookup_host`) and drops refused addresses.
+struct GuardedResolver {
+    allow_private_targets: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private_targets = self.allow_private_targets;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|_| ResolveError::Lookup { host: host.clone() })?;
+            let allowed = allowed_addresses(&host, resolved, allow_private_targets)?;
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+/// How an attempt ended, for retry and disabling decisions (DESIGN §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    /// 2xx.
+    Success,
+    /// 3xx (not followed), 4xx, 5xx, timeout, connect error, refused address.
+    Failure,
+    /// 410: the subscription is disabled at once.
+    Gone,
+}
+
+/// One HTTP call to a webhook target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// `None` when no response arrived.
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    /// The first ≤ 1 KiB of the response body, UTF-8 (lossy).
+    pub response_body: String,
+    /// A short human message; `None` on success.
+    pub error: Option<String>,
+    pub outcome: AttemptOutcome,
+}
+
+impl Attempt {
+    fn failed(error: String, started: Instant) -> Self {
+        Self {
+            status_code: None,
+            duration_ms: elapsed_ms(started),
+            response_body: String::new(),
+            error: Some(error),
+            outcome: AttemptOutcome::Failure,
+        }
+    }
+
+    fn answered(status: u16, response_body: String, started: Instant) -> Self {
+        let (outcome, error) = match status {
+            200..=299 => (AttemptOutcome::Success, None),
+            410 => (AttemptOutcome::Gone, Some("endpoint gone (410)".to_owned())),
+            300..=399 => (
+                AttemptOutcome::Failure,
+                Some(format!("redirect not followed ({status})")),
+            ),
+            _ => (
+                AttemptOutcome::Failure,
+                Some(format!("http status {status}")),
+            ),
+        };
+        Self {
+            status_code: Some(status),
+            duration_ms: elapsed_ms(started),
+            response_body,
+            error,
+            outcome,
+        }
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The outbound webhook client. Build it once per process (Lambda init) and share it; clones
+/// share the connection pool.
+#[derive(Clone)]
+pub struct OutboundClient {
+    http: reqwest::Client,
+    allow_private_targets: bool,
+}
+
+impl fmt::Debug for OutboundClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundClient")
+            .field("allow_private_targets", &self.allow_private_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundClient {
+    /// `allow_private_targets` is `ALLOW_PRIVATE_TARGETS` (local stack only): also allows http
+    /// and loopback/private addresses. Link-local and metadata addresses stay refused.
+    pub fn new(allow_private_targets: bool) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .no_proxy()
+            .https_only(!allow_private_targets)
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private_targets,
+            }))
+            .build()
+            // Fails only if the TLS backend cannot start, which no request could survive.
+            .expect("the outbound HTTP client must build");
+        Self {
+            http,
+            allow_private_targets,
+        }
+    }
+
+    pub fn allow_private_targets(&self) -> bool {
+        self.allow_private_targets
+    }
+
+    /// POSTs `body` to `url` with `headers` (`Content-Type: application/json` unless given),
+    /// within `timeout` for the whole exchange. Never fails: every problem is an [`Attempt`]
+    /// with `outcome: Failure` and a short `error`. Reads at most
+    /// [`MAX_RESPONSE_BODY_BYTES`] of the response body.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Attempt {
+        let started = Instant::now();
+
+        let target = match validate_target_url(url, self.allow_private_targets) {
+            Ok(target) => target,
+            Err(err @ TargetError::Address(_)) => {
+                return Attempt::failed(format!("destination address not allowed: {err}"), started)
+            }
+            Err(err) => return Attempt::failed(err.to_string(), started),
+        };
+
+        let mut request = self.http.post(target).timeout(timeout);
+        let mut has_content_type = false;
+        for (name, value) in headers {
+            let Ok(header_name) = HeaderName::from_bytes(name.as_bytes()) else {
+                return Attempt::failed(format!("invalid header name {name:?}"), started);
+            };
+            let Ok(header_value) = HeaderValue::from_str(value) else {
+                // The value may be a signature: name the header only.
+                return Attempt::failed(format!("invalid value for header {header_name}"), started);
+            };
+            has_content_type |= header_name == CONTENT_TYPE;
+            request = request.header(header_name, header_value);
+        }
+        if !has_content_type {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(body.into());
+
+        let response = match tokio::time::timeout(timeout, request.send()).await {
+            Err(_) => return Attempt::failed(timed_out(timeout), started),
+            Ok(Err(err)) => return Attempt::failed(describe_error(&err, timeout), started),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let response_body = read_capped(response, remaining).await;
+        Attempt::answered(status, response_body, started)
+    }
+}
+
+/// Reads up to [`MAX_RESPONSE_BODY_BYTES`] and stops; the rest is never read. A body that is
+/// slow or breaks off keeps what arrived: the status already decided the outcome.
+async fn read_capped(mut response: reqwest::Response, budget: Duration) -> String {
+    let mut buf = Vec::with_capacity(MAX_RESPONSE_BODY_BYTES);
+    let read = async {
+        while buf.len() < MAX_RESPONSE_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let take = chunk.len().min(MAX_RESPONSE_BODY_BYTES - buf.len());
+                    buf.extend_from_slice(&chunk[..take]);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    };
+    // Timing out here only stops reading.
+    let _ = tokio::time::timeout(budget, read).await;
+    truncate_utf8_lossy(&buf, MAX_RESPONSE_BODY_BYTES)
+}
+
+/// UTF-8 (lossy) of `bytes`, at most `max` bytes long. A multi-byte character cut by the
+/// byte limit is dropped rather than shown as U+FFFD.
+fn truncate_utf8_lossy(bytes: &[u8], max: usize) -> String {
+    let mut bytes = &bytes[..bytes.len().min(max)];
+    let tail_start = bytes.len().saturating_sub(3);
+    let is_continuation = |b: u8| b & 0xc0 == 0x80;
+    if let Some(lead) = (tail_start..bytes.len())
+        .rev()
+        .find(|&i| !is_continuation(bytes[i]))
+    {
+        let needed = match bytes[lead] {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 1,
+        };
+        if bytes.len() - lead < needed {
+            bytes = &bytes[..lead];
+        }
+    }
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    // Replacement characters are longer than the bytes they replace.
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {} ms", timeout.as_millis())
+}
+
+/// A short message for a failed request: never a `{:?}` dump, never header values.
+fn describe_error(err: &reqwest::Error, timeout: Duration) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut innermost: &(dyn std::error::Error + 'static) = err;
+    while let Some(current) = source {
+        if let Some(resolve) = current.downcast_ref::<ResolveError>() {
+            return resolve.to_string();
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            let message = match io.kind() {
+                ConnectionRefused => Some("connection refused"),
+                ConnectionReset => Some("connection reset"),
+                ConnectionAborted => Some("connection aborted"),
+                UnexpectedEof => Some("connection closed before a response"),
+                TimedOut => Some("connect timed out"),
+                NetworkUnreachable => Some("network unreachable"),
+                HostUnreachable => Some("host unreachable"),
+                _ => None,
+            };
+            if let Some(message) = message {
+                return message.to_owned();
+            }
+        }
+        innermost = current;
+        source = current.source();
+    }
+    if err.is_timeout() {
+        return timed_out(timeout);
+    }
+    let detail = innermost.to_string();
+    let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
+    if err.is_connect() {
+        format!("connection failed: {detail}")
+    } else {
+        format!("request failed: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+    use axum::Router;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// An axum server on 127.0.0.1:0 with one route per behaviour; returns its base URL.
+    async fn spawn_target(hits: Arc<AtomicUsize>) -> String {
+        let app = Router::new()
+            .route("/ok", post(|| async { "ok" }))
+            .route(
+                "/fail",
+                post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+            )
+            .route("/gone", post(|| async { (StatusCode::GONE, "gone") }))
+            .route(
+                "/redirect",
+                post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }),
+            )
+            .route(
+                "/slow",
+                post(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            )
+            .route("/big", post(|| async { "a".repeat(4096) }))
+            .route("/accents", post(|| async { "é".repeat(1000) }))
+            .route(
+                "/echo",
+                post(|headers: HeaderMap, body: axum::body::Bytes| async move {
+                    let get = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_owned()
+                    };
+                    format!(
+                        "{}|{}|{}|{}",
+                        get("user-agent"),
+                        get("content-type"),
+                        get("webhook-id"),
+                        String::from_utf8_lossy(&body)
+                    )
+                }),
+            )
+            .route("/get-only", get(|| async { "get" }))
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let hits = hits.clone();
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        next.run(req).await
+                    }
+                },
+            ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        format!("http://{addr}")
+    }
+
+    async fn target() -> String {
+        spawn_target(Arc::new(AtomicUsize::new(0))).await
+    }
+
+    /// A raw TCP server that runs `behaviour` on the first connection.
+    async fn spawn_raw<F, Fut>(behaviour: F) -> SocketAddr
+    where
+        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            if let Ok((stream, _)) = listener.accept().await {
+                behaviour(stream).await;
+            }
+        });
+        addr
+    }
+
+    async fn read_request_head(stream: &mut tokio::net::TcpStream) {
+        let mut buf = vec![0u8; 8192];
+        let mut seen = Vec::new();
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    fn no_headers() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    // ---- address rules ----
+
+    #[test]
+    fn always_refused_addresses_are_refused_even_when_private_targets_are_allowed() {
+        for (addr, expected) in [
+            ("169.254.169.254", AddressRefusal::CloudMetadata),
+            ("100.100.100.200", AddressRefusal::CloudMetadata),
+            ("fd00:ec2::254", AddressRefusal::CloudMetadata),
+            ("::ffff:169.254.169.254", AddressRefusal::CloudMetadata),
+            ("::169.254.169.254", AddressRefusal::CloudMetadata),
+            ("64:ff9b::169.254.169.254", AddressRefusal::CloudMetadata),
+            ("2002:a9fe:a9fe::1", AddressRefusal::CloudMetadata),
+            ("169.254.1.1", AddressRefusal::LinkLocal),
+            ("fe80::1", AddressRefusal::LinkLocal),
+            ("febf::1", AddressRefusal::LinkLocal),
+            ("::ffff:169.254.0.1", AddressRefusal::LinkLocal),
+            ("0.0.0.0", AddressRefusal::Unspecified),
+            ("::", AddressRefusal::Unspecified),
+            ("::ffff:0.0.0.0", AddressRefusal::Unspecified),
+            ("224.0.0.1", AddressRefusal::Multicast),
+            ("239.255.255.250", AddressRefusal::Multicast),
+            ("ff02::1", AddressRefusal::Multicast),
+            ("255.255.255.255", AddressRefusal::Broadcast),
+            ("240.0.0.1", AddressRefusal::Reserved),
+        ] {
+            for allow in [false, true] {
+                assert_eq!(
+                    address_refusal(ip(addr), allow),
+                    Some(expected),
+                    "{addr} allow={allow}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn private_addresses_are_refused_unless_allowed() {
+        for (addr, expected) in [
+            ("127.0.0.1", AddressRefusal::Loopback),
+            ("127.255.0.9", AddressRefusal::Loopback),
+            ("::1", AddressRefusal::Loopback),
+            ("::ffff:127.0.0.1", AddressRefusal::Loopback),
+            ("10.1.2.3", AddressRefusal::Private),
+            ("172.16.0.1", AddressRefusal::Private),
+            ("172.31.255.255", AddressRefusal::Private),
+            ("192.168.1.1", AddressRefusal::Private),
+            ("::ffff:10.0.0.1", AddressRefusal::Private),
+            ("fec0::1", AddressRefusal::Private),
+            ("100.64.0.1", AddressRefusal::SharedAddressSpace),
+            ("100.127.255.255", AddressRefusal::SharedAddressSpace),
+            ("fc00::1", AddressRefusal::UniqueLocal),
+            ("fd12:3456::1", AddressRefusal::UniqueLocal),
+            ("0.1.2.3", AddressRefusal::ThisNetwork),
+            ("192.0.2.1", AddressRefusal::Documentation),
+            ("198.51.100.7", AddressRefusal::Documentation),
+            ("203.0.113.9", AddressRefusal::Documentation),
+            ("2001:db8::1", AddressRefusal::Documentation),
+            ("198.18.0.1", AddressRefusal::Benchmarking),
+            ("198.19.255.1", AddressRefusal::Benchmarking),
+            ("2001:2::1", AddressRefusal::Benchmarking),
+            ("192.0.0.8", AddressRefusal::SpecialPurpose),
+            ("192.88.99.1", AddressRefusal::SpecialPurpose),
+            ("100::1", AddressRefusal::SpecialPurpose),
+        ] {
+            assert_eq!(address_refusal(ip(addr), false), Some(expected), "{addr}");
+            assert_eq!(address_refusal(ip(addr), true), None, "{addr} allowed");
+        }
+    }
+
+    #[test]
+    fn public_addresses_are_allowed() {
+        for addr in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "100.63.255.255",
+            "169.253.0.1",
+            "198.20.0.1",
+            "2001:4860:4860::8888",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+        ] {
+            assert_eq!(address_refusal(ip(addr), false), None, "{addr}");
+        }
+    }
+
+    #[test]
+    fn resolved_names_keep_only_allowed_addresses() {
+        let public: SocketAddr = "93.184.216.34:0".parse().unwrap();
+        let metadata: SocketAddr = "169.254.169.254:0".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+
+        assert_eq!(
+            allowed_addresses("mixed.example", [metadata, public], false).unwrap(),
+            vec![public]
+        );
+        let err = allowed_addresses("rebind.example", [metadata], true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "destination address not allowed: rebind.example resolves to a cloud metadata address"
+        );
+        let err = allowed_addresses("localhost", [loopback], false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "destination address not allowed: localhost resolves to a loopback address"
+        );
+        assert_eq!(
+            allowed_addresses("localhost", [loopback], true).unwrap(),
+            vec![loopback]
+        );
+        assert!(matches!(
+            allowed_addresses("nothing.example", [], false),
+            Err(ResolveError::Lookup { .. })
+        ));
+    }
+
+    // ---- save-time URL check ----
+
+    #[test]
+    fn validate_accepts_https_names_and_public_ips() {
+        for url in [
+            "https://hooks.example.com/path?q=1",
+            "https://api.hubapi.com/automation/v4/webhook-triggers/1/abc",
+            "https://8.8.8.8:8443/x",
+            "https://[2606:4700::1111]/x",
+        ] {
+            assert!(validate_target_url(url, false).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn validate_requires_https_unless_private_targets_are_allowed() {
+        assert_eq!(
+            validate_target_url("http://hooks.example.com/", false),
+            Err(TargetError::HttpsRequired)
+        );
+        assert!(validate_target_url("http://hooks.example.com/", true).is_ok());
+        assert_eq!(
+            validate_target_url("ftp://hooks.example.com/", false),
+            Err(TargetError::HttpsRequired)
+        );
+        assert_eq!(
+            validate_target_url("ftp://hooks.example.com/", true),
+            Err(TargetError::UnsupportedScheme)
+        );
+        assert_eq!(TargetError::HttpsRequired.to_string(), "url must use https");
+    }
+
+    #[test]
+    fn validate_rejects_bad_urls() {
+        assert_eq!(
+            validate_target_url("not a url", false),
+            Err(TargetError::Invalid)
+        );
+        assert_eq!(
+            validate_target_url("/relative", false),
+            Err(TargetError::Invalid)
+        );
+        assert_eq!(
+            validate_target_url("https://", false),
+            Err(TargetError::Invalid)
+        );
+        assert_eq!(
+            validate_target_url("https://user:pass@hooks.example.com/", false),
+            Err(TargetError::Credentials)
+        );
+        assert_eq!(
+            validate_target_url("https://token@hooks.example.com/", false),
+            Err(TargetError::Credentials)
+        );
+        assert_eq!(
+            TargetError::Credentials.to_string(),
+            "url must not contain credentials"
+        );
+    }
+
+    #[test]
+    fn validate_checks_literal_ips() {
+        assert_eq!(
+            validate_target_url("https://127.0.0.1/", false),
+            Err(TargetError::Address(AddressRefusal::Loopback))
+        );
+        // Alternative IPv4 spellings are normalised by the URL parser before the check.
+        for url in [
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://[::ffff:7f00:1]/",
+        ] {
+            assert_eq!(
+                validate_target_url(url, false),
+                Err(TargetError::Address(AddressRefusal::Loopback)),
+                "{url}"
+            );
+        }
+        assert!(validate_target_url("http://127.0.0.1:8080/", true).is_ok());
+        let err =
+            validate_target_url("http://169.254.169.254/latest/meta-data/", true).unwrap_err();
+        assert_eq!(err.to_string(), "url points to a cloud metadata address");
+        let err = validate_target_url("https://[fe80::1]/", true).unwrap_err();
+        assert_eq!(err.to_string(), "url points to a link-local address");
+    }
+
+    // ---- the client against local servers ----
+
+    #[tokio::test]
+    async fn success_on_2xx() {
+        let base = target().await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/ok"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, Some(200));
+        assert_eq!(attempt.outcome, AttemptOutcome::Success);
+        assert_eq!(attempt.error, None);
+        assert_eq!(attempt.response_body, "ok");
+    }
+
+    #[tokio::test]
+    async fn sends_body_headers_and_user_agent() {
+        let base = target().await;
+        let headers = vec![("webhook-id".to_owned(), "msg_1".to_owned())];
+        let attempt = OutboundClient::new(true)
+            .post(
+                &format!("{base}/echo"),
+                &headers,
+                br#"{"a":1}"#.to_vec(),
+                TIMEOUT,
+            )
+            .await;
+        assert_eq!(
+            attempt.response_body,
+            r#"booking-sync-webhooks/1.0|application/json|msg_1|{"a":1}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_on_500() {
+        let base = target().await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/fail"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, Some(500));
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        assert_eq!(attempt.error.as_deref(), Some("http status 500"));
+        assert_eq!(attempt.response_body, "boom");
+    }
+
+    #[tokio::test]
+    async fn gone_on_410() {
+        let base = target().await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/gone"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, Some(410));
+        assert_eq!(attempt.outcome, AttemptOutcome::Gone);
+    }
+
+    #[tokio::test]
+    async fn redirect_is_not_followed() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let base = spawn_target(hits.clone()).await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/redirect"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, Some(302));
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        assert_eq!(
+            attempt.error.as_deref(),
+            Some("redirect not followed (302)")
+        );
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "the Location must not be requested"
+        );
+    }
+
+    #[tokio::test]
+    async fn slower_than_timeout_times_out() {
+        let base = target().await;
+        let attempt = OutboundClient::new(true)
+            .post(
+                &format!("{base}/slow"),
+                &no_headers(),
+                "{}",
+                Duration::from_millis(300),
+            )
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        assert_eq!(attempt.error.as_deref(), Some("timed out after 300 ms"));
+        assert!(
+            (300..2000).contains(&attempt.duration_ms),
+            "{}",
+            attempt.duration_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_reset_is_a_failure() {
+        let addr = spawn_raw(|mut stream| async move {
+            read_request_head(&mut stream).await;
+            stream.set_zero_linger().unwrap();
+            drop(stream);
+        })
+        .await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("http://{addr}/"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        let error = attempt.error.unwrap();
+        assert!(
+            error == "connection reset" || error == "connection closed before a response",
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_closed_without_response_is_a_failure() {
+        let addr = spawn_raw(|mut stream| async move {
+            read_request_head(&mut stream).await;
+            drop(stream);
+        })
+        .await;
+        let attempt = OutboundClient::new(true)
+            .post(&format!("http://{addr}/"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        assert!(attempt.error.is_some());
+        assert!(
+            !attempt.error.unwrap().contains("Error {"),
+            "no debug dumps"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let attempt = OutboundClient::new(true)
+            .post(&format!("http://{addr}/"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(attempt.error.as_deref(), Some("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn response_body_is_truncated_to_1_kib() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let attempt = client
+            .post(&format!("{base}/big"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.outcome, AttemptOutcome::Success);
+        assert_eq!(attempt.response_body, "a".repeat(1024));
+
+        let attempt = client
+            .post(&format!("{base}/accents"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.response_body, "é".repeat(512));
+    }
+
+    #[tokio::test]
+    async fn endless_body_is_not_read_past_1_kib() {
+        let addr = spawn_raw(|mut stream| async move {
+            read_request_head(&mut stream).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 10000000\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&[b'x'; 2048]).await;
+            // Never sends the rest.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        })
+        .await;
+        let attempt = OutboundClient::new(true)
+            .post(
+                &format!("http://{addr}/"),
+                &no_headers(),
+                "{}",
+                Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!(attempt.outcome, AttemptOutcome::Success);
+        assert_eq!(attempt.response_body.len(), 1024);
+        assert!(attempt.duration_ms < 5_000, "{}", attempt.duration_ms);
+    }
+
+    /// A listener that records whether anything connected to it.
+    async fn spawn_watcher() -> (SocketAddr, tokio::task::JoinHandle<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_millis(300), listener.accept())
+                .await
+                .is_ok()
+        });
+        (addr, handle)
+    }
+
+    #[tokio::test]
+    async fn loopback_literal_is_refused_when_private_targets_are_not_allowed() {
+        let (addr, connected) = spawn_watcher().await;
+        let attempt = OutboundClient::new(false)
+            .post(&format!("https://{addr}/"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(attempt.outcome, AttemptOutcome::Failure);
+        assert_eq!(
+            attempt.error.as_deref(),
+            Some("destination address not allowed: url points to a loopback address")
+        );
+        assert!(!connected.await.unwrap(), "nothing may connect");
+    }
+
+    #[tokio::test]
+    async fn hostname_resolving_to_loopback_is_refused_at_connect_time() {
+        let (addr, connected) = spawn_watcher().await;
+        let url = format!("https://localhost:{}/", addr.port());
+        // The save-time check cannot know where a name points.
+        assert!(validate_target_url(&url, false).is_ok());
+        let attempt = OutboundClient::new(false)
+            .post(&url, &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(
+            attempt.error.as_deref(),
+            Some("destination address not allowed: localhost resolves to a loopback address")
+        );
+        assert!(!connected.await.unwrap(), "nothing may connect");
+    }
+
+    #[tokio::test]
+    async fn hostname_resolving_to_loopback_is_reached_when_allowed() {
+        let base = target().await.replace("127.0.0.1", "localhost");
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/ok"), &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(
+            attempt.outcome,
+            AttemptOutcome::Success,
+            "{:?}",
+            attempt.error
+        );
+    }
+
+    #[tokio::test]
+    async fn link_local_and_metadata_are_refused_even_when_allowed() {
+        let client = OutboundClient::new(true);
+        for (url, what) in [
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "a cloud metadata address",
+            ),
+            ("http://[fd00:ec2::254]/", "a cloud metadata address"),
+            ("http://100.100.100.200/", "a cloud metadata address"),
+            (
+                "http://[::ffff:169.254.169.254]/",
+                "a cloud metadata address",
+            ),
+            ("http://169.254.10.10/", "a link-local address"),
+            ("http://[fe80::1]/", "a link-local address"),
+            ("http://0.0.0.0:9/", "an unspecified address"),
+        ] {
+            let attempt = client.post(url, &no_headers(), "{}", TIMEOUT).await;
+            assert_eq!(attempt.status_code, None, "{url}");
+            assert_eq!(
+                attempt.error,
+                Some(format!(
+                    "destination address not allowed: url points to {what}"
+                )),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn http_is_refused_when_private_targets_are_not_allowed() {
+        let attempt = OutboundClient::new(false)
+            .post("http://hooks.example.com/x", &no_headers(), "{}", TIMEOUT)
+            .await;
+        assert_eq!(attempt.status_code, None);
+        assert_eq!(attempt.error.as_deref(), Some("url must use https"));
+    }
+
+    #[tokio::test]
+    async fn invalid_header_value_is_reported_without_the_value() {
+        let base = target().await;
+        let headers = vec![("webhook-signature".to_owned(), "v1,abc\nsecret".to_owned())];
+        let attempt = OutboundClient::new(true)
+            .post(&format!("{base}/ok"), &headers, "{}", TIMEOUT)
+            .await;
+        let error = attempt.error.unwrap();
+        assert_eq!(error, "invalid value for header webhook-signature");
+    }
+
+    #[test]
+    fn attempt_serializes_camel_case() {
+        let attempt = Attempt {
+            status_code: Some(202),
+            duration_ms: 12,
+            response_body: String::new(),
+            error: None,
+            outcome: AttemptOutcome::Success,
+        };
+        let json = serde_json::to_value(&attempt).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "statusCode": 202,
+                "durationMs": 12,
+                "responseBody": "",
+                "error": null,
+                "outcome": "success"
+            })
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        let text = "é".repeat(600);
+        assert_eq!(
+            truncate_utf8_lossy(&text.as_bytes()[..1024], 1024),
+            "é".repeat(512)
+        );
+        assert_eq!(
+            truncate_utf8_lossy(&text.as_bytes()[..1023], 1024),
+            "é".repeat(511)
+        );
+        assert_eq!(truncate_utf8_lossy(b"ok", 1024), "ok");
+        assert_eq!(truncate_utf8_lossy(&[0xff, b'a'], 1024), "\u{FFFD}a");
+        assert_eq!(truncate_utf8_lossy(&[b'a', 0xff], 1024), "a\u{FFFD}");
+        assert_eq!(truncate_utf8_lossy("a€".as_bytes(), 3), "a");
+        assert_eq!(truncate_utf8_lossy(&[0xff; 2000], 1024).len(), 1023);
+    }
+}

@@ -90,16 +90,20 @@ alive_or_die() { # INDEX (into PGIDS/NAMES)
     || { tail -n 30 "$LOCAL/$name.log" >&2 || true; die "$name exited (log: $LOCAL/$name.log)"; }
 }
 
-wait_http() { # URL SECONDS: until the last started process answers (any HTTP status)
-  local i=$((${#PGIDS[@]} - 1)) deadline=$((SECONDS + $2))
-  until curl -s -o /dev/null -m 5 "$1"; do
+wait_http() { # INDEX URL SECONDS: until that process answers (any HTTP status)
+  local i=$1 deadline=$((SECONDS + $3))
+  until curl -s -o /dev/null -m 5 "$2"; do
     alive_or_die "$i"
-    [ "$SECONDS" -lt "$deadline" ] || die "${NAMES[i]} did not answer on $1 within $2 s (log: $LOCAL/${NAMES[i]}.log)"
+    [ "$SECONDS" -lt "$deadline" ] || die "${NAMES[i]} did not answer on $2 within $3 s (log: $LOCAL/${NAMES[i]}.log)"
     sleep 0.2
   done
 }
+last() { echo $((${#PGIDS[@]} - 1)); }
 
-port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+port_free() { # like the servers will: SO_REUSEADDR, so a TIME_WAIT left by a previous run is fine
+  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$1" 2>/dev/null
+}
 
 # ---------------------------------------------------------------- ports
 read -r free1 free2 < <(python3 -c '
@@ -128,9 +132,8 @@ track moto-sqs "$!" moto_server.py
 exec 9> "$LOCAL/lifeline"
 rm -f "$LOCAL/lifeline"
 log "moto: DynamoDB on $DDB_PORT (single-threaded), SQS+S3 on $SQS_PORT (threaded)"
-wait_http "http://127.0.0.1:$SQS_PORT/moto-api/" 60
-PGIDS=("${PGIDS[@]:1}" "${PGIDS[0]}"); NAMES=("${NAMES[@]:1}" "${NAMES[0]}") # check the other one too
-wait_http "http://127.0.0.1:$DDB_PORT/moto-api/" 60
+wait_http 0 "http://127.0.0.1:$DDB_PORT/moto-api/" 60
+wait_http 1 "http://127.0.0.1:$SQS_PORT/moto-api/" 60
 
 # ---------------------------------------------------------------- 2. env for everything below
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT"
@@ -161,13 +164,17 @@ log "resources: table $TABLE_NAME, bucket ${EXPORT_BUCKET:-}, queues: $(grep -c 
 log "building every bin (cargo build --workspace --bins; minutes on a cold cache; log $LOCAL/build.log)"
 cargo build --workspace --bins > "$LOCAL/build.log" 2>&1 9>&- \
   || { tail -n 40 "$LOCAL/build.log" >&2; die "cargo build failed"; }
+# watch restarts functions on any file change under the workspace not ignored: keep our logs
+# and scripts out of that even where .gitignore is not honoured (no .git directory).
+printf '%s\n' '/infra/' '/template.yaml' '/.ci/' '*.md' > "$LOCAL/watch.ignore"
+export CARGO_LAMBDA_IGNORE_FILE="$PWD/$LOCAL/watch.ignore"
 # --disable-cors: the HttpApi has no CorsConfiguration, so API Gateway adds no CORS headers.
 start watch cargo-lambda cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 8 --disable-cors
-wait_http "http://127.0.0.1:$WATCH_PORT/" 120
+wait_http "$(last)" "http://127.0.0.1:$WATCH_PORT/" 120
 
 # ---------------------------------------------------------------- 5. gateway, pollers, schedules
 start gateway gateway.py python3 infra/gateway.py --port "$API_PORT" --watch-port "$WATCH_PORT" --exit-with-parent
-wait_http "$API_URL/" 30
+wait_http "$(last)" "$API_URL/" 30
 start sqs-poller sqs_poller.py python3 infra/sqs_poller.py --exit-with-parent
 start schedule schedule.py python3 infra/schedule.py run --exit-with-parent
 

@@ -20,6 +20,8 @@ pub mod retry;
 pub mod signing;
 pub mod sqs_runner;
 pub mod telemetry;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod time;
 
 pub use app::App;

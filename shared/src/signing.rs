@@ -765,20 +765,20 @@ mod tests {
         assert_eq!(parts[1], STD_SIG);
         // A receiver that knows only one of the two secrets accepts the request.
         assert_eq!(
-            verify_std(&[old.clone()], &header, STD_BODY, STD_TS),
+            verify_std(std::slice::from_ref(&old), &header, STD_BODY, STD_TS),
             Ok(())
         );
         assert_eq!(
-            verify_std(&[new.clone()], &header, STD_BODY, STD_TS),
+            verify_std(std::slice::from_ref(&new), &header, STD_BODY, STD_TS),
             Ok(())
         );
         // And each signature alone is valid for its own secret.
         assert_eq!(
-            verify_std(&[new.clone()], parts[0], STD_BODY, STD_TS),
+            verify_std(std::slice::from_ref(&new), parts[0], STD_BODY, STD_TS),
             Ok(())
         );
         assert_eq!(
-            verify_std(&[old.clone()], parts[1], STD_BODY, STD_TS),
+            verify_std(std::slice::from_ref(&old), parts[1], STD_BODY, STD_TS),
             Ok(())
         );
         // A receiver holding both secrets accepts a header signed with either one.

@@ -1132,3 +1132,63 @@ mod tests {
         assert_eq!(hour_bucket("2026-11-29T08:49:04.123Z"), "2026112908");
     }
 }
+
+/// Creates the table exactly as `template.yaml` declares it (a test compares the two). Used by
+/// the tests; the local stack and AWS create it from the template.
+pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| AppError::internal("build attribute", e))
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .map_err(|e| AppError::internal("build key", e))
+    };
+    let gsi = |name: &str, pk: &str, sk: &str| -> AppResult<GlobalSecondaryIndex> {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(pk, KeyType::Hash)?)
+            .key_schema(key(sk, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| AppError::internal("build gsi", e))
+    };
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(keys::PK, KeyType::Hash)?)
+        .key_schema(key(keys::SK, KeyType::Range)?)
+        .global_secondary_indexes(gsi(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
+        .global_secondary_indexes(gsi(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?);
+    for a in [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK] {
+        req = req.attribute_definitions(attr(a)?);
+    }
+    req.send()
+        .await
+        .map_err(|e| AppError::internal("dynamodb CreateTable", e))?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(keys::TTL)
+                .enabled(true)
+                .build()
+                .map_err(|e| AppError::internal("build ttl", e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AppError::internal("dynamodb UpdateTimeToLive", e))?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! Test helpers (feature `test-util`): call a router in-process like API Gateway would.
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Response of an in-process call: status, headers and JSON body (`Null` if not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+pub async fn call_raw(
+    router: &Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Body::from(body)).expect("valid request");
+    let resp = router.clone().oneshot(req).await.expect("infallible router");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// JSON call with an optional Bearer key.
+pub async fn call(router: &Router, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    call_raw(router, method, path, &headers, body).await
+}

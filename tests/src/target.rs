@@ -1,0 +1,91 @@
+//! A local webhook receiver (HubSpot/GHL/subscriber stand-in) on a loopback port. It records
+//! every request and answers with scripted status codes (then a default).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Router;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Default)]
+struct TargetState {
+    requests: Mutex<Vec<Received>>,
+    script: Mutex<VecDeque<u16>>,
+    default_status: AtomicU16,
+}
+
+#[derive(Clone)]
+pub struct Target {
+    pub url: String,
+    state: Arc<TargetState>,
+}
+
+async fn receive(State(state): State<Arc<TargetState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    state.requests.lock().unwrap().push(Received {
+        headers,
+        body: body.to_vec(),
+    });
+    let code = state
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| state.default_status.load(Ordering::SeqCst));
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl Target {
+    /// Starts a target answering 202 (as HubSpot does) unless scripted otherwise.
+    pub async fn start() -> Target {
+        let state = Arc::new(TargetState::default());
+        state.default_status.store(202, Ordering::SeqCst);
+        let app = Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Target {
+            url: format!("http://{addr}/webhook"),
+            state,
+        }
+    }
+
+    /// The next requests get these statuses in order, then the default.
+    pub fn respond_with(&self, statuses: &[u16]) {
+        self.state.script.lock().unwrap().extend(statuses);
+    }
+
+    pub fn set_default_status(&self, status: u16) {
+        self.state.default_status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Option<Received> {
+        self.state.requests.lock().unwrap().last().cloned()
+    }
+}

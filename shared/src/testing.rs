@@ -48,3 +48,28 @@ pub async fn call(router: &Router, method: &str, path: &str, key: Option<&str>, 
     let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     call_raw(router, method, path, &headers, body).await
 }
+
+/// Creates a workspace and its first key directly through the store: (workspace id, key).
+pub async fn workspace(app: &crate::App, name: &str) -> (String, String) {
+    let now = crate::time::now_string();
+    let ws = crate::domain::Workspace {
+        id: crate::ids::new_id(crate::ids::WORKSPACE),
+        name: name.to_owned(),
+        created_at: now.clone(),
+    };
+    let plain = format!("bsk_test_{}", crate::ids::new_id("k"));
+    let key = crate::domain::ApiKey {
+        id: crate::ids::new_id(crate::ids::API_KEY),
+        workspace_id: ws.id.clone(),
+        prefix: plain.chars().take(12).collect(),
+        hash: crate::http::sha256_hex(plain.as_bytes()),
+        created_at: now,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    app.workspaces
+        .create_workspace(&ws, &key)
+        .await
+        .expect("create workspace");
+    (ws.id, plain)
+}

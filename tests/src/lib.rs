@@ -177,35 +177,7 @@ pub async fn moto_app() -> MotoApp {
     }
 }
 
-/// Creates a workspace directly through the store; returns (workspace id, plaintext key).
-pub async fn workspace(app: &App, name: &str) -> (String, String) {
-    let now = shared::time::now_string();
-    let ws = shared::domain::Workspace {
-        id: shared::ids::new_id(shared::ids::WORKSPACE),
-        name: name.to_owned(),
-        created_at: now.clone(),
-    };
-    let (plain, key) = admin_key(&ws.id, &now);
-    app.workspaces
-        .create_workspace(&ws, &key)
-        .await
-        .expect("create workspace");
-    (ws.id, plain)
-}
-
-fn admin_key(ws: &str, now: &str) -> (String, shared::domain::ApiKey) {
-    let plain = format!("bsk_test_{}", shared::ids::new_id("k"));
-    let key = shared::domain::ApiKey {
-        id: shared::ids::new_id(shared::ids::API_KEY),
-        workspace_id: ws.to_owned(),
-        prefix: plain.chars().take(12).collect(),
-        hash: shared::http::sha256_hex(plain.as_bytes()),
-        created_at: now.to_owned(),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    (plain, key)
-}
+pub use shared::testing::workspace;
 
 /// Receives what is visible on the delivery queue and runs it through `handle` like the
 /// Lambda event source: only the successes are deleted. Returns how many messages it saw.

@@ -1,0 +1,319 @@
+//! Booking handlers against the in-memory fakes (fault injection included).
+
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::domain::QueueEnvelope;
+use shared::ports::QueueName;
+use shared::testing::{call, call_raw};
+use shared::App;
+
+struct Env {
+    app: App,
+    store: std::sync::Arc<shared::fakes::MemoryStore>,
+    queue: std::sync::Arc<shared::fakes::MemoryQueue>,
+    router: axum::Router,
+    key: String,
+}
+
+async fn env() -> Env {
+    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (_ws, key) = shared::testing::workspace(&app, "w").await;
+    let router = bookings::router(app.clone());
+    let r = call(
+        &router,
+        "PUT",
+        "/api/mock-exams/40577087837",
+        Some(&key),
+        Some(json!({ "name": "Mock", "capacity": 2 })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    Env {
+        app,
+        store,
+        queue,
+        router,
+        key,
+    }
+}
+
+async fn book(e: &Env, contact: &str) -> shared::testing::Reply {
+    call(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        Some(&e.key),
+        Some(json!({ "mockExamId": "40577087837", "contactId": contact })),
+    )
+    .await
+}
+
+async fn total(e: &Env) -> Value {
+    call(&e.router, "GET", "/api/mock-exams/40577087837", Some(&e.key), None)
+        .await
+        .body["mockExam"]["totalBookings"]
+        .clone()
+}
+
+fn error_code(r: &shared::testing::Reply) -> &str {
+    r.body["error"]["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn create_booking_answers_201_with_the_new_total() {
+    let e = env().await;
+    let r = book(&e, "c1").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["totalBookings"], 1);
+    let b = &r.body["booking"];
+    assert!(b["id"].as_str().unwrap().starts_with("bk_"));
+    assert_eq!(b["mockExamId"], "40577087837");
+    assert_eq!(b["contactId"], "c1");
+    assert_eq!(b["status"], "active");
+    assert!(b["createdAt"].is_string());
+    assert!(b["qrCode"]["code"].is_string());
+}
+
+#[tokio::test]
+async fn seed_snake_case_body_and_create_alias_are_accepted() {
+    let e = env().await;
+    let r = call(
+        &e.router,
+        "POST",
+        "/api/bookings/create",
+        Some(&e.key),
+        Some(json!({ "mock_exam_id": "40577087837", "contact_id": "c1" })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn booking_hands_the_counter_sync_and_events_to_the_queue_after_commit() {
+    let e = env().await;
+    book(&e, "c1").await;
+    let msgs = e.queue.drain(QueueName::Delivery);
+    let kinds: Vec<Value> = msgs
+        .iter()
+        .map(|(b, _)| serde_json::from_str::<Value>(b).unwrap()["type"].clone())
+        .collect();
+    assert_eq!(kinds, vec![json!("counter_sync"), json!("fan_out")]);
+    let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
+    assert!(matches!(env.message, shared::domain::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837"));
+    // Marked enqueued: nothing left for the sweeper.
+    let far_future = "9999-01-01T00:00:00.000Z";
+    assert!(e.app.outbox.list_unenqueued(far_future, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_hand_off_still_commits_and_leaves_the_outbox_to_the_sweeper() {
+    let e = env().await;
+    e.queue.fail_next_sends(1);
+    let r = book(&e, "c1").await;
+    assert_eq!(r.status, 201);
+    let pending = e
+        .app
+        .outbox
+        .list_unenqueued("9999-01-01T00:00:00.000Z", 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].counter_sync.as_deref(), Some("40577087837"));
+}
+
+#[tokio::test]
+async fn a_full_exam_answers_409_capacity_exceeded() {
+    let e = env().await;
+    assert_eq!(book(&e, "c1").await.status, 201);
+    assert_eq!(book(&e, "c2").await.status, 201);
+    let r = book(&e, "c3").await;
+    assert_eq!(r.status, 409);
+    assert_eq!(error_code(&r), "capacity_exceeded");
+    assert_eq!(total(&e).await, 2);
+}
+
+#[tokio::test]
+async fn the_same_contact_twice_answers_409_already_booked() {
+    let e = env().await;
+    assert_eq!(book(&e, "c1").await.status, 201);
+    let r = book(&e, "c1").await;
+    assert_eq!(r.status, 409);
+    assert_eq!(error_code(&r), "already_booked");
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_exam_answers_404_and_writes_nothing() {
+    let e = env().await;
+    let before = e.store.outbox_len();
+    let r = call(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        Some(&e.key),
+        Some(json!({ "mockExamId": "nope", "contactId": "c1" })),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(error_code(&r), "not_found");
+    assert_eq!(e.store.outbox_len(), before);
+}
+
+async fn book_with_key(e: &Env, idem: &str, contact: &str) -> shared::testing::Reply {
+    let auth = format!("Bearer {}", e.key);
+    let body = json!({ "mockExamId": "40577087837", "contactId": contact }).to_string();
+    call_raw(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+            ("idempotency-key", idem),
+        ],
+        body.into_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn same_idempotency_key_and_body_replays_200_without_counting_twice() {
+    let e = env().await;
+    let first = book_with_key(&e, "k-1", "c1").await;
+    assert_eq!(first.status, 201);
+    let again = book_with_key(&e, "k-1", "c1").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["booking"]["id"], first.body["booking"]["id"]);
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn same_idempotency_key_with_another_body_answers_422() {
+    let e = env().await;
+    assert_eq!(book_with_key(&e, "k-1", "c1").await.status, 201);
+    let r = book_with_key(&e, "k-1", "c2").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(error_code(&r), "idempotency_key_reused");
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn transaction_conflicts_are_retried_and_the_booking_counts_once() {
+    let e = env().await;
+    e.store.inject_conflicts(3);
+    let r = book(&e, "c1").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(e.store.remaining_injected_conflicts(), 0);
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn persistent_conflicts_answer_503_busy_with_retry_after_and_never_a_wrong_count() {
+    let e = env().await;
+    e.store.inject_conflicts(1000);
+    let r = book(&e, "c1").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(error_code(&r), "busy");
+    assert!(r.headers.contains_key("retry-after"));
+    e.store.inject_conflicts(0);
+    assert_eq!(total(&e).await, 0);
+    assert_eq!(e.store.outbox_len(), 0);
+}
+
+#[tokio::test]
+async fn bad_input_answers_400_with_the_field_named() {
+    let e = env().await;
+    let auth = format!("Bearer {}", e.key);
+    let h = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let r = call_raw(&e.router, "POST", "/api/bookings", &h, b"{oops".to_vec()).await;
+    assert_eq!((r.status, error_code(&r)), (400, "invalid_json"));
+    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":"40577087837"}"#.to_vec()).await;
+    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("contactId"));
+    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":5,"contactId":"c"}"#.to_vec()).await;
+    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("mockExamId"));
+    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":"a#b","contactId":"c"}"#.to_vec()).await;
+    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
+    let big = format!(r#"{{"mockExamId":"40577087837","contactId":"{}"}}"#, "x".repeat(300 * 1024));
+    let r = call_raw(&e.router, "POST", "/api/bookings", &h, big.into_bytes()).await;
+    assert_eq!((r.status, error_code(&r)), (413, "payload_too_large"));
+    let r = call(&e.router, "PUT", "/api/mock-exams/e1", Some(&e.key), Some(json!({"name":"x","capacity":-1}))).await;
+    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("capacity"));
+    assert_eq!(total(&e).await, 0);
+    assert_eq!(e.store.outbox_len(), 0);
+}
+
+#[tokio::test]
+async fn missing_unknown_and_admin_id_credentials_answer_401() {
+    let e = env().await;
+    let body = json!({ "mockExamId": "40577087837", "contactId": "c1" });
+    let r = call(&e.router, "POST", "/api/bookings", None, Some(body.clone())).await;
+    assert_eq!((r.status, error_code(&r)), (401, "unauthorized"));
+    let r = call(&e.router, "POST", "/api/bookings", Some("bsk_wrong"), Some(body.clone())).await;
+    assert_eq!(r.status, 401);
+    let r = call_raw(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        &[("x-admin-id", "admin"), ("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 401, "X-Admin-ID is not authentication");
+    assert_eq!(total(&e).await, 0);
+}
+
+#[tokio::test]
+async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
+    let e = env().await;
+    let id = book(&e, "c1").await.body["booking"]["id"].as_str().unwrap().to_owned();
+    let (_other, other_key) = shared::testing::workspace(&e.app, "other").await;
+    let r = call(&e.router, "GET", &format!("/api/bookings/{id}"), Some(&other_key), None).await;
+    assert_eq!(r.status, 404);
+    let r = call(&e.router, "GET", "/api/mock-exams/40577087837", Some(&other_key), None).await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        Some(&other_key),
+        Some(json!({ "mockExamId": "40577087837", "contactId": "c2" })),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn complete_and_qr_routes_move_the_booking_and_emit_their_events() {
+    let e = env().await;
+    let id = book(&e, "c1").await.body["booking"]["id"].as_str().unwrap().to_owned();
+    e.queue.drain(QueueName::Delivery);
+    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/qr/scan"), Some(&e.key), Some(json!({"scannedBy": "door-1"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["booking"]["qrCode"]["scannedBy"], "door-1");
+    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/qr/validate"), Some(&e.key), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["booking"]["qrCode"]["validatedAt"].is_string());
+    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/complete"), Some(&e.key), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["booking"]["status"], "completed");
+    let again = call(&e.router, "POST", &format!("/api/bookings/{id}/complete"), Some(&e.key), None).await;
+    assert_eq!(again.status, 400);
+    // Each transition handed one fan-out message to the queue; no counter change.
+    let msgs = e.queue.drain(QueueName::Delivery);
+    assert_eq!(msgs.len(), 3);
+    assert!(msgs.iter().all(|(b, _)| b.contains("fan_out")));
+    assert_eq!(total(&e).await, 1);
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_a_json_404() {
+    let e = env().await;
+    let r = call(&e.router, "GET", "/api/nothing-here", Some(&e.key), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["success"], false);
+}

@@ -2,6 +2,7 @@
 //! invariants as the DynamoDB adapter (one mutex = one transaction) and can inject the
 //! `TransactionConflict` that real DynamoDB produces under contention (moto never does).
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -43,6 +44,9 @@ struct State {
 pub struct MemoryStore {
     state: Mutex<State>,
     conflicts_to_inject: AtomicU32,
+    /// State of the fakes of other areas (one value per type), so each area's fake lives in
+    /// its own module next to its port.
+    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
 }
 
 impl MemoryStore {
@@ -82,6 +86,24 @@ impl MemoryStore {
         if let Some(e) = self.lock().exams.get_mut(&(ws.to_owned(), exam.to_owned())) {
             e.total_bookings = total;
         }
+    }
+
+    /// Runs `f` on this store's state of type `T` (created on first use) under one lock:
+    /// one call = one atomic transaction, like the DynamoDB adapter's.
+    pub fn with_ext<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut map = self.extensions.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        match entry.downcast_mut::<T>() {
+            Some(state) => f(state),
+            None => unreachable!("extension map is keyed by TypeId"),
+        }
+    }
+
+    /// Fails with `TransactionConflict` while injected conflicts remain (for other areas' fakes).
+    pub fn injected_conflict(&self) -> AppResult<()> {
+        self.conflict()
     }
 
     pub fn outbox_len(&self) -> usize {

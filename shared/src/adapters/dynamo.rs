@@ -59,7 +59,7 @@ impl DynamoStore {
         &self.table
     }
 
-    async fn get(&self, key: &Key) -> AppResult<Option<Item>> {
+    pub async fn get(&self, key: &Key) -> AppResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -72,12 +72,12 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> AppResult<Option<T>> {
+    pub async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> AppResult<Option<T>> {
         self.get(key).await?.map(|i| decode(i)).transpose()
     }
 
     /// Runs a transaction; on cancellation returns the per-item reason codes.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> AppResult<Result<(), Vec<TxReason>>> {
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> AppResult<Result<(), Vec<TxReason>>> {
         match self
             .client
             .transact_write_items()
@@ -100,7 +100,7 @@ impl DynamoStore {
         }
     }
 
-    async fn query_all(
+    pub async fn query_all(
         &self,
         pk: &str,
         sk_prefix: &str,
@@ -130,7 +130,7 @@ impl DynamoStore {
     }
 
     /// One page of a GSI1 partition, oldest key first.
-    async fn query_gsi1_page(
+    pub async fn query_gsi1_page(
         &self,
         gsi1pk: &str,
         cursor: Option<&str>,
@@ -166,7 +166,7 @@ pub fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn key_attrs(key: &Key) -> Item {
+pub fn key_attrs(key: &Key) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(&key.pk)),
         (keys::SK.to_owned(), s(&key.sk)),
@@ -187,21 +187,21 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> AppResult<T> {
     from_item(item).map_err(|e| AppError::internal("decode item", e))
 }
 
-fn str_attr(item: &Item, name: &str) -> Option<String> {
+pub fn str_attr(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,
     }
 }
 
-fn num_attr(item: &Item, name: &str) -> Option<i64> {
+pub fn num_attr(item: &Item, name: &str) -> Option<i64> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v.parse().ok(),
         _ => None,
     }
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
+pub fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
     let mut b = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         b = b.condition_expression(c);
@@ -213,16 +213,16 @@ fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, Attrib
     Ok(TransactWriteItem::builder().put(p).build())
 }
 
-struct UpdateSpec<'a> {
-    key: &'a Key,
-    expression: &'a str,
-    condition: Option<&'a str>,
-    names: &'a [(&'a str, &'a str)],
-    values: Vec<(&'a str, AttributeValue)>,
-    return_old_on_failure: bool,
+pub struct UpdateSpec<'a> {
+    pub key: &'a Key,
+    pub expression: &'a str,
+    pub condition: Option<&'a str>,
+    pub names: &'a [(&'a str, &'a str)],
+    pub values: Vec<(&'a str, AttributeValue)>,
+    pub return_old_on_failure: bool,
 }
 
-fn update(table: &str, spec: UpdateSpec<'_>) -> AppResult<TransactWriteItem> {
+pub fn update(table: &str, spec: UpdateSpec<'_>) -> AppResult<TransactWriteItem> {
     let mut b = Update::builder()
         .table_name(table)
         .set_key(Some(key_attrs(spec.key)))
@@ -243,7 +243,7 @@ fn update(table: &str, spec: UpdateSpec<'_>) -> AppResult<TransactWriteItem> {
     Ok(TransactWriteItem::builder().update(u).build())
 }
 
-fn delete(table: &str, key: &Key, condition: &str, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
+pub fn delete(table: &str, key: &Key, condition: &str, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
     let mut b = Delete::builder()
         .table_name(table)
         .set_key(Some(key_attrs(key)))
@@ -256,13 +256,13 @@ fn delete(table: &str, key: &Key, condition: &str, values: &[(&str, AttributeVal
 }
 
 #[derive(Debug)]
-struct TxReason {
-    code: String,
-    item: Option<Item>,
+pub struct TxReason {
+    pub code: String,
+    pub item: Option<Item>,
 }
 
 impl TxReason {
-    fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         self.code == "ConditionalCheckFailed"
     }
 }
@@ -292,7 +292,7 @@ fn is_conflict(e: &SdkError<TransactWriteItemsError>) -> bool {
         .is_some_and(|c| c == "TransactionConflictException")
 }
 
-fn is_conditional_failure<E>(e: &SdkError<E>) -> bool
+pub fn is_conditional_failure<E>(e: &SdkError<E>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
@@ -301,7 +301,7 @@ where
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
-fn unexpected_cancel(context: &'static str, reasons: &[TxReason]) -> AppError {
+pub fn unexpected_cancel(context: &'static str, reasons: &[TxReason]) -> AppError {
     let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
     AppError::internal(context, format!("transaction cancelled: {codes:?}"))
 }
@@ -328,7 +328,7 @@ pub fn decode_cursor(cursor: &str) -> AppResult<Item> {
     Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 
-fn hour_bucket(ts: &str) -> String {
+pub fn hour_bucket(ts: &str) -> String {
     // "2026-11-29T08:49:04.123Z" → "2026112908"
     ts.chars().filter(|c| c.is_ascii_digit()).take(10).collect()
 }
@@ -527,7 +527,7 @@ fn booking_item(ws: &str, b: &Booking, marker_contact: &str) -> AppResult<Item> 
     )
 }
 
-fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWriteItem> {
+pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWriteItem> {
     let item = encode(
         outbox,
         &keys::outbox(&outbox.id),

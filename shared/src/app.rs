@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::adapters;
 use crate::config::{Config, ConfigError};
 use crate::outbound::OutboundClient;
-use crate::ports::{BookingStore, IntegrationStore, LeaseStore, OutboxStore, Queue, WorkspaceStore};
+use crate::ports::{
+    BookingStore, IntegrationStore, LeaseStore, OutboxStore, Queue, WorkspaceStore,
+};
 
 pub struct AppInner {
     pub config: Config,
@@ -77,6 +79,10 @@ impl App {
     ) {
         let store = Arc::new(crate::fakes::MemoryStore::new());
         let queue = Arc::new(crate::fakes::MemoryQueue::new());
-        (Self::new(config, store.clone(), queue.clone()), store, queue)
+        (
+            Self::new(config, store.clone(), queue.clone()),
+            store,
+            queue,
+        )
     }
 }

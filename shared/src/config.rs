@@ -60,7 +60,11 @@ impl Config {
     }
 
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| vars.get(k).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
         let required = |k: &str| {
             get(k).ok_or_else(|| ConfigError(format!("environment variable {k} is required")))
         };
@@ -72,7 +76,10 @@ impl Config {
             export_bucket: get("EXPORT_BUCKET"),
             public_base_url: get("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             root_api_key: get("ROOT_API_KEY").map(Secret::new),
-            allow_private_targets: parse_bool("ALLOW_PRIVATE_TARGETS", get("ALLOW_PRIVATE_TARGETS"))?,
+            allow_private_targets: parse_bool(
+                "ALLOW_PRIVATE_TARGETS",
+                get("ALLOW_PRIVATE_TARGETS"),
+            )?,
             retry_delay_scale: parse_num("RETRY_DELAY_SCALE", get("RETRY_DELAY_SCALE"), 1.0)?,
             conflict_max_attempts: parse_num(
                 "CONFLICT_MAX_ATTEMPTS",
@@ -121,7 +128,9 @@ impl Config {
             ));
         }
         if self.max_receive_count == 0 {
-            return Err(ConfigError("MAX_RECEIVE_COUNT must be at least 1".to_owned()));
+            return Err(ConfigError(
+                "MAX_RECEIVE_COUNT must be at least 1".to_owned(),
+            ));
         }
         Ok(self)
     }
@@ -137,7 +146,10 @@ impl Config {
     pub fn for_tests(table_name: &str, delivery_queue_url: &str) -> Self {
         let mut vars = HashMap::new();
         vars.insert("TABLE_NAME".to_owned(), table_name.to_owned());
-        vars.insert("DELIVERY_QUEUE_URL".to_owned(), delivery_queue_url.to_owned());
+        vars.insert(
+            "DELIVERY_QUEUE_URL".to_owned(),
+            delivery_queue_url.to_owned(),
+        );
         vars.insert("ALLOW_PRIVATE_TARGETS".to_owned(), "true".to_owned());
         vars.insert("RETRY_DELAY_SCALE".to_owned(), "0".to_owned());
         vars.insert("CONFLICT_BASE_DELAY_MS".to_owned(), "1".to_owned());
@@ -163,7 +175,11 @@ fn parse_bool(name: &str, v: Option<String>) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(name: &str, v: Option<String>, default: T) -> Result<T, ConfigError> {
+fn parse_num<T: std::str::FromStr>(
+    name: &str,
+    v: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
     match v {
         None => Ok(default),
         Some(s) => s
@@ -195,10 +211,16 @@ mod tests {
     fn malformed_bool_and_number_fail_fast() {
         let mut m = base();
         m.insert("ALLOW_PRIVATE_TARGETS".into(), "maybe".into());
-        assert!(Config::from_map(&m).unwrap_err().to_string().contains("ALLOW_PRIVATE_TARGETS"));
+        assert!(Config::from_map(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("ALLOW_PRIVATE_TARGETS"));
         let mut m = base();
         m.insert("MAX_RECEIVE_COUNT".into(), "five".into());
-        assert!(Config::from_map(&m).unwrap_err().to_string().contains("MAX_RECEIVE_COUNT"));
+        assert!(Config::from_map(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("MAX_RECEIVE_COUNT"));
     }
 
     #[test]

@@ -207,7 +207,11 @@ pub struct DomainEvent {
 
 impl DomainEvent {
     pub fn new(event_type: &str, data: Value, now: &str) -> Self {
-        let action = event_type.rsplit('.').next().unwrap_or(event_type).to_owned();
+        let action = event_type
+            .rsplit('.')
+            .next()
+            .unwrap_or(event_type)
+            .to_owned();
         Self {
             id: crate::ids::new_id(crate::ids::EVENT),
             event_type: event_type.to_owned(),
@@ -365,8 +369,11 @@ mod tests {
         let mut r = OutboxRecord::new("ws_1", "2026-01-01T00:00:00.000Z");
         assert!(r.messages().is_empty());
         r.counter_sync = Some("e1".into());
-        r.events
-            .push(DomainEvent::new("booking.created", serde_json::json!({}), "t"));
+        r.events.push(DomainEvent::new(
+            "booking.created",
+            serde_json::json!({}),
+            "t",
+        ));
         let msgs = r.messages();
         assert_eq!(msgs.len(), 2);
         assert!(matches!(msgs[1], QueueMessage::FanOut { .. }));
@@ -379,7 +386,9 @@ mod tests {
         assert!(validate_external_id("mockExamId", "").is_err());
         assert!(validate_external_id("mockExamId", "a b").is_err());
         let long = "x".repeat(129);
-        let msg = validate_external_id("contactId", &long).unwrap_err().to_string();
+        let msg = validate_external_id("contactId", &long)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("contactId"));
     }
 

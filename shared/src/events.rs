@@ -61,7 +61,12 @@ pub fn exam_after(exam: &MockExam, delta: i64, now: &str) -> MockExam {
 }
 
 /// The outbox record of a change to an exam's bookings: counter sync + events.
-pub fn counter_change_outbox(workspace_id: &str, exam_id: &str, events: Vec<DomainEvent>, now: &str) -> OutboxRecord {
+pub fn counter_change_outbox(
+    workspace_id: &str,
+    exam_id: &str,
+    events: Vec<DomainEvent>,
+    now: &str,
+) -> OutboxRecord {
     let mut record = OutboxRecord::new(workspace_id, now);
     record.counter_sync = Some(exam_id.to_owned());
     record.events = events;

@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::dynamo::apply_transition;
+use crate::adapters::dynamo::{apply_transition, decode_cursor, encode_cursor};
 use crate::domain::{
     ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
     Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
@@ -131,13 +132,18 @@ impl WorkspaceStore for MemoryStore {
         Ok(self.lock().workspaces.get(id).map(|(w, _)| w.clone()))
     }
 
-    async fn list_workspaces(&self, cursor: Option<&str>, limit: u32) -> AppResult<Page<Workspace>> {
+    async fn list_workspaces(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Workspace>> {
+        let after = after_cursor(cursor)?;
         let st = self.lock();
         let items: Vec<Workspace> = st
             .workspaces
             .values()
-            .filter(|(w, _)| cursor.is_none_or(|c| w.id.as_str() > c))
-            .take(limit as usize + 1)
+            .filter(|(w, _)| after.as_deref().is_none_or(|c| w.id.as_str() > c))
+            .take(page_size(limit) + 1)
             .map(|(w, _)| w.clone())
             .collect();
         Ok(page(items, limit, |w| w.id.clone()))
@@ -174,7 +180,12 @@ impl WorkspaceStore for MemoryStore {
         Ok(v)
     }
 
-    async fn revoke_api_key(&self, workspace_id: &str, key_id: &str, now: &str) -> AppResult<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now: &str,
+    ) -> AppResult<ApiKey> {
         let mut st = self.lock();
         let found = st
             .api_keys
@@ -184,7 +195,11 @@ impl WorkspaceStore for MemoryStore {
         let Some(mut k) = found else {
             return Err(AppError::NotFound("api key"));
         };
-        let active = st.workspaces.get(workspace_id).map(|(_, n)| *n).unwrap_or(0);
+        let active = st
+            .workspaces
+            .get(workspace_id)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
         if active <= 1 {
             return Err(AppError::validation(
                 "the last active API key of a workspace cannot be revoked",
@@ -206,17 +221,49 @@ impl WorkspaceStore for MemoryStore {
     }
 }
 
+/// The adapter's page size: `limit` clamped to 1..=1000.
+fn page_size(limit: u32) -> usize {
+    limit.clamp(1, 1000) as usize
+}
+
+/// The last id of the previous page. Cursors use the adapter's opaque format, so a malformed
+/// one is refused here too.
+fn after_cursor(cursor: Option<&str>) -> AppResult<Option<String>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    match decode_cursor(cursor)?.remove("id") {
+        Some(AttributeValue::S(id)) => Ok(Some(id)),
+        _ => Err(AppError::validation("cursor is invalid")),
+    }
+}
+
 fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-    let limit = limit.max(1) as usize;
+    let limit = page_size(limit);
     let more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = if more { items.last().map(cursor_of) } else { None };
+    let next_cursor = if more {
+        items.last().map(|i| {
+            encode_cursor(&HashMap::from([(
+                "id".to_owned(),
+                AttributeValue::S(cursor_of(i)),
+            )]))
+        })
+    } else {
+        None
+    };
     Page { items, next_cursor }
 }
 
 #[async_trait]
 impl BookingStore for MemoryStore {
-    async fn put_exam(&self, ws: &str, exam_id: &str, input: &ExamInput, now: &str) -> AppResult<MockExam> {
+    async fn put_exam(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        input: &ExamInput,
+        now: &str,
+    ) -> AppResult<MockExam> {
         let mut st = self.lock();
         let exam = st
             .exams
@@ -243,13 +290,19 @@ impl BookingStore for MemoryStore {
         Ok(self.lock().exams.get(&key(ws, exam_id)).cloned())
     }
 
-    async fn list_exams(&self, ws: &str, cursor: Option<&str>, limit: u32) -> AppResult<Page<MockExam>> {
+    async fn list_exams(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<MockExam>> {
+        let after = after_cursor(cursor)?;
         let st = self.lock();
         let items: Vec<MockExam> = st
             .exams
             .iter()
-            .filter(|((w, id), _)| w == ws && cursor.is_none_or(|c| id.as_str() > c))
-            .take(limit as usize + 1)
+            .filter(|((w, id), _)| w == ws && after.as_deref().is_none_or(|c| id.as_str() > c))
+            .take(page_size(limit) + 1)
             .map(|(_, e)| e.clone())
             .collect();
         Ok(page(items, limit, |e| e.id.clone()))
@@ -261,7 +314,9 @@ impl BookingStore for MemoryStore {
         let ws = new.workspace_id.as_str();
         let b = &new.booking;
         if let Some((hash, _)) = &new.idempotency {
-            let now = crate::time::parse(&new.now).map(|t| t.timestamp()).unwrap_or(0);
+            let now = crate::time::parse(&new.now)
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
             if let Some(rec) = st.idempotency.get(&key(ws, hash)) {
                 if rec.expires_at >= now {
                     return Ok(CreateBookingOutcome::IdempotencyKeyExists(rec.clone()));
@@ -301,7 +356,11 @@ impl BookingStore for MemoryStore {
         Ok(CreateBookingOutcome::Created)
     }
 
-    async fn get_idempotency(&self, ws: &str, key_hash: &str) -> AppResult<Option<IdempotencyRecord>> {
+    async fn get_idempotency(
+        &self,
+        ws: &str,
+        key_hash: &str,
+    ) -> AppResult<Option<IdempotencyRecord>> {
         let now = chrono::Utc::now().timestamp();
         Ok(self
             .lock()
@@ -315,7 +374,13 @@ impl BookingStore for MemoryStore {
         Ok(self.lock().bookings.get(&key(ws, booking_id)).cloned())
     }
 
-    async fn cancel_booking(&self, ws: &str, booking_id: &str, outbox: &OutboxRecord, now: &str) -> AppResult<CancelOutcome> {
+    async fn cancel_booking(
+        &self,
+        ws: &str,
+        booking_id: &str,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<CancelOutcome> {
         self.conflict()?;
         let mut st = self.lock();
         let Some(booking) = st.bookings.get(&key(ws, booking_id)).cloned() else {
@@ -368,7 +433,11 @@ impl BookingStore for MemoryStore {
         Ok(booking)
     }
 
-    async fn list_active_bookings(&self, ws: &str, exam_id: &str) -> AppResult<Vec<ActiveBookingRef>> {
+    async fn list_active_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+    ) -> AppResult<Vec<ActiveBookingRef>> {
         Ok(self
             .lock()
             .markers
@@ -384,7 +453,14 @@ impl BookingStore for MemoryStore {
         Ok(())
     }
 
-    async fn fix_counter(&self, ws: &str, exam_id: &str, expected_version: i64, count: i64, now: &str) -> AppResult<bool> {
+    async fn fix_counter(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        expected_version: i64,
+        count: i64,
+        now: &str,
+    ) -> AppResult<bool> {
         let mut st = self.lock();
         match st.exams.get_mut(&key(ws, exam_id)) {
             Some(e) if e.version == expected_version => {
@@ -434,13 +510,31 @@ impl IntegrationStore for MemoryStore {
         Ok(entry.clone())
     }
 
-    async fn get_integration(&self, ws: &str, kind: IntegrationKind) -> AppResult<Option<Integration>> {
-        Ok(self.lock().integrations.get(&(ws.to_owned(), kind)).cloned())
+    async fn get_integration(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+    ) -> AppResult<Option<Integration>> {
+        Ok(self
+            .lock()
+            .integrations
+            .get(&(ws.to_owned(), kind))
+            .cloned())
     }
 
-    async fn record_attempt(&self, ws: &str, kind: IntegrationKind, now: &str, error: Option<&str>) -> AppResult<()> {
+    async fn record_attempt(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        now: &str,
+        error: Option<&str>,
+    ) -> AppResult<()> {
         let mut st = self.lock();
-        let hour: String = now.chars().filter(|c| c.is_ascii_digit()).take(10).collect();
+        let hour: String = now
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .take(10)
+            .collect();
         let s = st.stats.entry((ws.to_owned(), kind, hour)).or_default();
         if let Some(err) = error {
             s.failed += 1;
@@ -454,8 +548,17 @@ impl IntegrationStore for MemoryStore {
         Ok(())
     }
 
-    async fn attempt_stats(&self, ws: &str, kind: IntegrationKind, since: &str) -> AppResult<AttemptStats> {
-        let from: String = since.chars().filter(|c| c.is_ascii_digit()).take(10).collect();
+    async fn attempt_stats(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        since: &str,
+    ) -> AppResult<AttemptStats> {
+        let from: String = since
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .take(10)
+            .collect();
         let st = self.lock();
         let mut out = AttemptStats::default();
         for ((w, k, hour), s) in &st.stats {
@@ -508,7 +611,11 @@ impl OutboxStore for MemoryStore {
         }
     }
 
-    async fn list_unenqueued(&self, created_before: &str, limit: u32) -> AppResult<Vec<OutboxRecord>> {
+    async fn list_unenqueued(
+        &self,
+        created_before: &str,
+        limit: u32,
+    ) -> AppResult<Vec<OutboxRecord>> {
         let mut v: Vec<OutboxRecord> = self
             .lock()
             .outbox
@@ -570,7 +677,11 @@ impl Queue for MemoryQueue {
         self.messages
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((queue, body.to_owned(), delay.min(crate::adapters::sqs::MAX_DELAY)));
+            .push((
+                queue,
+                body.to_owned(),
+                delay.min(crate::adapters::sqs::MAX_DELAY),
+            ));
         Ok(())
     }
 }

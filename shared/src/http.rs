@@ -26,7 +26,11 @@ pub const MAX_INBOUND_BODY: usize = 1024 * 1024;
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
 /// Reads the body up to `limit` bytes: 413 `payload_too_large` beyond.
-pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<bytes::Bytes, AppError> {
+pub async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, AppError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -44,12 +48,16 @@ pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<
 /// Parses JSON into `T`, naming the offending field on type errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(AppError::InvalidJson("request body must be a JSON object".into()));
+        return Err(AppError::InvalidJson(
+            "request body must be a JSON object".into(),
+        ));
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| AppError::InvalidJson(format!("request body is not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(AppError::InvalidJson("request body must be a JSON object".into()));
+        return Err(AppError::InvalidJson(
+            "request body must be a JSON object".into(),
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -196,7 +204,9 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, AppError> {
         None => Ok(50),
         Some(s) => match s.trim().parse::<u32>() {
             Ok(n) if (1..=1000).contains(&n) => Ok(n),
-            _ => Err(AppError::validation("limit must be an integer from 1 to 1000")),
+            _ => Err(AppError::validation(
+                "limit must be an integer from 1 to 1000",
+            )),
         },
     }
 }
@@ -282,6 +292,9 @@ mod tests {
         assert_eq!(parse_limit(Some("1000")).unwrap(), 1000);
         assert!(parse_limit(Some("0")).is_err());
         assert!(parse_limit(Some("1001")).is_err());
-        assert!(parse_limit(Some("abc")).unwrap_err().to_string().contains("limit"));
+        assert!(parse_limit(Some("abc"))
+            .unwrap_err()
+            .to_string()
+            .contains("limit"));
     }
 }

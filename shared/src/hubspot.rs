@@ -20,7 +20,10 @@ pub fn counter_body(mock_exam_id: &str, total_bookings: i64) -> Vec<u8> {
 }
 
 /// The old secret still signs while its rotation overlap lasts.
-pub fn previous_secret(integration: &Integration, now: chrono::DateTime<chrono::Utc>) -> Option<&crate::signing::WebhookSecret> {
+pub fn previous_secret(
+    integration: &Integration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<&crate::signing::WebhookSecret> {
     let until = integration
         .previous_secret_expires_at
         .as_deref()
@@ -78,9 +81,17 @@ pub async fn send_count(
         "BookingSync",
         &[("Integration", "hubspot")],
         &[
-            ("WebhookSuccess", if error.is_none() { 1.0 } else { 0.0 }, "Count"),
+            (
+                "WebhookSuccess",
+                if error.is_none() { 1.0 } else { 0.0 },
+                "Count",
+            ),
             ("WebhookAttempts", 1.0, "Count"),
-            ("WebhookDurationMs", attempt.duration_ms as f64, "Milliseconds"),
+            (
+                "WebhookDurationMs",
+                attempt.duration_ms as f64,
+                "Milliseconds",
+            ),
         ],
     );
     attempt

@@ -13,7 +13,11 @@ use crate::ports::QueueName;
 pub async fn dispatch(app: &App, record: &OutboxRecord) -> AppResult<()> {
     for message in record.messages() {
         app.queue
-            .send(QueueName::Delivery, &QueueEnvelope::now(message), Duration::ZERO)
+            .send(
+                QueueName::Delivery,
+                &QueueEnvelope::now(message),
+                Duration::ZERO,
+            )
             .await?;
     }
     app.outbox

@@ -25,7 +25,8 @@ pub trait WorkspaceStore: Send + Sync {
     /// Creates the workspace with its first API key, atomically.
     async fn create_workspace(&self, workspace: &Workspace, first_key: &ApiKey) -> AppResult<()>;
     async fn get_workspace(&self, id: &str) -> AppResult<Option<Workspace>>;
-    async fn list_workspaces(&self, cursor: Option<&str>, limit: u32) -> AppResult<Page<Workspace>>;
+    async fn list_workspaces(&self, cursor: Option<&str>, limit: u32)
+        -> AppResult<Page<Workspace>>;
     /// Adds a key to an existing workspace (`NotFound` when it does not exist).
     async fn add_api_key(&self, key: &ApiKey) -> AppResult<()>;
     async fn find_api_key(&self, hash_hex: &str) -> AppResult<Option<ApiKey>>;
@@ -33,7 +34,12 @@ pub trait WorkspaceStore: Send + Sync {
     async fn list_api_keys(&self, workspace_id: &str) -> AppResult<Vec<ApiKey>>;
     /// Revokes a key; `NotFound` for unknown/foreign/already revoked keys, `Validation` when it
     /// is the workspace's last active key.
-    async fn revoke_api_key(&self, workspace_id: &str, key_id: &str, now: &str) -> AppResult<ApiKey>;
+    async fn revoke_api_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now: &str,
+    ) -> AppResult<ApiKey>;
     async fn touch_api_key(&self, key: &ApiKey, now: &str) -> AppResult<()>;
 }
 
@@ -72,20 +78,41 @@ pub enum BookingTransition {
 #[async_trait]
 pub trait BookingStore: Send + Sync {
     /// Creates or replaces name/capacity/examDate; never touches the counter fields.
-    async fn put_exam(&self, ws: &str, exam_id: &str, input: &ExamInput, now: &str) -> AppResult<MockExam>;
+    async fn put_exam(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        input: &ExamInput,
+        now: &str,
+    ) -> AppResult<MockExam>;
     /// Strongly consistent read.
     async fn get_exam(&self, ws: &str, exam_id: &str) -> AppResult<Option<MockExam>>;
-    async fn list_exams(&self, ws: &str, cursor: Option<&str>, limit: u32) -> AppResult<Page<MockExam>>;
+    async fn list_exams(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<MockExam>>;
     /// One transaction: booking + active marker + counter (+1, version +1, below capacity) +
     /// outbox (+ idempotency record). Errors: `NotFound` (exam), `CapacityExceeded`,
     /// `AlreadyBooked`, `TransactionConflict`.
     async fn create_booking(&self, new: &NewBooking) -> AppResult<CreateBookingOutcome>;
-    async fn get_idempotency(&self, ws: &str, key_hash: &str) -> AppResult<Option<IdempotencyRecord>>;
+    async fn get_idempotency(
+        &self,
+        ws: &str,
+        key_hash: &str,
+    ) -> AppResult<Option<IdempotencyRecord>>;
     async fn get_booking(&self, ws: &str, booking_id: &str) -> AppResult<Option<Booking>>;
     /// One transaction: booking → cancelled, marker removed, counter −1 (version +1), outbox.
     /// Idempotent: a cancelled booking is returned unchanged. Errors: `NotFound`,
     /// `Validation` (a completed booking), `TransactionConflict`.
-    async fn cancel_booking(&self, ws: &str, booking_id: &str, outbox: &OutboxRecord, now: &str) -> AppResult<CancelOutcome>;
+    async fn cancel_booking(
+        &self,
+        ws: &str,
+        booking_id: &str,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<CancelOutcome>;
     /// complete / qr scan / qr validate with their outbox record. Returns the updated booking.
     async fn transition_booking(
         &self,
@@ -97,12 +124,23 @@ pub trait BookingStore: Send + Sync {
         now: &str,
     ) -> AppResult<Booking>;
     /// Active bookings of an exam, read consistently from the exam's partition.
-    async fn list_active_bookings(&self, ws: &str, exam_id: &str) -> AppResult<Vec<ActiveBookingRef>>;
+    async fn list_active_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+    ) -> AppResult<Vec<ActiveBookingRef>>;
     /// Records that HubSpot holds `version` (never moves backwards).
     async fn mark_synced(&self, ws: &str, exam_id: &str, version: i64) -> AppResult<()>;
     /// Reconcile's fix: sets the counter to `count` and bumps the version, only if the version
     /// is still `expected_version`. Returns false when it moved (someone booked meanwhile).
-    async fn fix_counter(&self, ws: &str, exam_id: &str, expected_version: i64, count: i64, now: &str) -> AppResult<bool>;
+    async fn fix_counter(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        expected_version: i64,
+        count: i64,
+        now: &str,
+    ) -> AppResult<bool>;
 }
 
 #[async_trait]
@@ -116,17 +154,37 @@ pub trait IntegrationStore: Send + Sync {
         new_secret: &WebhookSecret,
         now: &str,
     ) -> AppResult<Integration>;
-    async fn get_integration(&self, ws: &str, kind: IntegrationKind) -> AppResult<Option<Integration>>;
+    async fn get_integration(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+    ) -> AppResult<Option<Integration>>;
     /// Counts one HTTP attempt in its hour bucket; a failure also becomes `lastError`.
-    async fn record_attempt(&self, ws: &str, kind: IntegrationKind, now: &str, error: Option<&str>) -> AppResult<()>;
+    async fn record_attempt(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        now: &str,
+        error: Option<&str>,
+    ) -> AppResult<()>;
     /// Attempts from the hour of `since` on.
-    async fn attempt_stats(&self, ws: &str, kind: IntegrationKind, since: &str) -> AppResult<AttemptStats>;
+    async fn attempt_stats(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        since: &str,
+    ) -> AppResult<AttemptStats>;
 }
 
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
-    /// Takes the named lease for `ttl` unless another owner holds an unexpired one.
-    async fn try_acquire(&self, key: &crate::keys::Key, owner: &str, ttl: Duration) -> AppResult<bool>;
+    /// Takes the named lease for `ttl` unless it is held (by anyone) and not yet expired.
+    async fn try_acquire(
+        &self,
+        key: &crate::keys::Key,
+        owner: &str,
+        ttl: Duration,
+    ) -> AppResult<bool>;
     /// Releases it if `owner` still holds it.
     async fn release(&self, key: &crate::keys::Key, owner: &str) -> AppResult<()>;
 }
@@ -137,7 +195,11 @@ pub trait OutboxStore: Send + Sync {
     /// Marks the record handed to SQS (removes it from the pending index).
     async fn mark_enqueued(&self, id: &str, now: &str) -> AppResult<()>;
     /// Records never enqueued, created before `created_before`, oldest first.
-    async fn list_unenqueued(&self, created_before: &str, limit: u32) -> AppResult<Vec<OutboxRecord>>;
+    async fn list_unenqueued(
+        &self,
+        created_before: &str,
+        limit: u32,
+    ) -> AppResult<Vec<OutboxRecord>>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

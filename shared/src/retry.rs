@@ -29,13 +29,20 @@ where
                 }
                 let cap = base.saturating_mul(1 << attempt.min(10));
                 let wait = rand::thread_rng().gen_range(Duration::ZERO..=cap);
-                tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "transaction conflict, retrying");
+                tracing::debug!(
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "transaction conflict, retrying"
+                );
                 tokio::time::sleep(wait).await;
             }
             other => return other,
         }
     }
-    tracing::warn!(attempts = config.conflict_max_attempts, "transaction conflicts persisted");
+    tracing::warn!(
+        attempts = config.conflict_max_attempts,
+        "transaction conflicts persisted"
+    );
     Err(AppError::Busy {
         retry_after_secs: 1,
     })

@@ -79,7 +79,9 @@ impl<H: RecordHandler> BatchRunner<H> {
                     let task = {
                         let handler = handler.clone();
                         let record = record.clone();
-                        tokio::spawn(async move { handler.handle(&record).await }.instrument(span.clone()))
+                        tokio::spawn(
+                            async move { handler.handle(&record).await }.instrument(span.clone()),
+                        )
                     };
                     let outcome = match task.await {
                         Ok(Ok(())) => None,

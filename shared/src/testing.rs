@@ -25,7 +25,11 @@ pub async fn call_raw(
         req = req.header(*k, *v);
     }
     let req = req.body(Body::from(body)).expect("valid request");
-    let resp = router.clone().oneshot(req).await.expect("infallible router");
+    let resp = router
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("infallible router");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
@@ -39,7 +43,13 @@ pub async fn call_raw(
 }
 
 /// JSON call with an optional Bearer key.
-pub async fn call(router: &Router, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+pub async fn call(
+    router: &Router,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
     let auth = key.map(|k| format!("Bearer {k}"));
     let mut headers = vec![("content-type", "application/json")];
     if let Some(a) = &auth {

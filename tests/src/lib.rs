@@ -132,7 +132,10 @@ pub async fn fresh_queue(client: &aws_sdk_sqs::Client, visibility_secs: u32) -> 
         .await
         .expect("dlq arn")
         .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
         .unwrap_or_default();
     let q = client
         .create_queue()
@@ -143,7 +146,8 @@ pub async fn fresh_queue(client: &aws_sdk_sqs::Client, visibility_secs: u32) -> 
         )
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string(),
+            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" })
+                .to_string(),
         )
         .send()
         .await

@@ -35,10 +35,19 @@ pub struct Target {
     state: Arc<TargetState>,
 }
 
-async fn receive(State(state): State<Arc<TargetState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(state): State<Arc<TargetState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let headers = headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     state.requests.lock().unwrap().push(Received {
         headers,
@@ -58,9 +67,7 @@ impl Target {
     pub async fn start() -> Target {
         let state = Arc::new(TargetState::default());
         state.default_status.store(202, Ordering::SeqCst);
-        let app = Router::new()
-            .fallback(receive)
-            .with_state(state.clone());
+        let app = Router::new().fallback(receive).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {

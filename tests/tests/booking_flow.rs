@@ -32,7 +32,10 @@ async fn pump_until(m: &MotoApp, timeout: Duration, done: impl Fn() -> bool) {
         if seen == 0 && done() {
             return;
         }
-        assert!(Instant::now() < deadline, "delivery queue did not settle in {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "delivery queue did not settle in {timeout:?}"
+        );
     }
 }
 
@@ -65,7 +68,14 @@ async fn put_exam(r: &Routers, key: &str, id: &str, capacity: i64) {
 }
 
 async fn exam(r: &Routers, key: &str, id: &str) -> serde_json::Value {
-    let resp = call(&r.bookings, "GET", &format!("/api/mock-exams/{id}"), Some(key), None).await;
+    let resp = call(
+        &r.bookings,
+        "GET",
+        &format!("/api/mock-exams/{id}"),
+        Some(key),
+        None,
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     resp.body["mockExam"].clone()
 }
@@ -135,7 +145,10 @@ async fn sixty_concurrent_bookings_fill_fifty_seats_and_hubspot_ends_on_the_fina
     let synced = exam(&r, &key, "40577087837").await;
     assert_eq!(synced["lastSyncedVersion"], synced["version"]);
     assert!(last.headers["webhook-signature"].starts_with("v1,"));
-    assert_eq!(last.headers["x-webhook-event"], "mock_exam.bookings_changed");
+    assert_eq!(
+        last.headers["x-webhook-event"],
+        "mock_exam.bookings_changed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +217,10 @@ async fn hubspot_that_never_recovers_gets_exactly_one_plus_retry_attempts_calls(
     pump_once(&m.sqs, &m.delivery_queue_url, |e| runner.run(e)).await;
     assert_eq!(target.requests().len(), 3);
     let e = exam(&r, &key, "888").await;
-    assert_eq!(e["lastSyncedVersion"], 0, "HubSpot never confirmed: reconcile will catch up");
+    assert_eq!(
+        e["lastSyncedVersion"], 0,
+        "HubSpot never confirmed: reconcile will catch up"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,7 +109,10 @@ async fn run(e: &Env, bodies: &[String]) -> Vec<String> {
         .enumerate()
         .map(|(i, b)| (format!("m{i}"), b.as_str(), 1))
         .collect();
-    let refs: Vec<(&str, &str, u32)> = records.iter().map(|(a, b, c)| (a.as_str(), *b, *c)).collect();
+    let refs: Vec<(&str, &str, u32)> = records
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), *b, *c))
+        .collect();
     runner
         .run(event_from_bodies(&refs))
         .await
@@ -127,7 +130,10 @@ async fn sends_the_count_read_at_send_time_and_records_the_synced_version() {
     assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
     let reqs = e.target.requests();
     assert_eq!(reqs.len(), 1);
-    assert_eq!(reqs[0].json(), json!({ "mock_exam_id": "e1", "total_bookings": 2 }));
+    assert_eq!(
+        reqs[0].json(),
+        json!({ "mock_exam_id": "e1", "total_bookings": 2 })
+    );
     let exam = e.app.bookings.get_exam(&e.ws, "e1").await.unwrap().unwrap();
     assert_eq!(exam.last_synced_version, exam.version);
     // A second message finds HubSpot current and sends nothing.
@@ -140,9 +146,17 @@ async fn a_message_that_finds_the_lease_taken_is_retried_shortly_not_dropped() {
     let e = env().await;
     bump(&e, "c1").await;
     let lease = shared::keys::counter_sync_lease(&e.ws, "e1");
-    assert!(e.app.leases.try_acquire(&lease, "someone-else", Duration::from_secs(60)).await.unwrap());
+    assert!(e
+        .app
+        .leases
+        .try_acquire(&lease, "someone-else", Duration::from_secs(60))
+        .await
+        .unwrap());
     assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
-    assert!(e.target.requests().is_empty(), "no send while another sync holds the lease");
+    assert!(
+        e.target.requests().is_empty(),
+        "no send while another sync holds the lease"
+    );
     let requeued = e.queue.drain(QueueName::Delivery);
     assert_eq!(requeued.len(), 1, "the sync is re-queued");
     e.app.leases.release(&lease, "someone-else").await.unwrap();
@@ -160,7 +174,12 @@ async fn ten_concurrent_sync_messages_end_with_hubspot_on_the_current_count() {
     assert!(run(&e, &msgs).await.is_empty());
     // Drain the re-queued ones until quiet.
     for _ in 0..20 {
-        let pending: Vec<String> = e.queue.drain(QueueName::Delivery).into_iter().map(|(b, _)| b).collect();
+        let pending: Vec<String> = e
+            .queue
+            .drain(QueueName::Delivery)
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
         if pending.is_empty() {
             break;
         }
@@ -181,16 +200,27 @@ async fn a_failed_send_is_rescheduled_with_the_same_delivery_id() {
     let retry = e.queue.drain(QueueName::Delivery);
     assert_eq!(retry.len(), 1);
     let env: QueueEnvelope = serde_json::from_str(&retry[0].0).unwrap();
-    let QueueMessage::CounterSync { attempt, delivery_id, .. } = env.message else {
+    let QueueMessage::CounterSync {
+        attempt,
+        delivery_id,
+        ..
+    } = env.message
+    else {
         panic!("expected a counter sync");
     };
     assert_eq!(attempt, 1);
-    assert_eq!(delivery_id.as_deref(), Some(e.target.requests()[0].headers["webhook-id"].as_str()));
+    assert_eq!(
+        delivery_id.as_deref(),
+        Some(e.target.requests()[0].headers["webhook-id"].as_str())
+    );
     assert!(run(&e, &[retry[0].0.clone()]).await.is_empty());
     let reqs = e.target.requests();
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].headers["webhook-id"], reqs[1].headers["webhook-id"]);
-    assert_ne!(reqs[0].headers["webhook-signature"], "", "each attempt is signed");
+    assert_ne!(
+        reqs[0].headers["webhook-signature"], "",
+        "each attempt is signed"
+    );
 }
 
 #[tokio::test]
@@ -206,11 +236,17 @@ async fn a_delay_beyond_sqs_limits_is_chained_not_run_early() {
         },
         not_before: Some(shared::time::now().timestamp() + 3600),
     };
-    assert!(run(&e, &[serde_json::to_string(&env).unwrap()]).await.is_empty());
+    assert!(run(&e, &[serde_json::to_string(&env).unwrap()])
+        .await
+        .is_empty());
     assert!(e.target.requests().is_empty(), "not due yet");
     let chained = e.queue.drain(QueueName::Delivery);
     assert_eq!(chained.len(), 1);
-    assert_eq!(chained[0].1, Duration::from_secs(900), "waits SQS's longest delay");
+    assert_eq!(
+        chained[0].1,
+        Duration::from_secs(900),
+        "waits SQS's longest delay"
+    );
     let back: QueueEnvelope = serde_json::from_str(&chained[0].0).unwrap();
     assert_eq!(back.not_before, env.not_before);
 }

@@ -12,7 +12,9 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use shared::domain::{validate_external_id, ApiKey, Integration, IntegrationInput, IntegrationKind, Workspace};
+use shared::domain::{
+    validate_external_id, ApiKey, Integration, IntegrationInput, IntegrationKind, Workspace,
+};
 use shared::http::{sha256_hex, success, Auth, JsonBody, OptionalJsonBody, RootAuth};
 use shared::ids;
 use shared::signing::WebhookSecret;
@@ -107,7 +109,11 @@ async fn create_api_key(
     ))
 }
 
-async fn list_api_keys(State(app): State<App>, auth: Auth, Path(workspace_id): Path<String>) -> AppResult<Response> {
+async fn list_api_keys(
+    State(app): State<App>,
+    auth: Auth,
+    Path(workspace_id): Path<String>,
+) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
     let keys = app.workspaces.list_api_keys(&workspace_id).await?;
     let list: Vec<Value> = keys.iter().map(ApiKey::public_view).collect();
@@ -149,7 +155,11 @@ struct IntegrationBody {
     retry_delay: Option<u32>,
 }
 
-fn validate_integration(app: &App, body: IntegrationBody, enabled_required: bool) -> AppResult<IntegrationInput> {
+fn validate_integration(
+    app: &App,
+    body: IntegrationBody,
+    enabled_required: bool,
+) -> AppResult<IntegrationInput> {
     shared::outbound::validate_target_url(&body.webhook_url, app.config.allow_private_targets)
         .map_err(|e| AppError::validation(format!("webhookUrl: {e}")))?;
     if enabled_required && body.enabled.is_none() {
@@ -161,7 +171,9 @@ fn validate_integration(app: &App, body: IntegrationBody, enabled_required: bool
     }
     let retry_delay = body.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY);
     if !(1..=3600).contains(&retry_delay) {
-        return Err(AppError::validation("retryDelay must be from 1 to 3600 seconds"));
+        return Err(AppError::validation(
+            "retryDelay must be from 1 to 3600 seconds",
+        ));
     }
     Ok(IntegrationInput {
         webhook_url: body.webhook_url,
@@ -187,10 +199,21 @@ fn integration_view(i: &Integration, with_secret: bool) -> Value {
     v
 }
 
-async fn put_integration(app: &App, ws: &str, kind: IntegrationKind, input: IntegrationInput) -> AppResult<Response> {
+async fn put_integration(
+    app: &App,
+    ws: &str,
+    kind: IntegrationKind,
+    input: IntegrationInput,
+) -> AppResult<Response> {
     let integration = app
         .integrations
-        .put_integration(ws, kind, &input, &WebhookSecret::generate(), &shared::time::now_string())
+        .put_integration(
+            ws,
+            kind,
+            &input,
+            &WebhookSecret::generate(),
+            &shared::time::now_string(),
+        )
         .await?;
     Ok(success(
         StatusCode::OK,
@@ -198,12 +221,20 @@ async fn put_integration(app: &App, ws: &str, kind: IntegrationKind, input: Inte
     ))
 }
 
-async fn put_hubspot(State(app): State<App>, auth: Auth, JsonBody(body): JsonBody<IntegrationBody>) -> AppResult<Response> {
+async fn put_hubspot(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> AppResult<Response> {
     let input = validate_integration(&app, body, false)?;
     put_integration(&app, &auth.workspace_id, IntegrationKind::Hubspot, input).await
 }
 
-async fn put_ghl(State(app): State<App>, auth: Auth, JsonBody(body): JsonBody<IntegrationBody>) -> AppResult<Response> {
+async fn put_ghl(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> AppResult<Response> {
     let input = validate_integration(&app, body, true)?;
     put_integration(&app, &auth.workspace_id, IntegrationKind::Ghl, input).await
 }
@@ -239,7 +270,11 @@ struct HubspotTestBody {
 }
 
 /// Seed 000's test script as an endpoint: sends the exam's current count now.
-async fn test_hubspot(State(app): State<App>, auth: Auth, JsonBody(body): JsonBody<HubspotTestBody>) -> AppResult<Response> {
+async fn test_hubspot(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<HubspotTestBody>,
+) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
     validate_external_id("mockExamId", &body.mock_exam_id)?;
     let integration = app

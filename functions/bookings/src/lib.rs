@@ -10,7 +10,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::domain::{validate_external_id, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode};
+use shared::domain::{
+    validate_external_id, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode,
+};
 use shared::events;
 use shared::http::{sha256_hex, success, Auth, JsonBody, OptionalJsonBody};
 use shared::ids;
@@ -48,12 +50,17 @@ fn validate_exam(id: &str, body: ExamBody) -> AppResult<ExamInput> {
         return Err(AppError::validation("name must be 1 to 200 characters"));
     }
     if !(0..=1_000_000).contains(&body.capacity) {
-        return Err(AppError::validation("capacity must be an integer from 0 to 1000000"));
+        return Err(AppError::validation(
+            "capacity must be an integer from 0 to 1000000",
+        ));
     }
     if let Some(d) = &body.exam_date {
-        let ok = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() || shared::time::parse(d).is_some();
+        let ok = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
+            || shared::time::parse(d).is_some();
         if !ok {
-            return Err(AppError::validation("examDate must be a date (YYYY-MM-DD) or an RFC 3339 timestamp"));
+            return Err(AppError::validation(
+                "examDate must be a date (YYYY-MM-DD) or an RFC 3339 timestamp",
+            ));
         }
     }
     Ok(ExamInput {
@@ -87,7 +94,11 @@ async fn load_exam(app: &App, ws: &str, id: &str) -> AppResult<MockExam> {
         .ok_or(AppError::NotFound("mock exam"))
 }
 
-async fn get_exam(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> AppResult<Response> {
+async fn get_exam(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let exam = load_exam(&app, &auth.workspace_id, &id).await?;
     Ok(success(StatusCode::OK, json!({ "mockExam": exam })))
 }
@@ -130,14 +141,15 @@ fn new_booking(exam_id: &str, contact_id: &str, now: &str) -> Booking {
         completed_at: None,
         qr_code: QrCode {
             id: ids::new_id(ids::QR_CODE),
-            code: ids::new_id("code").trim_start_matches("code_").to_ascii_uppercase(),
+            code: ids::new_id("code")
+                .trim_start_matches("code_")
+                .to_ascii_uppercase(),
             scanned_at: None,
             scanned_by: None,
             validated_at: None,
         },
     }
 }
-
 
 async fn create_booking(
     State(app): State<App>,
@@ -208,7 +220,9 @@ async fn create_booking(
                 json!({ "booking": booking, "totalBookings": total }),
             ))
         }
-        (CreateBookingOutcome::IdempotencyKeyExists(rec), _, _) => replay(&app, ws, &rec, &request_hash).await,
+        (CreateBookingOutcome::IdempotencyKeyExists(rec), _, _) => {
+            replay(&app, ws, &rec, &request_hash).await
+        }
     }
 }
 
@@ -222,7 +236,12 @@ async fn current_total(app: &App, ws: &str, exam_id: &str) -> AppResult<i64> {
 }
 
 /// Same key + same body → 200 with the original booking; same key + other body → 422.
-async fn replay(app: &App, ws: &str, rec: &IdempotencyRecord, request_hash: &str) -> AppResult<Response> {
+async fn replay(
+    app: &App,
+    ws: &str,
+    rec: &IdempotencyRecord,
+    request_hash: &str,
+) -> AppResult<Response> {
     if rec.request_hash != request_hash {
         return Err(AppError::IdempotencyKeyReused);
     }
@@ -248,7 +267,11 @@ async fn load_booking(app: &App, ws: &str, id: &str) -> AppResult<Booking> {
         .ok_or(AppError::NotFound("booking"))
 }
 
-async fn get_booking(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> AppResult<Response> {
+async fn get_booking(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let booking = load_booking(&app, &auth.workspace_id, &id).await?;
     Ok(success(StatusCode::OK, json!({ "booking": booking })))
 }
@@ -268,7 +291,9 @@ async fn transition(
         let mut after = before.clone();
         shared::adapters::dynamo::apply_transition(&mut after, transition, scanned_by, &now)?;
         let event = match transition {
-            BookingTransition::Complete => events::booking_only(events::BOOKING_COMPLETED, &after, &now),
+            BookingTransition::Complete => {
+                events::booking_only(events::BOOKING_COMPLETED, &after, &now)
+            }
             BookingTransition::QrScan => events::qr_scanned(&after, None, &now),
             BookingTransition::QrValidate => events::qr_validated(&after, None, &now),
         };
@@ -286,7 +311,11 @@ async fn transition(
     Ok(success(StatusCode::OK, json!({ "booking": booking })))
 }
 
-async fn complete_booking(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> AppResult<Response> {
+async fn complete_booking(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     transition(&app, &auth, &id, BookingTransition::Complete, None).await
 }
 
@@ -304,7 +333,9 @@ async fn scan_qr(
 ) -> AppResult<Response> {
     let by = body.scanned_by.trim();
     if by.is_empty() || by.chars().count() > 200 {
-        return Err(AppError::validation("scannedBy must be 1 to 200 characters"));
+        return Err(AppError::validation(
+            "scannedBy must be 1 to 200 characters",
+        ));
     }
     transition(&app, &auth, &id, BookingTransition::QrScan, Some(by)).await
 }

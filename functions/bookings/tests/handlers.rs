@@ -49,9 +49,15 @@ async fn book(e: &Env, contact: &str) -> shared::testing::Reply {
 }
 
 async fn total(e: &Env) -> Value {
-    call(&e.router, "GET", "/api/mock-exams/40577087837", Some(&e.key), None)
-        .await
-        .body["mockExam"]["totalBookings"]
+    call(
+        &e.router,
+        "GET",
+        "/api/mock-exams/40577087837",
+        Some(&e.key),
+        None,
+    )
+    .await
+    .body["mockExam"]["totalBookings"]
         .clone()
 }
 
@@ -100,10 +106,18 @@ async fn booking_hands_the_counter_sync_and_events_to_the_queue_after_commit() {
         .collect();
     assert_eq!(kinds, vec![json!("counter_sync"), json!("fan_out")]);
     let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
-    assert!(matches!(env.message, shared::domain::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837"));
+    assert!(
+        matches!(env.message, shared::domain::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837")
+    );
     // Marked enqueued: nothing left for the sweeper.
     let far_future = "9999-01-01T00:00:00.000Z";
-    assert!(e.app.outbox.list_unenqueued(far_future, 10).await.unwrap().is_empty());
+    assert!(e
+        .app
+        .outbox
+        .list_unenqueued(far_future, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -225,23 +239,66 @@ async fn persistent_conflicts_answer_503_busy_with_retry_after_and_never_a_wrong
 async fn bad_input_answers_400_with_the_field_named() {
     let e = env().await;
     let auth = format!("Bearer {}", e.key);
-    let h = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
     let r = call_raw(&e.router, "POST", "/api/bookings", &h, b"{oops".to_vec()).await;
     assert_eq!((r.status, error_code(&r)), (400, "invalid_json"));
-    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":"40577087837"}"#.to_vec()).await;
+    let r = call_raw(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        &h,
+        br#"{"mockExamId":"40577087837"}"#.to_vec(),
+    )
+    .await;
     assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("contactId"));
-    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":5,"contactId":"c"}"#.to_vec()).await;
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("contactId"));
+    let r = call_raw(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        &h,
+        br#"{"mockExamId":5,"contactId":"c"}"#.to_vec(),
+    )
+    .await;
     assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("mockExamId"));
-    let r = call_raw(&e.router, "POST", "/api/bookings", &h, br#"{"mockExamId":"a#b","contactId":"c"}"#.to_vec()).await;
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mockExamId"));
+    let r = call_raw(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        &h,
+        br#"{"mockExamId":"a#b","contactId":"c"}"#.to_vec(),
+    )
+    .await;
     assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    let big = format!(r#"{{"mockExamId":"40577087837","contactId":"{}"}}"#, "x".repeat(300 * 1024));
+    let big = format!(
+        r#"{{"mockExamId":"40577087837","contactId":"{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
     let r = call_raw(&e.router, "POST", "/api/bookings", &h, big.into_bytes()).await;
     assert_eq!((r.status, error_code(&r)), (413, "payload_too_large"));
-    let r = call(&e.router, "PUT", "/api/mock-exams/e1", Some(&e.key), Some(json!({"name":"x","capacity":-1}))).await;
+    let r = call(
+        &e.router,
+        "PUT",
+        "/api/mock-exams/e1",
+        Some(&e.key),
+        Some(json!({"name":"x","capacity":-1})),
+    )
+    .await;
     assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("capacity"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("capacity"));
     assert_eq!(total(&e).await, 0);
     assert_eq!(e.store.outbox_len(), 0);
 }
@@ -252,13 +309,23 @@ async fn missing_unknown_and_admin_id_credentials_answer_401() {
     let body = json!({ "mockExamId": "40577087837", "contactId": "c1" });
     let r = call(&e.router, "POST", "/api/bookings", None, Some(body.clone())).await;
     assert_eq!((r.status, error_code(&r)), (401, "unauthorized"));
-    let r = call(&e.router, "POST", "/api/bookings", Some("bsk_wrong"), Some(body.clone())).await;
+    let r = call(
+        &e.router,
+        "POST",
+        "/api/bookings",
+        Some("bsk_wrong"),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(r.status, 401);
     let r = call_raw(
         &e.router,
         "POST",
         "/api/bookings",
-        &[("x-admin-id", "admin"), ("content-type", "application/json")],
+        &[
+            ("x-admin-id", "admin"),
+            ("content-type", "application/json"),
+        ],
         body.to_string().into_bytes(),
     )
     .await;
@@ -269,11 +336,28 @@ async fn missing_unknown_and_admin_id_credentials_answer_401() {
 #[tokio::test]
 async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
     let e = env().await;
-    let id = book(&e, "c1").await.body["booking"]["id"].as_str().unwrap().to_owned();
+    let id = book(&e, "c1").await.body["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_other, other_key) = shared::testing::workspace(&e.app, "other").await;
-    let r = call(&e.router, "GET", &format!("/api/bookings/{id}"), Some(&other_key), None).await;
+    let r = call(
+        &e.router,
+        "GET",
+        &format!("/api/bookings/{id}"),
+        Some(&other_key),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404);
-    let r = call(&e.router, "GET", "/api/mock-exams/40577087837", Some(&other_key), None).await;
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/mock-exams/40577087837",
+        Some(&other_key),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404);
     let r = call(
         &e.router,
@@ -290,18 +374,49 @@ async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
 #[tokio::test]
 async fn complete_and_qr_routes_move_the_booking_and_emit_their_events() {
     let e = env().await;
-    let id = book(&e, "c1").await.body["booking"]["id"].as_str().unwrap().to_owned();
+    let id = book(&e, "c1").await.body["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     e.queue.drain(QueueName::Delivery);
-    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/qr/scan"), Some(&e.key), Some(json!({"scannedBy": "door-1"}))).await;
+    let r = call(
+        &e.router,
+        "POST",
+        &format!("/api/bookings/{id}/qr/scan"),
+        Some(&e.key),
+        Some(json!({"scannedBy": "door-1"})),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["booking"]["qrCode"]["scannedBy"], "door-1");
-    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/qr/validate"), Some(&e.key), None).await;
+    let r = call(
+        &e.router,
+        "POST",
+        &format!("/api/bookings/{id}/qr/validate"),
+        Some(&e.key),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["booking"]["qrCode"]["validatedAt"].is_string());
-    let r = call(&e.router, "POST", &format!("/api/bookings/{id}/complete"), Some(&e.key), None).await;
+    let r = call(
+        &e.router,
+        "POST",
+        &format!("/api/bookings/{id}/complete"),
+        Some(&e.key),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["booking"]["status"], "completed");
-    let again = call(&e.router, "POST", &format!("/api/bookings/{id}/complete"), Some(&e.key), None).await;
+    let again = call(
+        &e.router,
+        "POST",
+        &format!("/api/bookings/{id}/complete"),
+        Some(&e.key),
+        None,
+    )
+    .await;
     assert_eq!(again.status, 400);
     // Each transition handed one fan-out message to the queue; no counter change.
     let msgs = e.queue.drain(QueueName::Delivery);

@@ -28,12 +28,19 @@ pub fn router(app: App) -> Router {
         .route("/api/bookings/{id}", delete(cancel_single))
         .route("/api/admin/bookings/batch-cancel", post(batch_cancel))
         .route("/api/bookings/batch-cancel", post(batch_cancel))
-        .route("/api/admin/mock-exams/{id}/cancel-bookings", post(cancel_exam_bookings));
+        .route(
+            "/api/admin/mock-exams/{id}/cancel-bookings",
+            post(cancel_exam_bookings),
+        );
     shared::http::finish_router(routes, app)
 }
 
 /// Cancels one booking (retrying transaction conflicts) and hands its outbox to SQS.
-pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<(CancelOutcome, i64)> {
+pub async fn cancel_booking(
+    app: &App,
+    ws: &str,
+    booking_id: &str,
+) -> AppResult<(CancelOutcome, i64)> {
     if !ids::is_valid(ids::BOOKING, booking_id) {
         return Err(AppError::NotFound("booking"));
     }
@@ -48,12 +55,22 @@ pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<
         after.status = shared::domain::BookingStatus::Cancelled;
         after.cancelled_at = Some(now.clone());
         after.updated_at = Some(now.clone());
-        let mut evts = vec![events::booking_only(events::BOOKING_CANCELLED, &after, &now)];
+        let mut evts = vec![events::booking_only(
+            events::BOOKING_CANCELLED,
+            &after,
+            &now,
+        )];
         if let Some(exam) = app.bookings.get_exam(ws, &before.mock_exam_id).await? {
-            evts.push(events::bookings_changed(&events::exam_after(&exam, -1, &now), &now));
+            evts.push(events::bookings_changed(
+                &events::exam_after(&exam, -1, &now),
+                &now,
+            ));
         }
         let outbox = events::counter_change_outbox(ws, &before.mock_exam_id, evts, &now);
-        let outcome = app.bookings.cancel_booking(ws, booking_id, &outbox, &now).await?;
+        let outcome = app
+            .bookings
+            .cancel_booking(ws, booking_id, &outbox, &now)
+            .await?;
         Ok((outcome, outbox))
     })
     .await?;
@@ -71,14 +88,17 @@ pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<
     Ok((outcome, total))
 }
 
-
 fn outcome_booking(o: &CancelOutcome) -> &Booking {
     match o {
         CancelOutcome::Cancelled(b) | CancelOutcome::AlreadyCancelled(b) => b,
     }
 }
 
-async fn cancel_single(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> AppResult<Response> {
+async fn cancel_single(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let (outcome, total) = cancel_booking(&app, &auth.workspace_id, &id).await?;
     Ok(success(
         StatusCode::OK,
@@ -102,7 +122,12 @@ fn validate_batch(ids: &[String]) -> AppResult<()> {
 }
 
 /// Cancels each id; per-item results in input order and the number newly cancelled.
-async fn cancel_many(app: &App, ws: &str, ids: Vec<String>, exam_filter: Option<&str>) -> (Vec<Value>, usize) {
+async fn cancel_many(
+    app: &App,
+    ws: &str,
+    ids: Vec<String>,
+    exam_filter: Option<&str>,
+) -> (Vec<Value>, usize) {
     let results: Vec<(Value, bool)> = futures::stream::iter(ids)
         .map(|id| async move {
             let result = async {
@@ -148,7 +173,11 @@ async fn cancel_many(app: &App, ws: &str, ids: Vec<String>, exam_filter: Option<
     (results.into_iter().map(|(v, _)| v).collect(), cancelled)
 }
 
-async fn batch_cancel(State(app): State<App>, auth: Auth, JsonBody(body): JsonBody<BatchBody>) -> AppResult<Response> {
+async fn batch_cancel(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> AppResult<Response> {
     validate_batch(&body.booking_ids)?;
     let (results, cancelled) = cancel_many(&app, &auth.workspace_id, body.booking_ids, None).await;
     Ok(success(
@@ -190,7 +219,9 @@ async fn cancel_exam_bookings(
             ))
         }
     };
-    if validate_external_id("id", &exam_id).is_err() || app.bookings.get_exam(ws, &exam_id).await?.is_none() {
+    if validate_external_id("id", &exam_id).is_err()
+        || app.bookings.get_exam(ws, &exam_id).await?.is_none()
+    {
         return Err(AppError::NotFound("mock exam"));
     }
     let ids = if ids.is_empty() {

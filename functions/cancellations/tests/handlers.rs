@@ -51,14 +51,27 @@ async fn book(e: &Env, exam: &str, contact: &str) -> String {
 }
 
 async fn total(e: &Env, exam: &str) -> Value {
-    call(&e.bookings, "GET", &format!("/api/mock-exams/{exam}"), Some(&e.key), None)
-        .await
-        .body["mockExam"]["totalBookings"]
+    call(
+        &e.bookings,
+        "GET",
+        &format!("/api/mock-exams/{exam}"),
+        Some(&e.key),
+        None,
+    )
+    .await
+    .body["mockExam"]["totalBookings"]
         .clone()
 }
 
 async fn cancel(e: &Env, id: &str) -> Reply {
-    call(&e.cancels, "DELETE", &format!("/api/bookings/{id}"), Some(&e.key), None).await
+    call(
+        &e.cancels,
+        "DELETE",
+        &format!("/api/bookings/{id}"),
+        Some(&e.key),
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -90,7 +103,14 @@ async fn cancelling_an_unknown_or_foreign_booking_answers_404() {
     let id = book(&e, "e1", "c1").await;
     assert_eq!(cancel(&e, "bk_nope").await.status, 404);
     let (_w, other) = workspace(&e.app, "other").await;
-    let r = call(&e.cancels, "DELETE", &format!("/api/bookings/{id}"), Some(&other), None).await;
+    let r = call(
+        &e.cancels,
+        "DELETE",
+        &format!("/api/bookings/{id}"),
+        Some(&other),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404);
     assert_eq!(total(&e, "e1").await, 1);
 }
@@ -112,7 +132,10 @@ async fn batch_cancel_reports_each_id_and_one_bad_id_never_fails_the_batch() {
     let e = env(5).await;
     let a = book(&e, "e1", "c1").await;
     let b = book(&e, "e2", "c2").await;
-    for path in ["/api/admin/bookings/batch-cancel", "/api/bookings/batch-cancel"] {
+    for path in [
+        "/api/admin/bookings/batch-cancel",
+        "/api/bookings/batch-cancel",
+    ] {
         let r = call(
             &e.cancels,
             "POST",
@@ -130,7 +153,10 @@ async fn batch_cancel_reports_each_id_and_one_bad_id_never_fails_the_batch() {
         if path.contains("admin") {
             assert_eq!(r.body["cancelled"], 2);
         } else {
-            assert_eq!(r.body["cancelled"], 0, "already cancelled by the first call");
+            assert_eq!(
+                r.body["cancelled"], 0,
+                "already cancelled by the first call"
+            );
         }
     }
     assert_eq!(total(&e, "e1").await, 0);
@@ -140,12 +166,29 @@ async fn batch_cancel_reports_each_id_and_one_bad_id_never_fails_the_batch() {
 #[tokio::test]
 async fn batch_size_is_bounded() {
     let e = env(5).await;
-    let r = call(&e.cancels, "POST", "/api/bookings/batch-cancel", Some(&e.key), Some(json!({ "bookingIds": [] }))).await;
+    let r = call(
+        &e.cancels,
+        "POST",
+        "/api/bookings/batch-cancel",
+        Some(&e.key),
+        Some(json!({ "bookingIds": [] })),
+    )
+    .await;
     assert_eq!(r.status, 400);
     let many: Vec<String> = (0..101).map(|i| format!("bk_{i}")).collect();
-    let r = call(&e.cancels, "POST", "/api/bookings/batch-cancel", Some(&e.key), Some(json!({ "bookingIds": many }))).await;
+    let r = call(
+        &e.cancels,
+        "POST",
+        "/api/bookings/batch-cancel",
+        Some(&e.key),
+        Some(json!({ "bookingIds": many })),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("bookingIds"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bookingIds"));
 }
 
 #[tokio::test]
@@ -177,8 +220,22 @@ async fn admin_cancels_all_bookings_of_one_exam_only() {
     .await;
     assert_eq!(r.body["results"][0]["error"]["code"], "not_found");
     assert_eq!(total(&e, "e2").await, 1);
-    let r = call(&e.cancels, "POST", "/api/admin/mock-exams/nope/cancel-bookings", Some(&e.key), Some(json!({ "all": true }))).await;
+    let r = call(
+        &e.cancels,
+        "POST",
+        "/api/admin/mock-exams/nope/cancel-bookings",
+        Some(&e.key),
+        Some(json!({ "all": true })),
+    )
+    .await;
     assert_eq!(r.status, 404);
-    let r = call(&e.cancels, "POST", "/api/admin/mock-exams/e1/cancel-bookings", Some(&e.key), Some(json!({}))).await;
+    let r = call(
+        &e.cancels,
+        "POST",
+        "/api/admin/mock-exams/e1/cancel-bookings",
+        Some(&e.key),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(r.status, 400);
 }

@@ -26,11 +26,17 @@ pub async fn run(
         .get_integration(ws, IntegrationKind::Hubspot)
         .await?
     else {
-        tracing::info!(mock_exam_id = exam_id, "no hubspot integration: nothing to sync");
+        tracing::info!(
+            mock_exam_id = exam_id,
+            "no hubspot integration: nothing to sync"
+        );
         return Ok(());
     };
     if !integration.enabled {
-        tracing::info!(mock_exam_id = exam_id, "hubspot integration disabled: sync skipped");
+        tracing::info!(
+            mock_exam_id = exam_id,
+            "hubspot integration disabled: sync skipped"
+        );
         return Ok(());
     }
     let lease = keys::counter_sync_lease(ws, exam_id);
@@ -40,7 +46,10 @@ pub async fn run(
         .try_acquire(&lease, &owner, app.config.sync_lease)
         .await?
     {
-        tracing::info!(mock_exam_id = exam_id, "counter sync in flight elsewhere: retrying shortly");
+        tracing::info!(
+            mock_exam_id = exam_id,
+            "counter sync in flight elsewhere: retrying shortly"
+        );
         return crate::schedule(
             app,
             QueueMessage::CounterSync {
@@ -53,7 +62,8 @@ pub async fn run(
         )
         .await;
     }
-    let result = sync_holding_lease(app, ws, exam_id, &integration, failed_calls, delivery_id).await;
+    let result =
+        sync_holding_lease(app, ws, exam_id, &integration, failed_calls, delivery_id).await;
     if let Err(e) = app.leases.release(&lease, &owner).await {
         // The lease expires on its own; the next sync waits at most `sync_lease`.
         tracing::warn!(error = %e.log_detail(), "could not release counter-sync lease");
@@ -72,7 +82,10 @@ async fn sync_holding_lease(
     let delivery_id = delivery_id.unwrap_or_else(|| ids::new_id(ids::DELIVERY));
     for _ in 0..MAX_ROUNDS {
         let Some(exam) = app.bookings.get_exam(ws, exam_id).await? else {
-            tracing::warn!(mock_exam_id = exam_id, "exam no longer exists: sync dropped");
+            tracing::warn!(
+                mock_exam_id = exam_id,
+                "exam no longer exists: sync dropped"
+            );
             return Ok(());
         };
         if exam.last_synced_version >= exam.version {
@@ -101,7 +114,11 @@ async fn sync_holding_lease(
             );
             return Ok(());
         }
-        let delay = shared::retry::backoff(integration.retry_delay, failed, app.config.retry_delay_scale);
+        let delay = shared::retry::backoff(
+            integration.retry_delay,
+            failed,
+            app.config.retry_delay_scale,
+        );
         return crate::schedule(
             app,
             QueueMessage::CounterSync {

@@ -51,7 +51,16 @@ impl RecordHandler for Deliver {
                 mock_exam_id,
                 attempt,
                 delivery_id,
-            } => counter_sync::run(&self.app, &workspace_id, &mock_exam_id, attempt, delivery_id).await,
+            } => {
+                counter_sync::run(
+                    &self.app,
+                    &workspace_id,
+                    &mock_exam_id,
+                    attempt,
+                    delivery_id,
+                )
+                .await
+            }
             QueueMessage::FanOut {
                 workspace_id,
                 outbox_id,

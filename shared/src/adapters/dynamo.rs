@@ -77,7 +77,10 @@ impl DynamoStore {
     }
 
     /// Runs a transaction; on cancellation returns the per-item reason codes.
-    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> AppResult<Result<(), Vec<TxReason>>> {
+    pub async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> AppResult<Result<(), Vec<TxReason>>> {
         match self
             .client
             .transact_write_items()
@@ -174,7 +177,11 @@ pub fn key_attrs(key: &Key) -> Item {
 }
 
 /// A domain value as an item under `key`, plus extra attributes (GSI keys, TTL).
-pub fn encode<T: Serialize>(value: &T, key: &Key, extra: &[(&str, AttributeValue)]) -> AppResult<Item> {
+pub fn encode<T: Serialize>(
+    value: &T,
+    key: &Key,
+    extra: &[(&str, AttributeValue)],
+) -> AppResult<Item> {
     let mut item: Item = to_item(value).map_err(|e| AppError::internal("encode item", e))?;
     item.extend(key_attrs(key));
     for (k, v) in extra {
@@ -201,7 +208,12 @@ pub fn num_attr(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
-pub fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
+pub fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: &[(&str, AttributeValue)],
+) -> AppResult<TransactWriteItem> {
     let mut b = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         b = b.condition_expression(c);
@@ -239,11 +251,18 @@ pub fn update(table: &str, spec: UpdateSpec<'_>) -> AppResult<TransactWriteItem>
     if spec.return_old_on_failure {
         b = b.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     }
-    let u = b.build().map_err(|e| AppError::internal("build Update", e))?;
+    let u = b
+        .build()
+        .map_err(|e| AppError::internal("build Update", e))?;
     Ok(TransactWriteItem::builder().update(u).build())
 }
 
-pub fn delete(table: &str, key: &Key, condition: &str, values: &[(&str, AttributeValue)]) -> AppResult<TransactWriteItem> {
+pub fn delete(
+    table: &str,
+    key: &Key,
+    condition: &str,
+    values: &[(&str, AttributeValue)],
+) -> AppResult<TransactWriteItem> {
     let mut b = Delete::builder()
         .table_name(table)
         .set_key(Some(key_attrs(key)))
@@ -251,7 +270,9 @@ pub fn delete(table: &str, key: &Key, condition: &str, values: &[(&str, Attribut
     for (k, v) in values {
         b = b.expression_attribute_values(*k, v.clone());
     }
-    let d = b.build().map_err(|e| AppError::internal("build Delete", e))?;
+    let d = b
+        .build()
+        .map_err(|e| AppError::internal("build Delete", e))?;
     Ok(TransactWriteItem::builder().delete(d).build())
 }
 
@@ -372,7 +393,11 @@ impl WorkspaceStore for DynamoStore {
         self.get_as(&keys::workspace(id)).await
     }
 
-    async fn list_workspaces(&self, cursor: Option<&str>, limit: u32) -> AppResult<Page<Workspace>> {
+    async fn list_workspaces(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Workspace>> {
         let (items, next_cursor) = self
             .query_gsi1_page(keys::WORKSPACES_INDEX_PK, cursor, limit)
             .await?;
@@ -437,7 +462,12 @@ impl WorkspaceStore for DynamoStore {
         Ok(keys)
     }
 
-    async fn revoke_api_key(&self, workspace_id: &str, key_id: &str, now: &str) -> AppResult<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now: &str,
+    ) -> AppResult<ApiKey> {
         let listed = keys::api_key(workspace_id, key_id);
         let Some(mut key) = self.get_as::<ApiKey>(&listed).await? else {
             return Err(AppError::NotFound("api key"));
@@ -522,7 +552,10 @@ fn booking_item(ws: &str, b: &Booking, marker_contact: &str) -> AppResult<Item> 
         &keys::booking(ws, &b.id),
         &[
             ("workspaceId", s(ws)),
-            ("markerSk", s(keys::active_booking(ws, &b.mock_exam_id, marker_contact).sk)),
+            (
+                "markerSk",
+                s(keys::active_booking(ws, &b.mock_exam_id, marker_contact).sk),
+            ),
         ],
     )
 }
@@ -533,7 +566,10 @@ pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWrite
         &keys::outbox(&outbox.id),
         &[
             (keys::GSI1PK, s(keys::OUTBOX_PENDING_INDEX_PK)),
-            (keys::GSI1SK, s(format!("{}#{}", outbox.created_at, outbox.id))),
+            (
+                keys::GSI1SK,
+                s(format!("{}#{}", outbox.created_at, outbox.id)),
+            ),
             (
                 keys::TTL,
                 n(crate::time::parse(&outbox.created_at)
@@ -548,7 +584,13 @@ pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWrite
 
 #[async_trait]
 impl BookingStore for DynamoStore {
-    async fn put_exam(&self, ws: &str, exam_id: &str, input: &ExamInput, now: &str) -> AppResult<MockExam> {
+    async fn put_exam(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        input: &ExamInput,
+        now: &str,
+    ) -> AppResult<MockExam> {
         let out = self
             .client
             .update_item()
@@ -589,7 +631,12 @@ impl BookingStore for DynamoStore {
         self.get_as(&keys::mock_exam(ws, exam_id)).await
     }
 
-    async fn list_exams(&self, ws: &str, cursor: Option<&str>, limit: u32) -> AppResult<Page<MockExam>> {
+    async fn list_exams(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<MockExam>> {
         let (items, next_cursor) = self
             .query_gsi1_page(&keys::exams_index_pk(ws), cursor, limit)
             .await?;
@@ -622,7 +669,11 @@ impl BookingStore for DynamoStore {
             )?,
             put(
                 &self.table,
-                encode(&marker, &keys::active_booking(ws, &b.mock_exam_id, contact), &[])?,
+                encode(
+                    &marker,
+                    &keys::active_booking(ws, &b.mock_exam_id, contact),
+                    &[],
+                )?,
                 Some("attribute_not_exists(pk)"),
                 &[],
             )?,
@@ -679,9 +730,14 @@ impl BookingStore for DynamoStore {
         Err(unexpected_cancel("create booking", &reasons))
     }
 
-    async fn get_idempotency(&self, ws: &str, key_hash: &str) -> AppResult<Option<IdempotencyRecord>> {
-        let rec: Option<IdempotencyRecord> =
-            self.get_as(&keys::idempotency(ws, "booking", key_hash)).await?;
+    async fn get_idempotency(
+        &self,
+        ws: &str,
+        key_hash: &str,
+    ) -> AppResult<Option<IdempotencyRecord>> {
+        let rec: Option<IdempotencyRecord> = self
+            .get_as(&keys::idempotency(ws, "booking", key_hash))
+            .await?;
         let now = chrono::Utc::now().timestamp();
         // TTL deletion is lazy (days): an expired record is treated as absent.
         Ok(rec.filter(|r| r.expires_at >= now))
@@ -691,7 +747,13 @@ impl BookingStore for DynamoStore {
         self.get_as(&keys::booking(ws, booking_id)).await
     }
 
-    async fn cancel_booking(&self, ws: &str, booking_id: &str, outbox: &OutboxRecord, now: &str) -> AppResult<CancelOutcome> {
+    async fn cancel_booking(
+        &self,
+        ws: &str,
+        booking_id: &str,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<CancelOutcome> {
         let bkey = keys::booking(ws, booking_id);
         let Some(item) = self.get(&bkey).await? else {
             return Err(AppError::NotFound("booking"));
@@ -730,7 +792,12 @@ impl BookingStore for DynamoStore {
                     return_old_on_failure: false,
                 },
             )?,
-            delete(&self.table, &marker, "bookingId = :bid", &[(":bid", s(booking_id))])?,
+            delete(
+                &self.table,
+                &marker,
+                "bookingId = :bid",
+                &[(":bid", s(booking_id))],
+            )?,
             update(
                 &self.table,
                 UpdateSpec {
@@ -753,7 +820,9 @@ impl BookingStore for DynamoStore {
                 Ok(CancelOutcome::Cancelled(b))
             }
             Err(r) if r[0].failed() => match self.get_booking(ws, booking_id).await? {
-                Some(b) if b.status == BookingStatus::Cancelled => Ok(CancelOutcome::AlreadyCancelled(b)),
+                Some(b) if b.status == BookingStatus::Cancelled => {
+                    Ok(CancelOutcome::AlreadyCancelled(b))
+                }
                 _ => Err(AppError::TransactionConflict),
             },
             Err(r) => Err(unexpected_cancel("cancel booking", &r)),
@@ -810,7 +879,11 @@ impl BookingStore for DynamoStore {
         }
     }
 
-    async fn list_active_bookings(&self, ws: &str, exam_id: &str) -> AppResult<Vec<ActiveBookingRef>> {
+    async fn list_active_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+    ) -> AppResult<Vec<ActiveBookingRef>> {
         self.query_all(
             &keys::active_bookings_partition(ws, exam_id),
             keys::ACTIVE_BOOKING_SK_PREFIX,
@@ -840,7 +913,14 @@ impl BookingStore for DynamoStore {
         }
     }
 
-    async fn fix_counter(&self, ws: &str, exam_id: &str, expected_version: i64, count: i64, now: &str) -> AppResult<bool> {
+    async fn fix_counter(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        expected_version: i64,
+        count: i64,
+        now: &str,
+    ) -> AppResult<bool> {
         let res = self
             .client
             .update_item()
@@ -951,12 +1031,26 @@ impl IntegrationStore for DynamoStore {
         decode(out.attributes.unwrap_or_default())
     }
 
-    async fn get_integration(&self, ws: &str, kind: IntegrationKind) -> AppResult<Option<Integration>> {
+    async fn get_integration(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+    ) -> AppResult<Option<Integration>> {
         self.get_as(&keys::integration(ws, kind.as_str())).await
     }
 
-    async fn record_attempt(&self, ws: &str, kind: IntegrationKind, now: &str, error: Option<&str>) -> AppResult<()> {
-        let field = if error.is_some() { "failed" } else { "succeeded" };
+    async fn record_attempt(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        now: &str,
+        error: Option<&str>,
+    ) -> AppResult<()> {
+        let field = if error.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        };
         let ttl = crate::time::parse(now)
             .map(|t| t.timestamp())
             .unwrap_or_default()
@@ -997,13 +1091,21 @@ impl IntegrationStore for DynamoStore {
         Ok(())
     }
 
-    async fn attempt_stats(&self, ws: &str, kind: IntegrationKind, since: &str) -> AppResult<AttemptStats> {
+    async fn attempt_stats(
+        &self,
+        ws: &str,
+        kind: IntegrationKind,
+        since: &str,
+    ) -> AppResult<AttemptStats> {
         let resp = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk >= :from")
-            .expression_attribute_values(":pk", s(keys::integration_stats_partition(ws, kind.as_str())))
+            .expression_attribute_values(
+                ":pk",
+                s(keys::integration_stats_partition(ws, kind.as_str())),
+            )
             .expression_attribute_values(":from", s(format!("H#{}", hour_bucket(since))))
             .send()
             .await
@@ -1089,7 +1191,11 @@ impl OutboxStore for DynamoStore {
         }
     }
 
-    async fn list_unenqueued(&self, created_before: &str, limit: u32) -> AppResult<Vec<OutboxRecord>> {
+    async fn list_unenqueued(
+        &self,
+        created_before: &str,
+        limit: u32,
+    ) -> AppResult<Vec<OutboxRecord>> {
         let resp = self
             .client
             .query()
@@ -1111,25 +1217,6 @@ impl OutboxStore for DynamoStore {
                 v.retain(|r| r.enqueued_at.is_none());
                 v
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let key: Item = HashMap::from([("pk".to_owned(), s("A")), ("sk".to_owned(), s("B"))]);
-        let c = encode_cursor(&key);
-        assert_eq!(decode_cursor(&c).unwrap(), key);
-        assert!(decode_cursor("not base64!").is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("[]")).is_err());
-    }
-
-    #[test]
-    fn hour_buckets_are_utc_hours() {
-        assert_eq!(hour_bucket("2026-11-29T08:49:04.123Z"), "2026112908");
     }
 }
 
@@ -1159,7 +1246,11 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
             .index_name(name)
             .key_schema(key(pk, KeyType::Hash)?)
             .key_schema(key(sk, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(|e| AppError::internal("build gsi", e))
     };
@@ -1171,7 +1262,14 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
         .key_schema(key(keys::SK, KeyType::Range)?)
         .global_secondary_indexes(gsi(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
         .global_secondary_indexes(gsi(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?);
-    for a in [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK] {
+    for a in [
+        keys::PK,
+        keys::SK,
+        keys::GSI1PK,
+        keys::GSI1SK,
+        keys::GSI2PK,
+        keys::GSI2SK,
+    ] {
         req = req.attribute_definitions(attr(a)?);
     }
     req.send()
@@ -1191,4 +1289,23 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
         .await
         .map_err(|e| AppError::internal("dynamodb UpdateTimeToLive", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let key: Item = HashMap::from([("pk".to_owned(), s("A")), ("sk".to_owned(), s("B"))]);
+        let c = encode_cursor(&key);
+        assert_eq!(decode_cursor(&c).unwrap(), key);
+        assert!(decode_cursor("not base64!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("[]")).is_err());
+    }
+
+    #[test]
+    fn hour_buckets_are_utc_hours() {
+        assert_eq!(hour_bucket("2026-11-29T08:49:04.123Z"), "2026112908");
+    }
 }

@@ -9,10 +9,12 @@ Prints shell `KEY=value` lines on stdout (logs go to stderr):
   - every function environment variable of the template that is a !Ref / !GetAtt to one of
     these resources, resolved to the local value (TABLE_NAME, DELIVERY_QUEUE_URL, EXPORT_BUCKET...)
   - <QUEUE>_URL for every queue, DLQs included (DELIVERY_DLQ_URL, ...)
+  - literal variables a function sets itself (not Globals'), unless the environment has them
 """
 from __future__ import annotations
 
 import json
+import os
 import shlex
 
 import samtemplate as st
@@ -153,6 +155,24 @@ def emit_env(t: dict, created: dict[str, dict]) -> list[tuple[str, str]]:
             if target in created:
                 attr = "Ref" if "Ref" in value else value["Fn::GetAtt"][1]
                 env[key] = created[target][attr]
+    # A function's own literal settings (e.g. GHL_INLINE_BUDGET_MS: "3000") reach it locally
+    # too. All functions share `cargo lambda watch`'s one environment, so a name must not take
+    # two values; what the environment already sets (the local stack's overrides, such as
+    # ALLOW_PRIVATE_TARGETS=true, or the developer's own) wins. Globals' literals are AWS
+    # defaults that the local stack sets itself.
+    literals: dict[str, tuple[str, str]] = {}  # name -> (value, function that set it first)
+    for lid, res in (t.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        own = (((res.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
+        for key, value in own.items():
+            if isinstance(value, (dict, list)) or key in env or key in os.environ:
+                continue
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+            first = literals.setdefault(key, (value, lid))
+            if first[0] != value:
+                log(f"WARNING {key} is {first[0]!r} in {first[1]} but {value!r} in {lid}: locally all get {first[0]!r}")
+    env.update({key: value for key, (value, _) in literals.items()})
     for lid, res in (t.get("Resources") or {}).items():
         if lid in created and res["Type"] == "AWS::SQS::Queue":
             env.setdefault(st.snake_upper(lid) + "_URL", created[lid]["Ref"])

@@ -41,10 +41,16 @@ HOP_BY_HOP = {
 }
 
 
+def split_path(path: str) -> list[str]:
+    """'/a/b' -> ['a', 'b']; '/' -> []; a trailing slash is an empty last segment, so
+    '/api/bookings/x/' does not match '/api/bookings/{id}'."""
+    return path[1:].split("/") if path not in ("", "/") else []
+
+
 class Route:
     def __init__(self, method: str, path: str, binary: str):
         self.method, self.path, self.binary = method, path, binary
-        self.segments = [s for s in path.strip("/").split("/")] if path.strip("/") else []
+        self.segments = split_path(path)
         if any(s.endswith("+}") for s in self.segments[:-1]):
             raise ValueError(f"{path}: a greedy variable must be the last segment")
 
@@ -55,7 +61,7 @@ class Route:
         kinds = []
         for i, pat in enumerate(self.segments):
             if pat.startswith("{") and pat.endswith("+}"):
-                if i >= len(segments):
+                if i >= len(segments) or segments[i] == "":
                     return None
                 kinds.append(2)
                 break
@@ -87,6 +93,7 @@ class RouteTable:
         mtime = os.stat(self.path).st_mtime
         if mtime == self.mtime:
             return
+        self.mtime = mtime  # a broken edit is reported once; the next save is read again
         routes, seen = [], {}
         for r in st.http_routes(st.load(self.path)):
             key = (r.method, r.path)
@@ -94,7 +101,7 @@ class RouteTable:
                 raise ValueError(f"route {r.method} {r.path} is declared by both {seen[key]} and {r.binary}")
             seen[key] = r.binary
             routes.append(Route(r.method, r.path, r.binary))
-        self.routes, self.mtime = routes, mtime
+        self.routes = routes
         log(f"{len(routes)} routes from {self.path}")
 
     def find(self, method: str, raw_path: str) -> Route | None:
@@ -104,8 +111,7 @@ class RouteTable:
             except Exception as e:  # keep serving the last good table
                 log(f"template reload failed, keeping old routes: {e}")
             routes = self.routes
-        p = raw_path.strip("/")
-        segments = p.split("/") if p else []
+        segments = split_path(raw_path)
         best = None
         for r in routes:
             key = r.match(method, segments)
@@ -143,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = [("Content-Type", "application/json")]
         if detail:
             headers.append(("x-local-gateway-error", detail.replace("\n", " ")[:500]))
-        self._send(status, json.dumps({"message": message}).encode(), headers)
+        self._send(status, json.dumps({"message": message}, separators=(",", ":")).encode(), headers)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -81,16 +81,17 @@ class Poller(threading.Thread):
         ).get("Messages", [])
 
     def gather(self) -> list[dict]:
-        batch = self.receive(self.src.batch_size, 20)
-        if not batch:
-            return batch
+        # keyed by id: a message whose visibility timeout is shorter than the window can come
+        # back within it; the newest receipt handle is the one that can delete it
+        batch = {m["MessageId"]: m for m in self.receive(self.src.batch_size, 20)}
         deadline = time.monotonic() + self.window
-        while len(batch) < self.src.batch_size:
+        while batch and len(batch) < self.src.batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batch += self.receive(self.src.batch_size - len(batch), int(remaining + 0.999))
-        return batch
+            for m in self.receive(self.src.batch_size - len(batch), int(remaining + 0.999)):
+                batch[m["MessageId"]] = m
+        return list(batch.values())
 
     def run(self) -> None:
         log(f"{self.name}: polling {self.url} (batch {self.src.batch_size}, window {self.window}s)")

@@ -30,16 +30,10 @@ if [ -s "$LOCAL/pids" ]; then
 fi
 
 # ---------------------------------------------------------------- tools
-if ! python3 -c 'import moto.moto_server.werkzeug_app, boto3, yaml' 2>/dev/null; then
-  log 'installing moto[server] boto3 PyYAML'
-  python3 -m pip install --quiet "moto[server]" boto3 PyYAML
-fi
-if ! command -v cargo-lambda >/dev/null 2>&1; then
-  log 'installing cargo-lambda'
-  python3 -m pip install --quiet cargo-lambda
-  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-  command -v cargo-lambda >/dev/null 2>&1 || die "cargo-lambda installed but not on PATH"
-fi
+# shellcheck source=infra/deps.sh
+. infra/deps.sh
+need_moto || die "cannot install moto"
+need_cargo_lambda || die "cannot install cargo-lambda"
 
 # ---------------------------------------------------------------- process bookkeeping
 # Every child runs in its own session (setsid; its pid is its process group id), so Ctrl-C

@@ -66,7 +66,10 @@ async fn a_poison_message_reaches_the_dlq_and_never_blocks_the_batch() {
             assert_eq!(msg.body(), Some("{this is not a queue message"));
             break;
         }
-        assert!(Instant::now() < deadline, "poison message never reached the DLQ");
+        assert!(
+            Instant::now() < deadline,
+            "poison message never reached the DLQ"
+        );
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     assert_eq!(receives, 5, "received exactly maxReceiveCount times");

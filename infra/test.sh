@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# All tests (README command 2): bash infra/test.sh
+# Formatting, lints, the SAM template, the local-stack scripts, then the Rust tests (which
+# start their own moto servers; a running local stack does not disturb them).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=infra/deps.sh
+. infra/deps.sh
+need_rust_components
+need_cfn_lint
+need_moto
+need_standardwebhooks
+need_stripe
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+step "cargo fmt --all --check"
+cargo fmt --all --check
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+step "cfn-lint template.yaml"
+cfn-lint template.yaml
+step "python3 infra/check_template.py"
+python3 infra/check_template.py
+step "infra scripts"
+for f in infra/*.sh .ci/run; do bash -n "$f"; done
+python3 -m unittest discover -s infra -p 'test_*.py'
+step "cargo test --workspace"
+cargo test --workspace
+step "all tests passed"

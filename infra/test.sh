@@ -19,6 +19,10 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cfn-lint template.yaml"
 cfn-lint template.yaml
+if command -v sam > /dev/null 2>&1; then # aws-sam-cli takes ~2 min to install: used when present
+  step "sam validate --lint"
+  SAM_CLI_TELEMETRY=0 sam validate --lint
+fi
 step "python3 infra/check_template.py"
 python3 infra/check_template.py
 step "infra scripts"

@@ -6,11 +6,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::adapters;
+use crate::calendar::CalendarStore;
 use crate::config::{Config, ConfigError};
+use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::outbound::OutboundClient;
 use crate::ports::{
     BookingStore, IntegrationStore, LeaseStore, OutboxStore, Queue, WorkspaceStore,
 };
+use crate::users::{BlobStore, ExportStore, UserStore};
+use crate::webhooks::{DeliveryStore, SubscriptionStore};
 
 pub struct AppInner {
     pub config: Config,
@@ -19,6 +23,17 @@ pub struct AppInner {
     pub integrations: Arc<dyn IntegrationStore>,
     pub leases: Arc<dyn LeaseStore>,
     pub outbox: Arc<dyn OutboxStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub sync_jobs: Arc<dyn SyncJobStore>,
+    pub inbound_events: Arc<dyn InboundEventStore>,
+    pub records: Arc<dyn RecordStore>,
+    pub sync_executions: Arc<dyn SyncExecutionStore>,
+    pub calendar: Arc<dyn CalendarStore>,
+    pub users: Arc<dyn UserStore>,
+    pub exports: Arc<dyn ExportStore>,
+    /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (or `from_env` with a bucket).
+    pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub http: OutboundClient,
 }
@@ -36,11 +51,39 @@ impl Deref for App {
 
 /// Anything that implements every store port (the DynamoDB adapter and the memory fake).
 pub trait Stores:
-    WorkspaceStore + BookingStore + IntegrationStore + LeaseStore + OutboxStore + 'static
+    WorkspaceStore
+    + BookingStore
+    + IntegrationStore
+    + LeaseStore
+    + OutboxStore
+    + CalendarStore
+    + UserStore
+    + ExportStore
+    + SubscriptionStore
+    + DeliveryStore
+    + SyncJobStore
+    + InboundEventStore
+    + RecordStore
+    + SyncExecutionStore
+    + 'static
 {
 }
 impl<T> Stores for T where
-    T: WorkspaceStore + BookingStore + IntegrationStore + LeaseStore + OutboxStore + 'static
+    T: WorkspaceStore
+        + BookingStore
+        + IntegrationStore
+        + LeaseStore
+        + OutboxStore
+        + CalendarStore
+        + UserStore
+        + ExportStore
+        + SubscriptionStore
+        + DeliveryStore
+        + SyncJobStore
+        + InboundEventStore
+        + RecordStore
+        + SyncExecutionStore
+        + 'static
 {
 }
 
@@ -50,10 +93,20 @@ impl App {
         Self(Arc::new(AppInner {
             config,
             workspaces: stores.clone(),
+            calendar: stores.clone(),
+            users: stores.clone(),
+            exports: stores.clone(),
+            blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),
             integrations: stores.clone(),
             leases: stores.clone(),
-            outbox: stores,
+            outbox: stores.clone(),
+            subscriptions: stores.clone(),
+            sync_jobs: stores.clone(),
+            inbound_events: stores.clone(),
+            records: stores.clone(),
+            sync_executions: stores.clone(),
+            deliveries: stores,
             queue,
             http,
         }))
@@ -65,7 +118,24 @@ impl App {
         let sdk = adapters::aws_config().await;
         let store = Arc::new(adapters::dynamo_store(&sdk, &config));
         let queue = Arc::new(adapters::sqs_queue(&sdk, &config));
-        Ok(Self::new(config, store, queue))
+        let blobs = config
+            .export_bucket
+            .clone()
+            .map(|bucket| crate::users::s3::S3BlobStore::from_sdk(&sdk, bucket));
+        let app = Self::new(config, store, queue);
+        Ok(match blobs {
+            Some(b) => app.with_blobs(Arc::new(b)),
+            None => app,
+        })
+    }
+
+    /// Sets the export file store. A builder step: call it before the `App` is cloned.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.blobs = blobs,
+            None => tracing::error!("with_blobs called on a shared App: ignored"),
+        }
+        self
     }
 
     /// Over in-memory fakes; returns them too so tests can inspect and inject faults.
@@ -80,7 +150,8 @@ impl App {
         let store = Arc::new(crate::fakes::MemoryStore::new());
         let queue = Arc::new(crate::fakes::MemoryQueue::new());
         (
-            Self::new(config, store.clone(), queue.clone()),
+            Self::new(config, store.clone(), queue.clone())
+                .with_blobs(Arc::new(crate::users::fake::MemoryBlobStore::default())),
             store,
             queue,
         )

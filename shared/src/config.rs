@@ -50,7 +50,13 @@ pub struct Config {
     /// Delay before a counter sync that found the lease taken is tried again.
     pub lease_busy_retry_delay: Duration,
     pub hubspot_timeout: Duration,
+    /// The API's one inline GHL attempt after a calendar change (GHL_INLINE_BUDGET_MS, 3000).
+    pub ghl_inline_budget: Duration,
+    /// Per-call timeout of queued GHL retries (GHL_TIMEOUT_MS, 10000).
+    pub ghl_timeout: Duration,
     pub delivery_log_ttl_days: u32,
+    /// Raw inbound events (and worker executions) are kept this long (DynamoDB TTL).
+    pub inbound_event_ttl_days: u32,
 }
 
 impl Config {
@@ -102,6 +108,16 @@ impl Config {
                 get("LEASE_BUSY_RETRY_SECONDS"),
                 2,
             )?),
+            ghl_inline_budget: Duration::from_millis(parse_num(
+                "GHL_INLINE_BUDGET_MS",
+                get("GHL_INLINE_BUDGET_MS"),
+                3_000,
+            )?),
+            ghl_timeout: Duration::from_millis(parse_num(
+                "GHL_TIMEOUT_MS",
+                get("GHL_TIMEOUT_MS"),
+                10_000,
+            )?),
             hubspot_timeout: Duration::from_millis(parse_num(
                 "HUBSPOT_TIMEOUT_MS",
                 get("HUBSPOT_TIMEOUT_MS"),
@@ -110,6 +126,11 @@ impl Config {
             delivery_log_ttl_days: parse_num(
                 "DELIVERY_LOG_TTL_DAYS",
                 get("DELIVERY_LOG_TTL_DAYS"),
+                30,
+            )?,
+            inbound_event_ttl_days: parse_num(
+                "INBOUND_EVENT_TTL_DAYS",
+                get("INBOUND_EVENT_TTL_DAYS"),
                 30,
             )?,
         })

@@ -299,6 +299,15 @@ pub enum QueueMessage {
         workspace_id: String,
         delivery_id: String,
     },
+    /// Bring a calendar event's GHL appointment up to date (seed 002); `attempt` is the retry
+    /// number, for logs (the mapping counts the calls).
+    #[serde(rename_all = "camelCase")]
+    CalendarSync {
+        workspace_id: String,
+        event_id: String,
+        #[serde(default)]
+        attempt: u32,
+    },
 }
 
 /// A queue message plus the time before which it must not run: SQS delays stop at 900 s, so

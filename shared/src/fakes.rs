@@ -19,8 +19,8 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use crate::keys::Key;
 use crate::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, IntegrationStore,
-    LeaseStore, NewBooking, OutboxStore, Page, Queue, QueueName, WorkspaceStore,
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
+    IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, Queue, QueueName, WorkspaceStore,
 };
 use crate::signing::WebhookSecret;
 
@@ -109,6 +109,60 @@ impl MemoryStore {
 
     pub fn outbox_len(&self) -> usize {
         self.lock().outbox.len()
+    }
+
+    // --- hooks for the users fake (users/fake.rs): its outbox records and the GDPR erase ---
+
+    /// Stores an outbox record written with another area's change.
+    pub fn put_outbox(&self, record: &OutboxRecord) {
+        self.lock().outbox.insert(record.id.clone(), record.clone());
+    }
+
+    /// Applies `redact` to every outbox record; returns how many it changed.
+    pub fn redact_outbox(&self, mut redact: impl FnMut(&mut OutboxRecord) -> bool) -> usize {
+        let mut st = self.lock();
+        st.outbox
+            .values_mut()
+            .map(&mut redact)
+            .filter(|changed| *changed)
+            .count()
+    }
+
+    /// The bookings whose contactId is `contact`.
+    pub fn bookings_of_contact(&self, ws: &str, contact: &str) -> Vec<Booking> {
+        let mut v: Vec<Booking> = self
+            .lock()
+            .bookings
+            .iter()
+            .filter(|((w, _), b)| w == ws && b.contact_id.as_deref() == Some(contact))
+            .map(|(_, b)| b.clone())
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// GDPR erase: removes `contact` from its bookings and active markers (the markers stay,
+    /// re-keyed by booking, so counts do not change). Returns how many bookings changed.
+    pub fn unlink_contact(&self, ws: &str, contact: &str) -> usize {
+        let mut st = self.lock();
+        let mut changed = 0;
+        let mut exams = Vec::new();
+        for ((w, _), b) in st.bookings.iter_mut() {
+            if w == ws && b.contact_id.as_deref() == Some(contact) {
+                b.contact_id = None;
+                exams.push(b.mock_exam_id.clone());
+                changed += 1;
+            }
+        }
+        for exam in exams {
+            if let Some(m) = st.markers.get_mut(&key(ws, &exam)) {
+                if let Some(mut r) = m.remove(contact) {
+                    r.contact_id = String::new();
+                    m.insert(format!("ERASED#{}", r.booking_id), r);
+                }
+            }
+        }
+        changed
     }
 }
 
@@ -444,6 +498,28 @@ impl BookingStore for MemoryStore {
             .get(&key(ws, exam_id))
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn list_exam_counters(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<ExamCounter>> {
+        let exams = self.list_exams(ws, cursor, limit).await?;
+        Ok(Page {
+            items: exams
+                .items
+                .into_iter()
+                .map(|e| ExamCounter {
+                    exam_id: e.id,
+                    total_bookings: Some(e.total_bookings),
+                    version: Some(e.version),
+                    last_synced_version: e.last_synced_version,
+                })
+                .collect(),
+            next_cursor: exams.next_cursor,
+        })
     }
 
     async fn mark_synced(&self, ws: &str, exam_id: &str, version: i64) -> AppResult<()> {

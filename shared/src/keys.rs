@@ -108,6 +108,184 @@ pub fn outbox(id: &str) -> Key {
 /// GSI1 partition of outbox records not yet handed to SQS (sparse: removed once enqueued).
 pub const OUTBOX_PENDING_INDEX_PK: &str = "OUTBOX#PENDING";
 
+// --- outbound webhook subscriptions and deliveries ------------------------------------------
+
+/// A subscription, in its workspace's partition (listed with a `WEBHOOK#` prefix query).
+pub fn subscription(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}"), &format!("WEBHOOK#{id}"))
+}
+pub fn subscriptions_partition(ws: &str) -> String {
+    format!("WS#{ws}")
+}
+pub const SUBSCRIPTION_SK_PREFIX: &str = "WEBHOOK#";
+
+/// A delivery (payload, state, attempt log); SQS messages carry only (workspace, delivery id).
+pub fn delivery(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#DLV#{id}"), "DELIVERY")
+}
+/// GSI1 partition of a subscription's deliveries; `gsi1sk` is the delivery id (time-ordered).
+pub fn deliveries_index_pk(ws: &str, subscription: &str) -> String {
+    format!("WS#{ws}#WH#{subscription}#DLVS")
+}
+
+// --- inbound sync jobs (seed 003) -----------------------------------------------------------
+
+/// The job, listed under its workspace (ids are ULIDs: sk order = creation order).
+pub fn sync_job(ws: &str, job: &str) -> Key {
+    Key::new(format!("WS#{ws}"), &format!("SYNCJOB#{job}"))
+}
+pub const SYNC_JOB_SK_PREFIX: &str = "SYNCJOB#";
+
+fn sync_job_pk(ws: &str, job: &str) -> String {
+    format!("WS#{ws}#SYNCJOB#{job}")
+}
+
+/// A stored inbound event, keyed by the provider's event id: its conditional put is the
+/// idempotency check. The provider id is the last component, so it cannot reach other keys.
+pub fn inbound_event(ws: &str, job: &str, provider_event_id: &str) -> Key {
+    Key::new(
+        format!("{}#EVENT#{provider_event_id}", sync_job_pk(ws, job)),
+        "EVENT",
+    )
+}
+/// Further pieces of a raw body too large for one item, in the event's partition.
+pub fn inbound_event_chunk(ws: &str, job: &str, provider_event_id: &str, index: usize) -> Key {
+    let mut k = inbound_event(ws, job, provider_event_id);
+    k.sk = format!("{INBOUND_EVENT_CHUNK_SK_PREFIX}{index:03}");
+    k
+}
+pub const INBOUND_EVENT_CHUNK_SK_PREFIX: &str = "RAW#";
+/// GSI1 partition of a job's events; gsi1sk = the `iev_` id (arrival order).
+pub fn inbound_events_index_pk(ws: &str, job: &str) -> String {
+    format!("{}#EVENTS", sync_job_pk(ws, job))
+}
+/// GSI2 partition of a job's events in one status; gsi2sk = the `iev_` id.
+pub fn inbound_events_status_index_pk(ws: &str, job: &str, status: &str) -> String {
+    format!("{}#EVSTATUS#{status}", sync_job_pk(ws, job))
+}
+
+/// A destination record (object type validated to `[A-Za-z0-9_-]`, the id comes last).
+pub fn sync_record(ws: &str, job: &str, object_type: &str, object_id: &str) -> Key {
+    Key::new(
+        format!("{}#REC#{object_type}#{object_id}", sync_job_pk(ws, job)),
+        "RECORD",
+    )
+}
+
+/// Worker executions of a job, newest last in sk order.
+pub fn sync_executions_partition(ws: &str, job: &str) -> String {
+    format!("{}#EXECS", sync_job_pk(ws, job))
+}
+pub fn sync_execution(ws: &str, job: &str, execution: &str) -> Key {
+    Key::new(
+        sync_executions_partition(ws, job),
+        &format!("EXEC#{execution}"),
+    )
+}
+
+// --- users and exports (seed 001) -----------------------------------------------------------
+// Positions in the user indexes are `{timestamp}#{userId}` (fixed-width RFC 3339 first), so a
+// created/updated range is a key condition, not a filter. Index items (tag, consent, opt-in)
+// are separate items written in the same transaction as the user.
+
+pub fn user(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#USER#{id}"), "USER")
+}
+/// Uniqueness of an email per workspace: keyed by SHA-256 of the lowercased address.
+pub fn user_email(ws: &str, email_hash_hex: &str) -> Key {
+    Key::new(format!("WS#{ws}#USEREMAIL#{email_hash_hex}"), "EMAIL")
+}
+/// GSI1 partition of a workspace's users by creation (`gsi1sk` = position).
+pub fn users_by_created_pk(ws: &str) -> String {
+    format!("WS#{ws}#USERS#BYCREATED")
+}
+/// GSI2 partition of a workspace's users by last update (`gsi2sk` = position).
+pub fn users_by_updated_pk(ws: &str) -> String {
+    format!("WS#{ws}#USERS#BYUPDATED")
+}
+/// Index partitions (base table, sk = creation position): tag (lowercased name, no `#`),
+/// export consent, opt-in platform.
+pub fn user_tag_partition(ws: &str, tag_lower: &str) -> String {
+    format!("WS#{ws}#TAG#{tag_lower}")
+}
+pub fn user_consent_partition(ws: &str) -> String {
+    format!("WS#{ws}#USERS#CONSENT")
+}
+pub fn user_optin_partition(ws: &str, platform: &str) -> String {
+    format!("WS#{ws}#USERS#OPTIN#{platform}")
+}
+pub fn user_index_entry(partition: String, position: &str) -> Key {
+    Key::new(partition, position)
+}
+pub fn user_position(timestamp: &str, id: &str) -> String {
+    format!("{timestamp}#{id}")
+}
+/// Live user count of a workspace (`total` of the unfiltered list without a scan).
+pub fn user_counter(ws: &str) -> Key {
+    Key::new(format!("WS#{ws}#USERS#COUNT"), "COUNT")
+}
+/// GSI2 partition of the bookings whose contactId is `contact` (gsi2sk = booking id).
+pub fn contact_bookings_pk(ws: &str, contact: &str) -> String {
+    format!("WS#{ws}#CONTACT#{contact}")
+}
+/// GSI2 partition of the outbox records whose events carry user `user` (GDPR erase).
+pub fn user_outbox_pk(ws: &str, user: &str) -> String {
+    format!("WS#{ws}#USEROUTBOX#{user}")
+}
+/// The active marker of a booking whose contact was erased (`#` never occurs in contact ids,
+/// so this cannot collide with a real contact's marker; still under `ACTIVE#`, so counted).
+pub fn erased_active_booking(ws: &str, exam: &str, booking: &str) -> Key {
+    Key::new(exam_pk(ws, exam), &format!("ACTIVE#ERASED#{booking}"))
+}
+/// An export's audit record (`DataExport`) and job state.
+pub fn export(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#EXPORT#{id}"), "EXPORT")
+}
+/// GSI1 partition of a workspace's exports (gsi1sk = export id, time-ordered).
+pub fn exports_index_pk(ws: &str) -> String {
+    format!("WS#{ws}#EXPORTS")
+}
+
+// --- GHL calendar events and their sync mappings (seed 002) ----------------------------------
+
+fn calendar_event_pk(ws: &str, event: &str) -> String {
+    format!("WS#{ws}#CAL#{event}")
+}
+
+/// The event (a tombstone with `deletedAt` after DELETE, so its delete can still be synced).
+pub fn calendar_event(ws: &str, event: &str) -> Key {
+    Key::new(calendar_event_pk(ws, event), "EVENT")
+}
+
+/// Its GHL mapping, in the same partition (one transaction writes both); it also holds the
+/// send lease (`leaseOwner`, `leaseUntil`): at most one call to GHL per event in flight.
+pub fn sync_mapping(ws: &str, event: &str) -> Key {
+    Key::new(calendar_event_pk(ws, event), "GHLMAP")
+}
+
+/// GSI1 partition of a workspace's mappings that involve GHL (all but `not_applicable`);
+/// gsi1sk = the `cal_` id (creation order).
+pub fn sync_mappings_index_pk(ws: &str) -> String {
+    format!("WS#{ws}#GHLMAPS")
+}
+
+/// GSI2 partition of a workspace's mappings in one status; gsi2sk = the `cal_` id.
+pub fn sync_mappings_status_index_pk(ws: &str, status: &str) -> String {
+    format!("WS#{ws}#GHLMAPS#{status}")
+}
+
+// --- reconcile and outbox sweeper (scheduled functions) --------------------------------------
+
+/// The sweeper's claim on re-sending one outbox record: overlapping sweeps re-send it once.
+pub fn outbox_resend_lease(outbox_id: &str) -> Key {
+    Key::new(format!("OUTBOX#{outbox_id}"), "LEASE#sweeper")
+}
+
+/// The sweeper's claim on re-driving one stuck `pending` GHL mapping (in the event's partition).
+pub fn sync_mapping_redrive_lease(ws: &str, event: &str) -> Key {
+    Key::new(calendar_event_pk(ws, event), "LEASE#sweeper")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

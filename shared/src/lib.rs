@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod calendar;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod fakes;
 pub mod http;
 pub mod hubspot;
 pub mod ids;
+pub mod inbound;
 pub mod keys;
 pub mod outbound;
 pub mod outbox;
@@ -23,6 +25,8 @@ pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod time;
+pub mod users;
+pub mod webhooks;
 
 pub use app::App;
 pub use error::{AppError, AppResult};

@@ -68,6 +68,17 @@ pub enum CancelOutcome {
     AlreadyCancelled(Booking),
 }
 
+/// An exam's counter fields as reconcile reads them: tolerant of a damaged item, so one bad
+/// exam cannot stop the run. `None` = the attribute is missing or not a number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExamCounter {
+    pub exam_id: String,
+    pub total_bookings: Option<i64>,
+    pub version: Option<i64>,
+    /// A missing value counts as 0 (nothing synced).
+    pub last_synced_version: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingTransition {
     Complete,
@@ -129,6 +140,14 @@ pub trait BookingStore: Send + Sync {
         ws: &str,
         exam_id: &str,
     ) -> AppResult<Vec<ActiveBookingRef>>;
+    /// A page of a workspace's exams with their counter fields (reconcile's walk); an item
+    /// whose counter is missing or garbled is listed with `None`, never an error.
+    async fn list_exam_counters(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<ExamCounter>>;
     /// Records that HubSpot holds `version` (never moves backwards).
     async fn mark_synced(&self, ws: &str, exam_id: &str, version: i64) -> AppResult<()>;
     /// Reconcile's fix: sets the counter to `count` and bumps the version, only if the version

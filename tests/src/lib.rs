@@ -2,6 +2,7 @@
 //! test binary), gives each test a fresh table and queues, builds the `App` over them, and
 //! provides a local webhook target that records what it receives.
 
+pub mod ghl;
 pub mod target;
 
 use std::collections::HashMap;
@@ -100,6 +101,27 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
         .endpoint_url(&moto().sqs_url)
         .build();
     aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// S3 on the threaded moto (the one serving SQS), path-style as the adapter uses it.
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk().await)
+        .endpoint_url(&moto().sqs_url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// A new bucket for export files.
+pub async fn fresh_bucket(client: &aws_sdk_s3::Client) -> String {
+    let name = unique("bkt").to_ascii_lowercase();
+    client
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
 }
 
 pub fn unique(prefix: &str) -> String {

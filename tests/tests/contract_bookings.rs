@@ -58,6 +58,7 @@ contract!(
     fix_counter_applies_only_at_the_expected_version,
     listing_exams_page_by_page_sees_each_once,
     a_malformed_exam_cursor_is_a_validation_error,
+    exam_counters_are_listed_page_by_page_with_their_versions,
     another_workspace_sees_none_of_it,
 );
 
@@ -696,6 +697,46 @@ async fn listing_exams_page_by_page_sees_each_once<S: Store + ?Sized>(s: &S) {
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no exam twice: {seen:?}");
     assert_eq!(unique, created);
+}
+
+/// Reconcile's walk: every exam once, with the counter fields the consistent reads show.
+async fn exam_counters_are_listed_page_by_page_with_their_versions<S: Store + ?Sized>(s: &S) {
+    for i in 0..5 {
+        exam(s, WS, &format!("e{i}"), 10).await;
+    }
+    exam(s, OTHER_WS, "foreign", 10).await;
+    book(s, "e1", "c1").await;
+    book(s, "e1", "c2").await;
+    s.mark_synced(WS, "e1", 1).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s
+            .list_exam_counters(WS, cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let ids: Vec<&str> = seen.iter().map(|c| c.exam_id.as_str()).collect();
+    assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"]);
+    let e1 = &seen[1];
+    assert_eq!(
+        (e1.total_bookings, e1.version, e1.last_synced_version),
+        (Some(2), Some(2), 1)
+    );
+    assert_eq!(
+        (
+            seen[0].total_bookings,
+            seen[0].version,
+            seen[0].last_synced_version
+        ),
+        (Some(0), Some(0), 0)
+    );
 }
 
 async fn a_malformed_exam_cursor_is_a_validation_error<S: Store + ?Sized>(s: &S) {

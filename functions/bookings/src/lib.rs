@@ -171,6 +171,8 @@ async fn create_booking(
         }
     }
 
+    // `booking.created` carries the user whose id is the contactId (null otherwise).
+    let user = shared::users::user_snapshot(&app, ws, &body.contact_id).await;
     let outcome = shared::retry::on_conflict(&app.config, || async {
         let exam = app
             .bookings
@@ -184,7 +186,7 @@ async fn create_booking(
             ws,
             &body.mock_exam_id,
             vec![
-                events::booking_created(&booking, None, &now),
+                events::booking_created(&booking, user.clone(), &now),
                 events::bookings_changed(&events::exam_after(&exam, 1, &now), &now),
             ],
             &now,
@@ -284,6 +286,10 @@ async fn transition(
     scanned_by: Option<&str>,
 ) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
+    let user = match load_booking(app, ws, id).await?.contact_id {
+        Some(contact) => shared::users::user_snapshot(app, ws, &contact).await,
+        None => None,
+    };
     let booking = shared::retry::on_conflict(&app.config, || async {
         let before = load_booking(app, ws, id).await?;
         let now = shared::time::now_string();
@@ -294,8 +300,8 @@ async fn transition(
             BookingTransition::Complete => {
                 events::booking_only(events::BOOKING_COMPLETED, &after, &now)
             }
-            BookingTransition::QrScan => events::qr_scanned(&after, None, &now),
-            BookingTransition::QrValidate => events::qr_validated(&after, None, &now),
+            BookingTransition::QrScan => events::qr_scanned(&after, user.clone(), &now),
+            BookingTransition::QrValidate => events::qr_validated(&after, user.clone(), &now),
         };
         let mut outbox = shared::domain::OutboxRecord::new(ws, &now);
         outbox.events.push(event);

@@ -1,7 +1,10 @@
 //! The delivery-queue consumer: HubSpot counter syncs, event fan-out and outbound webhook
 //! deliveries. Messages carry ids only; state lives in DynamoDB.
 
+pub mod calendar_sync;
 pub mod counter_sync;
+pub mod delivery;
+pub mod fanout;
 
 use std::time::Duration;
 
@@ -64,23 +67,21 @@ impl RecordHandler for Deliver {
             QueueMessage::FanOut {
                 workspace_id,
                 outbox_id,
-            } => {
-                // Subscriptions arrive with the outbound webhook platform; until then the
-                // events of the record have no destination.
-                tracing::debug!(%workspace_id, %outbox_id, "fan-out: no subscriptions configured");
-                Ok(())
-            }
+            } => fanout::run(&self.app, &workspace_id, &outbox_id).await,
             QueueMessage::Delivery {
                 workspace_id,
                 delivery_id,
-            } => {
-                tracing::warn!(%workspace_id, %delivery_id, "delivery messages are not handled yet");
-                Ok(())
-            }
+            } => delivery::run(&self.app, &workspace_id, &delivery_id).await,
+            QueueMessage::CalendarSync {
+                workspace_id,
+                event_id,
+                attempt,
+            } => calendar_sync::run(&self.app, &workspace_id, &event_id, attempt).await,
         }
     }
 
     async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
         tracing::error!(message_id = %record.message_id, error, "delivery-queue message moves to the DLQ");
+        delivery::fail_after_last_receive(&self.app, &record.body).await;
     }
 }

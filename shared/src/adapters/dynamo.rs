@@ -25,8 +25,8 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, Key};
 use crate::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, IntegrationStore,
-    LeaseStore, NewBooking, OutboxStore, Page, WorkspaceStore,
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
+    IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, WorkspaceStore,
 };
 use crate::signing::WebhookSecret;
 
@@ -547,7 +547,7 @@ const EXAM_NAMES: &[(&str, &str)] = &[
 ];
 
 fn booking_item(ws: &str, b: &Booking, marker_contact: &str) -> AppResult<Item> {
-    encode(
+    let mut item = encode(
         b,
         &keys::booking(ws, &b.id),
         &[
@@ -557,11 +557,21 @@ fn booking_item(ws: &str, b: &Booking, marker_contact: &str) -> AppResult<Item> 
                 s(keys::active_booking(ws, &b.mock_exam_id, marker_contact).sk),
             ),
         ],
-    )
+    )?;
+    // Users (GDPR erase, `includeBookings`): a contact's bookings are found on gsi2.
+    // The erase removes these two attributes together with the contactId.
+    if let Some(contact) = b.contact_id.as_deref().filter(|c| !c.is_empty()) {
+        item.insert(
+            keys::GSI2PK.into(),
+            s(keys::contact_bookings_pk(ws, contact)),
+        );
+        item.insert(keys::GSI2SK.into(), s(&b.id));
+    }
+    Ok(item)
 }
 
 pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWriteItem> {
-    let item = encode(
+    let mut item = encode(
         outbox,
         &keys::outbox(&outbox.id),
         &[
@@ -579,6 +589,14 @@ pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWrite
             ),
         ],
     )?;
+    // Users (GDPR erase): a record whose events carry a user is findable by that user on gsi2.
+    if let Some(user) = crate::users::outbox_user(outbox) {
+        item.insert(
+            keys::GSI2PK.into(),
+            s(keys::user_outbox_pk(&outbox.workspace_id, user)),
+        );
+        item.insert(keys::GSI2SK.into(), s(&outbox.id));
+    }
     put(table, item, Some("attribute_not_exists(pk)"), &[])
 }
 
@@ -893,6 +911,35 @@ impl BookingStore for DynamoStore {
         .into_iter()
         .map(decode)
         .collect()
+    }
+
+    async fn list_exam_counters(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<ExamCounter>> {
+        let (items, next_cursor) = self
+            .query_gsi1_page(&keys::exams_index_pk(ws), cursor, limit)
+            .await?;
+        let exam_pk_prefix = keys::active_bookings_partition(ws, "");
+        let items = items
+            .iter()
+            .filter_map(|item| {
+                let exam_id = str_attr(item, "id").or_else(|| {
+                    str_attr(item, keys::PK)?
+                        .strip_prefix(&exam_pk_prefix)
+                        .map(str::to_owned)
+                })?;
+                Some(ExamCounter {
+                    exam_id,
+                    total_bookings: num_attr(item, "totalBookings"),
+                    version: num_attr(item, "version"),
+                    last_synced_version: num_attr(item, "lastSyncedVersion").unwrap_or(0),
+                })
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
     }
 
     async fn mark_synced(&self, ws: &str, exam_id: &str, version: i64) -> AppResult<()> {

@@ -1,0 +1,93 @@
+//! Fan-out: an outbox record's events become one delivery per matching active subscription
+//! of the workspace (DESIGN §4, §6).
+//!
+//! Idempotent on (event, subscription): the delivery id is derived from both and written
+//! with a conditional put, so a repeated fan-out (SQS duplicate, sweeper re-send, retry after
+//! a crash) finds the existing delivery. It re-enqueues one only while it has made no call
+//! yet — the hand-off may have been lost — and duplicate delivery messages are harmless (a
+//! call needs a claim on the delivery).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use shared::domain::{QueueEnvelope, QueueMessage};
+use shared::ports::QueueName;
+use shared::webhooks::{self, Delivery, DeliveryStatus};
+use shared::{App, AppResult};
+
+/// Deliveries written and enqueued concurrently per record.
+const CONCURRENCY: usize = 8;
+
+pub async fn run(app: &App, ws: &str, outbox_id: &str) -> AppResult<()> {
+    let Some(record) = app.outbox.get_outbox(outbox_id).await? else {
+        tracing::warn!(
+            outbox_id,
+            "fan-out: outbox record not found (expired?); nothing to deliver"
+        );
+        return Ok(());
+    };
+    if record.workspace_id != ws || record.events.is_empty() {
+        return Ok(());
+    }
+    let subscriptions = app.subscriptions.active_subscriptions(ws).await?;
+    let now = shared::time::now();
+    let mut deliveries = Vec::new();
+    for event in &record.events {
+        let matching: Vec<_> = subscriptions
+            .iter()
+            .filter(|s| s.subscribes_to(&event.event_type))
+            .collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let payload = webhooks::payload_body(ws, event, webhooks::SOURCE_API)?;
+        for sub in matching {
+            deliveries.push(Delivery::pending(
+                ws,
+                &sub.id,
+                event,
+                payload.clone(),
+                now,
+                app.config.delivery_log_ttl_days,
+            ));
+        }
+    }
+    let total = deliveries.len();
+    let results: Vec<AppResult<()>> = futures::stream::iter(deliveries)
+        .map(|d| async move { create_and_enqueue(app, d).await })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    tracing::info!(
+        outbox_id,
+        events = record.events.len(),
+        deliveries = total,
+        "fan-out done"
+    );
+    // Any failure fails the message: SQS re-sends it and the idempotent fan-out completes.
+    results.into_iter().collect()
+}
+
+async fn create_and_enqueue(app: &App, delivery: Delivery) -> AppResult<()> {
+    let created = app.deliveries.create_delivery(&delivery).await?;
+    let enqueue = created
+        || matches!(
+            app.deliveries.get_delivery(&delivery.workspace_id, &delivery.id).await?,
+            Some(d) if d.status == DeliveryStatus::Pending && d.attempts == 0
+        );
+    if !enqueue {
+        return Ok(());
+    }
+    let message = QueueMessage::Delivery {
+        workspace_id: delivery.workspace_id.clone(),
+        delivery_id: delivery.id.clone(),
+    };
+    app.queue
+        .send(
+            QueueName::Delivery,
+            &QueueEnvelope::now(message),
+            Duration::ZERO,
+        )
+        .await
+}

@@ -1,0 +1,22 @@
+//! Lambda entry point: wiring only. Invoked by EventBridge `rate(1 hour)`.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+            let app = app.clone();
+            async move {
+                // The detail is logged by `run`; the invoker sees the summary or a bare error.
+                reconcile::run(&app)
+                    .await
+                    .map_err(|_| Error::from("reconcile run failed (see logs)"))
+            }
+        },
+    ))
+    .await
+}

@@ -1,0 +1,103 @@
+//! Sync jobs API (seed 003, DESIGN §4 "Inbound sync jobs"), Bearer-authenticated:
+//! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`;
+//! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
+//!   regenerate-secret), `…/records/{objectType}/{objectId}`, and
+//!   `POST /api/webhooks/{workspaceId}/{jobId}/test` (a synthetic signed event through the
+//!   real receiver pipeline).
+
+pub mod admin;
+pub mod jobs;
+
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use shared::inbound::domain::SyncJob;
+use shared::{ids, App, AppError, AppResult};
+
+pub fn router(app: App) -> Router {
+    const JOB: &str = "/api/workspaces/{workspace_id}/sync-jobs/{job_id}";
+    let routes = Router::new()
+        .route(
+            "/api/workspaces/{workspace_id}/sync-jobs",
+            post(jobs::create).get(jobs::list),
+        )
+        .route(
+            JOB,
+            get(jobs::get_one).patch(jobs::patch).delete(jobs::delete),
+        )
+        .route(&format!("{JOB}/webhook/stats"), get(admin::stats))
+        .route(&format!("{JOB}/webhook/events"), get(admin::list_events))
+        .route(
+            &format!("{JOB}/webhook/events/{{event_id}}"),
+            get(admin::get_event),
+        )
+        .route(
+            &format!("{JOB}/webhook/events/{{event_id}}/retry"),
+            post(admin::retry_event),
+        )
+        .route(
+            &format!("{JOB}/webhook/retry-failed"),
+            post(admin::retry_failed),
+        )
+        .route(&format!("{JOB}/webhook/replay"), post(admin::replay))
+        .route(&format!("{JOB}/webhook/executions"), get(admin::executions))
+        .route(
+            &format!("{JOB}/webhook/regenerate-secret"),
+            post(admin::regenerate_secret),
+        )
+        .route(
+            &format!("{JOB}/records/{{object_type}}/{{object_id}}"),
+            get(admin::get_record),
+        )
+        .route(
+            "/api/webhooks/{workspace_id}/{job_id}/test",
+            post(admin::send_test),
+        );
+    shared::http::finish_router(routes, app)
+}
+
+/// Where `webhookUrl`s point: `PUBLIC_BASE_URL`, else the API's own host (API Gateway's
+/// `https://{domainName}`).
+pub fn base_url(app: &App, headers: &HeaderMap) -> String {
+    if let Some(base) = &app.config.public_base_url {
+        return base.clone();
+    }
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    match host {
+        Some(h) => format!("https://{h}"),
+        None => String::new(),
+    }
+}
+
+/// A job of the caller's workspace; malformed or foreign ids are 404 like unknown ones.
+pub async fn load_job(app: &App, auth_ws: &str, path_ws: &str, job_id: &str) -> AppResult<SyncJob> {
+    if auth_ws != path_ws {
+        return Err(AppError::NotFound("workspace"));
+    }
+    if !ids::is_valid(ids::SYNC_JOB, job_id) {
+        return Err(AppError::NotFound("sync job"));
+    }
+    app.sync_jobs
+        .get_sync_job(path_ws, job_id)
+        .await?
+        .ok_or(AppError::NotFound("sync job"))
+}
+
+pub fn pagination(limit: u32, next_cursor: &Option<String>) -> Value {
+    json!({
+        "limit": limit,
+        "hasMore": next_cursor.is_some(),
+        "nextCursor": next_cursor,
+        "total": null,
+    })
+}

@@ -1,0 +1,736 @@
+//! Sync jobs API against the fakes: CRUD and its rules (secrets, enabling, scheduled → 400,
+//! validation naming fields, tenancy), the test route through the real pipeline, and the
+//! webhook admin routes (stats, events, detail, retry, retry-failed, replay, executions,
+//! regenerate-secret, records).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::fakes::{MemoryQueue, MemoryStore};
+use shared::inbound::domain::EventStatus;
+use shared::ports::QueueName;
+use shared::sqs_runner::event_from_bodies;
+use shared::testing::{call, Reply};
+use shared::App;
+use sync_worker::SyncWorker;
+
+const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
+
+struct Env {
+    app: App,
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    router: axum::Router,
+    worker: SyncWorker,
+    ws: String,
+    key: String,
+}
+
+async fn env() -> Env {
+    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    Env {
+        router: sync_jobs_api::router(app.clone()),
+        worker: SyncWorker::new(app.clone()).quiet(),
+        app,
+        store,
+        queue,
+        ws,
+        key,
+    }
+}
+
+impl Env {
+    fn jobs(&self) -> String {
+        format!("/api/workspaces/{}/sync-jobs", self.ws)
+    }
+
+    async fn req(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        call(&self.router, method, path, Some(&self.key), body).await
+    }
+
+    async fn create(&self, body: Value) -> Reply {
+        self.req("POST", &self.jobs(), Some(body)).await
+    }
+
+    async fn stripe_job(&self) -> String {
+        let r = self
+            .create(
+                json!({"name": "Stripe", "type": "webhook", "source": "stripe",
+                "webhookConfig": {"eventFilters": ["customer.*"], "signingSecret": "whsec_abc"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["syncJob"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs everything queued through the worker; returns the failed message ids.
+    async fn work(&self) -> usize {
+        let msgs = self.queue.drain(QueueName::Inbound);
+        let owned: Vec<(String, String)> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, (b, _))| (format!("m{i}"), b.clone()))
+            .collect();
+        let refs: Vec<(&str, &str, u32)> = owned
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str(), 1))
+            .collect();
+        self.worker
+            .run(event_from_bodies(&refs))
+            .await
+            .batch_item_failures
+            .len()
+    }
+}
+
+fn msg(r: &Reply) -> String {
+    r.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// --- CRUD ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_answers_201_with_absolute_webhook_url_and_write_only_secret() {
+    let e = env().await;
+    let r = e
+        .create(
+            json!({"name": "Stripe", "type": "webhook", "source": "stripe",
+            "webhookConfig": {"eventFilters": ["customer.*"], "signingSecret": "whsec_abc"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let j = &r.body["syncJob"];
+    let id = j["id"].as_str().unwrap();
+    assert!(id.starts_with("job_"));
+    assert_eq!(j["enabled"], true);
+    assert_eq!(j["type"], "webhook");
+    assert_eq!(
+        j["webhookUrl"],
+        format!("http://127.0.0.1:3000/api/webhooks/{}/{id}", e.ws)
+    );
+    let c = &j["webhookConfig"];
+    assert_eq!(c["hasSigningSecret"], true);
+    assert_eq!(c["toleranceSeconds"], 300);
+    assert_eq!(c["batchSize"], 25);
+    assert_eq!(c["batchWaitSeconds"], 0);
+    assert!(
+        !r.body.to_string().contains("whsec_abc"),
+        "signingSecret is write-only"
+    );
+    assert!(j.get("webhookSecret").is_none());
+    let g = e.req("GET", &format!("{}/{id}", e.jobs()), None).await;
+    assert_eq!(g.status, 200);
+    assert!(!g.body.to_string().contains("whsec_abc"));
+}
+
+#[tokio::test]
+async fn scheduled_type_is_not_supported_yet() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "x", "type": "scheduled", "source": "stripe", "enabled": false}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["code"], "validation_error");
+    assert!(msg(&r).contains("not supported yet"), "{}", msg(&r));
+}
+
+#[tokio::test]
+async fn stripe_and_close_jobs_need_a_secret_before_they_can_be_enabled() {
+    let e = env().await;
+    for source in ["stripe", "close"] {
+        let r = e.create(json!({"name": "x", "source": source})).await;
+        assert_eq!(r.status, 400, "{source}");
+        assert!(msg(&r).contains("signingSecret"), "{}", msg(&r));
+    }
+    let r = e
+        .create(json!({"name": "x", "source": "close", "enabled": false}))
+        .await;
+    assert_eq!(r.status, 201);
+    let id = r.body["syncJob"]["id"].as_str().unwrap();
+    let path = format!("{}/{id}", e.jobs());
+    let r = e.req("PATCH", &path, Some(json!({"enabled": true}))).await;
+    assert_eq!(r.status, 400);
+    let r = e
+        .req(
+            "PATCH",
+            &path,
+            Some(json!({"enabled": true, "webhookConfig": {"signingSecret": "nothex"}})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).contains("signature_key"), "{}", msg(&r));
+    let r = e
+        .req(
+            "PATCH",
+            &path,
+            Some(json!({"enabled": true, "webhookConfig": {"signingSecret": CLOSE_KEY}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["syncJob"]["enabled"], true);
+    assert_eq!(r.body["syncJob"]["webhookConfig"]["hasSigningSecret"], true);
+    // Removing the secret of an enabled job is refused; disabled it is allowed.
+    let r = e
+        .req(
+            "PATCH",
+            &path,
+            Some(json!({"webhookConfig": {"signingSecret": null}})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = e
+        .req(
+            "PATCH",
+            &path,
+            Some(json!({"enabled": false, "webhookConfig": {"signingSecret": null}})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["syncJob"]["webhookConfig"]["hasSigningSecret"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_stripe_secret_must_look_like_an_endpoint_secret() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "x", "source": "stripe", "webhookConfig": {"signingSecret": "sk_live_123"}}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).contains("webhookConfig.signingSecret"));
+}
+
+#[tokio::test]
+async fn generic_job_gets_a_generated_secret_shown_once_and_regenerable() {
+    let e = env().await;
+    let r = e.create(json!({"name": "g", "source": "generic"})).await;
+    assert_eq!(r.status, 201);
+    let secret = r.body["syncJob"]["webhookSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shared::signing::WebhookSecret::parse(&secret).is_ok());
+    let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    let g = e.req("GET", &format!("{}/{id}", e.jobs()), None).await;
+    assert!(g.body["syncJob"].get("webhookSecret").is_none());
+    let r = e
+        .req(
+            "POST",
+            &format!("{}/{id}/webhook/regenerate-secret", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let new = r.body["webhookSecret"].as_str().unwrap();
+    assert_ne!(new, secret);
+    assert_eq!(r.body["syncJob"]["webhookSecret"], new);
+    // A stripe job's secret is Stripe's: regenerate is refused.
+    let sid = e.stripe_job().await;
+    let r = e
+        .req(
+            "POST",
+            &format!("{}/{sid}/webhook/regenerate-secret", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).contains("signingSecret"));
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field() {
+    let e = env().await;
+    let cases = [
+        (json!({"name": "x", "source": "hubspot"}), "source"),
+        (json!({"source": "generic"}), "name"),
+        (json!({"name": "", "source": "generic"}), "name"),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"batchSize": 0}}),
+            "webhookConfig.batchSize",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"batchSize": 101}}),
+            "webhookConfig.batchSize",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"batchSize": "ten"}}),
+            "webhookConfig.batchSize",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"batchWaitSeconds": 301}}),
+            "webhookConfig.batchWaitSeconds",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"toleranceSeconds": -1}}),
+            "webhookConfig.toleranceSeconds",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"eventFilters": ["ok", "bad*"]}}),
+            "webhookConfig.eventFilters[1]",
+        ),
+        (
+            json!({"name": "x", "source": "generic", "webhookConfig": {"eventFilters": "customer.*"}}),
+            "webhookConfig.eventFilters",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = e.create(body.clone()).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(msg(&r).contains(field), "{body}: {}", msg(&r));
+    }
+    let r = call(&e.router, "POST", &e.jobs(), Some(&e.key), None).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn another_workspace_sees_404_and_no_key_401() {
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let (other_ws, other_key) = shared::testing::workspace(&e.app, "other").await;
+    let path = format!("{}/{id}", e.jobs());
+    let r = call(&e.router, "GET", &path, Some(&other_key), None).await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &e.router,
+        "GET",
+        &format!("/api/workspaces/{other_ws}/sync-jobs/{id}"),
+        Some(&other_key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = call(&e.router, "GET", &path, None, None).await;
+    assert_eq!(r.status, 401);
+    let r = call(
+        &e.router,
+        "POST",
+        &format!("/api/webhooks/{}/{id}/test", e.ws),
+        Some(&other_key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_and_delete_returns_the_final_job() {
+    let e = env().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(e.stripe_job().await);
+    }
+    let r = e.req("GET", &format!("{}?limit=2", e.jobs()), None).await;
+    assert_eq!(r.status, 200);
+    let page: Vec<&str> = r.body["syncJobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(page, vec![ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(r.body["pagination"]["hasMore"], true);
+    let cursor = r.body["pagination"]["nextCursor"].as_str().unwrap();
+    let r = e
+        .req(
+            "GET",
+            &format!("{}?limit=2&cursor={cursor}", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["syncJobs"][0]["id"], ids[0].as_str());
+    assert_eq!(r.body["pagination"]["hasMore"], false);
+    assert_eq!(
+        e.req("GET", &format!("{}?limit=0", e.jobs()), None)
+            .await
+            .status,
+        400
+    );
+
+    let r = e
+        .req("DELETE", &format!("{}/{}", e.jobs(), ids[0]), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["syncJob"]["id"], ids[0].as_str());
+    assert_eq!(
+        e.req("GET", &format!("{}/{}", e.jobs(), ids[0]), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        e.req("DELETE", &format!("{}/{}", e.jobs(), ids[0]), None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn concurrent_patches_are_not_lost() {
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let path = format!("{}/{id}", e.jobs());
+    let (a, b) = tokio::join!(
+        e.req("PATCH", &path, Some(json!({"name": "renamed"}))),
+        e.req(
+            "PATCH",
+            &path,
+            Some(json!({"webhookConfig": {"batchSize": 7}}))
+        ),
+    );
+    assert_eq!((a.status, b.status), (200, 200));
+    let g = e.req("GET", &path, None).await;
+    assert_eq!(g.body["syncJob"]["name"], "renamed");
+    assert_eq!(g.body["syncJob"]["webhookConfig"]["batchSize"], 7);
+    // An injected DynamoDB conflict is retried, not surfaced.
+    e.store.inject_conflicts(2);
+    let r = e.req("PATCH", &path, Some(json!({"name": "again"}))).await;
+    assert_eq!(r.status, 200);
+}
+
+// --- test route and admin --------------------------------------------------------------------
+
+#[tokio::test]
+async fn test_event_goes_through_the_real_pipeline_to_a_record() {
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let r = e
+        .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let event_id = r.body["eventId"].as_str().unwrap().to_owned();
+    assert!(event_id.starts_with("iev_"));
+    assert_eq!(
+        r.body["type"], "customer.updated",
+        "a type the filters accept"
+    );
+    assert_eq!(r.body["ignored"], false);
+    assert_eq!(e.work().await, 0);
+
+    let d = e
+        .req(
+            "GET",
+            &format!("{}/{id}/webhook/events/{event_id}", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let ev = &d.body["event"];
+    assert_eq!(ev["status"], "processed");
+    assert_eq!(ev["objectType"], "customer");
+    assert!(ev["headers"]["stripe-signature"].is_string());
+    assert_eq!(ev["payload"]["type"], "customer.updated");
+    assert!(ev["rawPayload"].as_str().unwrap().starts_with('{'));
+    let object_id = ev["objectId"].as_str().unwrap();
+
+    let rec = e
+        .req(
+            "GET",
+            &format!("{}/{id}/records/customer/{object_id}", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(rec.status, 200, "{}", rec.body);
+    assert_eq!(rec.body["record"]["_sync_metadata"]["source"], "stripe");
+    assert_eq!(
+        rec.body["record"]["_sync_metadata"]["inbound_event_id"],
+        event_id.as_str()
+    );
+    let missing = e
+        .req(
+            "GET",
+            &format!("{}/{id}/records/customer/cus_never", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+
+    // A type outside the filters is stored as ignored.
+    let r = e
+        .req(
+            "POST",
+            &format!("/api/webhooks/{}/{id}/test", e.ws),
+            Some(json!({"type": "invoice.paid"})),
+        )
+        .await;
+    assert_eq!(r.body["ignored"], true);
+}
+
+#[tokio::test]
+async fn test_event_on_a_disabled_job_is_409() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "c", "source": "close", "enabled": false}))
+        .await;
+    let id = r.body["syncJob"]["id"].as_str().unwrap();
+    let r = e
+        .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["error"]["code"], "job_disabled");
+}
+
+#[tokio::test]
+async fn test_events_of_close_and_generic_jobs_land_as_records() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "c", "source": "close", "webhookConfig": {"signingSecret": CLOSE_KEY, "eventFilters": ["activity.*"]}}))
+        .await;
+    let close_id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    let r = e.create(json!({"name": "g", "source": "generic"})).await;
+    let generic_id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    for id in [&close_id, &generic_id] {
+        let r = e
+            .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(e.work().await, 0);
+    for (id, ty) in [(&close_id, "activity"), (&generic_id, "test")] {
+        let list = e
+            .req("GET", &format!("{}/{id}/webhook/events", e.jobs()), None)
+            .await;
+        let ev = &list.body["events"][0];
+        assert_eq!(ev["status"], "processed", "{}", list.body);
+        assert_eq!(ev["objectType"], ty);
+        let rec = e
+            .req(
+                "GET",
+                &format!(
+                    "{}/{id}/records/{ty}/{}",
+                    e.jobs(),
+                    ev["objectId"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(rec.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn stats_events_filter_retry_and_executions() {
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let base = format!("{}/{id}/webhook", e.jobs());
+    for _ in 0..3 {
+        e.req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
+            .await;
+    }
+    e.req(
+        "POST",
+        &format!("/api/webhooks/{}/{id}/test", e.ws),
+        Some(json!({"type": "invoice.paid"})),
+    )
+    .await;
+    // One processing failure: the record store is down for one write (on the last receive).
+    let msgs = e.queue.drain(QueueName::Inbound);
+    e.store.inject_conflicts(1);
+    let max = e.app.config.max_receive_count;
+    let resp = e
+        .worker
+        .run(event_from_bodies(&[("first", &msgs[0].0, max)]))
+        .await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    let rest: Vec<(String, String)> = msgs[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (format!("m{i}"), m.0.clone()))
+        .collect();
+    let refs: Vec<(&str, &str, u32)> = rest
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str(), 1))
+        .collect();
+    e.worker.run(event_from_bodies(&refs)).await;
+
+    let s = e.req("GET", &format!("{base}/stats"), None).await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    let st = &s.body["stats"];
+    assert_eq!(st["total"], 4);
+    assert_eq!(st["today"], 4);
+    assert_eq!(st["succeeded"], 2);
+    assert_eq!(st["failed"], 1);
+    assert_eq!(st["ignored"], 1);
+    assert_eq!(st["pending"], 0);
+    let rate = st["successRate"].as_f64().unwrap();
+    assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{rate}");
+    assert_eq!(st["recent"].as_array().unwrap().len(), 4);
+
+    let failed = e
+        .req("GET", &format!("{base}/events?status=failed"), None)
+        .await;
+    let items = failed.body["events"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert!(items[0]["lastError"].is_string());
+    let failed_id = items[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        e.req("GET", &format!("{base}/events?status=weird"), None)
+            .await
+            .status,
+        400
+    );
+    let page = e.req("GET", &format!("{base}/events?limit=3"), None).await;
+    assert_eq!(page.body["events"].as_array().unwrap().len(), 3);
+    assert_eq!(page.body["pagination"]["hasMore"], true);
+
+    let r = e
+        .req("POST", &format!("{base}/events/{failed_id}/retry"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["event"]["status"], "pending");
+    assert_eq!(e.work().await, 0);
+    let d = e
+        .req("GET", &format!("{base}/events/{failed_id}"), None)
+        .await;
+    assert_eq!(d.body["event"]["status"], "processed");
+    assert_eq!(
+        d.body["event"]["errors"].as_array().unwrap().len(),
+        1,
+        "history kept"
+    );
+
+    let x = e.req("GET", &format!("{base}/executions"), None).await;
+    assert_eq!(x.status, 200);
+    let execs = x.body["executions"].as_array().unwrap();
+    assert!(execs.len() >= 3, "{}", x.body);
+    assert!(execs[0]["durationMs"].is_u64());
+    assert_eq!(
+        e.req(
+            "GET",
+            &format!("{base}/events/iev_01hzzzzzzzzzzzzzzzzzzzzzzz"),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn retry_failed_and_replay_requeue_in_bulk() {
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let base = format!("{}/{id}/webhook", e.jobs());
+    let since = shared::time::now_string();
+    for _ in 0..3 {
+        e.req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
+            .await;
+    }
+    // All three fail on their last receive.
+    let msgs = e.queue.drain(QueueName::Inbound);
+    let max = e.app.config.max_receive_count;
+    for (i, (b, _)) in msgs.iter().enumerate() {
+        e.store.inject_conflicts(1);
+        e.worker
+            .run(event_from_bodies(&[(&format!("m{i}"), b, max)]))
+            .await;
+    }
+    let r = e.req("POST", &format!("{base}/retry-failed"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["retried"], 3);
+    assert_eq!(r.body["hasMore"], false);
+    assert_eq!(e.work().await, 0);
+    let events = e
+        .req("GET", &format!("{base}/events?status=processed"), None)
+        .await;
+    assert_eq!(events.body["events"].as_array().unwrap().len(), 3);
+
+    let r = e
+        .req(
+            "POST",
+            &format!("{base}/replay"),
+            Some(json!({"since": since})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["replayed"], 3);
+    assert_eq!(e.queue.len(QueueName::Inbound), 3);
+    assert_eq!(e.work().await, 0);
+    let after = e
+        .app
+        .inbound_events
+        .list_events(
+            &e.ws,
+            &id,
+            Some(EventStatus::Processed),
+            None,
+            10,
+            shared::time::now().timestamp(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.items.len(), 3);
+    assert!(
+        after
+            .items
+            .iter()
+            .all(|e| e.outcome.as_deref() == Some("unchanged")),
+        "records keep their state"
+    );
+
+    let r = e
+        .req(
+            "POST",
+            &format!("{base}/replay"),
+            Some(json!({"since": "yesterday"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).contains("since"));
+    let r = e
+        .req(
+            "POST",
+            &format!("{base}/replay"),
+            Some(json!({"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = e
+        .req(
+            "POST",
+            &format!("{base}/replay"),
+            Some(json!({"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.body["replayed"], 0);
+}
+
+#[tokio::test]
+async fn a_deleted_record_answers_200_with_a_tombstone() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "g", "source": "generic", "webhookConfig": {"eventFilters": ["*"]}}))
+        .await;
+    let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    e.req(
+        "POST",
+        &format!("/api/webhooks/{}/{id}/test", e.ws),
+        Some(json!({"type": "user.deleted"})),
+    )
+    .await;
+    assert_eq!(e.work().await, 0);
+    let list = e
+        .req("GET", &format!("{}/{id}/webhook/events", e.jobs()), None)
+        .await;
+    let object_id = list.body["events"][0]["objectId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = e
+        .req(
+            "GET",
+            &format!("{}/{id}/records/user/{object_id}", e.jobs()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["record"]["_sync_metadata"]["deleted"], true);
+    assert!(r.body["record"].get("sync_job_test").is_none());
+}

@@ -1,0 +1,19 @@
+//! Inbound webhooks as sync jobs (seed 003, DESIGN §4 "Inbound sync jobs"): Stripe, Close and
+//! Standard Webhooks senders post events; the receiver verifies the signature on the raw body,
+//! stores the raw event (idempotent on the provider event id) and queues its ids; the sync
+//! worker maps it to a destination record with `_sync_metadata`, never letting an older event
+//! overwrite a newer one.
+//!
+//! - `domain`: SyncJob, InboundEvent, Record/SyncMetadata, Execution, InboundMessage;
+//! - `mapping`: the provider rules (type, record type and id, ordering time, delete) as pure
+//!   functions;
+//! - `receive`: the receiver pipeline, shared by the public route and the `…/test` route;
+//! - `ports` + `dynamo` (DynamoDB) + `fake` (MemoryStore).
+
+pub mod domain;
+pub mod dynamo;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
+pub mod mapping;
+pub mod ports;
+pub mod receive;

@@ -1,0 +1,132 @@
+//! Store ports of the inbound sync jobs. DynamoDB adapter in `dynamo.rs`, fake in `fake.rs`;
+//! `tests/tests/contract_inbound.rs` runs the same assertions against both.
+
+use async_trait::async_trait;
+
+use super::domain::{
+    ApplyOutcome, EventChange, EventCounts, EventStatus, Execution, InboundEvent, Record, SyncJob,
+};
+use crate::error::AppResult;
+use crate::ports::Page;
+
+#[async_trait]
+pub trait SyncJobStore: Send + Sync {
+    async fn create_sync_job(&self, job: &SyncJob) -> AppResult<()>;
+    /// Strongly consistent read.
+    async fn get_sync_job(&self, ws: &str, job_id: &str) -> AppResult<Option<SyncJob>>;
+    /// Newest first.
+    async fn list_sync_jobs(
+        &self,
+        ws: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<SyncJob>>;
+    /// Replaces the job if its stored version is still `job.version - 1` (the caller bumped
+    /// it): `TransactionConflict` when another change came first, `NotFound` when it is gone.
+    async fn update_sync_job(&self, job: &SyncJob) -> AppResult<()>;
+    /// Deletes the job and returns what it was (None when it did not exist).
+    async fn delete_sync_job(&self, ws: &str, job_id: &str) -> AppResult<Option<SyncJob>>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// An unexpired event with the same provider event id is stored already.
+    Duplicate(Box<InboundEvent>),
+}
+
+/// Raw inbound events. `now` is unix seconds: items whose `expires_at` has passed are treated
+/// as absent everywhere (DynamoDB's TTL deletes them only eventually).
+#[async_trait]
+pub trait InboundEventStore: Send + Sync {
+    /// Stores the event unless (workspace, job, provider event id) is stored and unexpired —
+    /// one conditional write, race-safe.
+    async fn insert_event(&self, event: &InboundEvent, now: i64) -> AppResult<InsertOutcome>;
+    /// By the provider event id; consistent; includes the raw body.
+    async fn get_event(
+        &self,
+        ws: &str,
+        job_id: &str,
+        provider_event_id: &str,
+        now: i64,
+    ) -> AppResult<Option<InboundEvent>>;
+    /// By our `iev_` id; includes the raw body.
+    async fn find_event(
+        &self,
+        ws: &str,
+        job_id: &str,
+        event_id: &str,
+        now: i64,
+    ) -> AppResult<Option<InboundEvent>>;
+    /// Newest first, optionally one status; `raw_body` is left empty.
+    async fn list_events(
+        &self,
+        ws: &str,
+        job_id: &str,
+        status: Option<EventStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> AppResult<Page<InboundEvent>>;
+    /// Events whose `iev_` id lies in `[ids.0, ids.1]` (i.e. received in that window),
+    /// oldest first; `raw_body` is left empty.
+    async fn list_events_between(
+        &self,
+        ws: &str,
+        job_id: &str,
+        ids: (&str, &str),
+        cursor: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> AppResult<Page<InboundEvent>>;
+    /// Applies a status change: false (and nothing changed) when `change.expect_status` does
+    /// not hold; `NotFound` when the event is not stored. One conditional write.
+    async fn update_event(
+        &self,
+        ws: &str,
+        job_id: &str,
+        provider_event_id: &str,
+        change: &EventChange,
+    ) -> AppResult<bool>;
+    /// Unexpired events per status, and how many have an id ≥ `today_from_id`.
+    async fn count_events(
+        &self,
+        ws: &str,
+        job_id: &str,
+        today_from_id: &str,
+        now: i64,
+    ) -> AppResult<EventCounts>;
+}
+
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Writes the record (or its tombstone) only if it supersedes what is stored
+    /// ([`Record::supersedes`]) — one conditional write, race-safe.
+    async fn apply_record(
+        &self,
+        ws: &str,
+        job_id: &str,
+        record: &Record,
+    ) -> AppResult<ApplyOutcome>;
+    async fn get_record(
+        &self,
+        ws: &str,
+        job_id: &str,
+        object_type: &str,
+        object_id: &str,
+    ) -> AppResult<Option<Record>>;
+}
+
+#[async_trait]
+pub trait SyncExecutionStore: Send + Sync {
+    async fn put_execution(&self, execution: &Execution) -> AppResult<()>;
+    /// Newest first, unexpired only.
+    async fn list_executions(
+        &self,
+        ws: &str,
+        job_id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> AppResult<Page<Execution>>;
+}

@@ -1,0 +1,112 @@
+//! Booking events carry the user whose id is the booking's contactId (DESIGN §4 events table).
+
+use serde_json::json;
+use shared::config::Config;
+use shared::domain::{QueueEnvelope, QueueMessage};
+use shared::ports::QueueName;
+use shared::testing::{call, workspace};
+use shared::App;
+
+async fn outbox_events(
+    app: &App,
+    queue: &shared::fakes::MemoryQueue,
+) -> Vec<shared::domain::DomainEvent> {
+    let mut events = Vec::new();
+    for (body, _) in queue.drain(QueueName::Delivery) {
+        let env: QueueEnvelope = serde_json::from_str(&body).unwrap();
+        if let QueueMessage::FanOut { outbox_id, .. } = env.message {
+            events.extend(
+                app.outbox
+                    .get_outbox(&outbox_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .events,
+            );
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
+    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (_ws, key) = workspace(&app, "w").await;
+    let users = users_api::router(app.clone());
+    let bookings = bookings::router(app.clone());
+    let user = call(
+        &users,
+        "POST",
+        "/api/users",
+        Some(&key),
+        Some(json!({ "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com" })),
+    )
+    .await;
+    assert_eq!(user.status, 201, "{}", user.body);
+    let user_id = user.body["user"]["id"].as_str().unwrap().to_owned();
+    let r = call(
+        &bookings,
+        "PUT",
+        "/api/mock-exams/e1",
+        Some(&key),
+        Some(json!({ "name": "M", "capacity": 5 })),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    queue.drain(QueueName::Delivery);
+
+    let r = call(
+        &bookings,
+        "POST",
+        "/api/bookings",
+        Some(&key),
+        Some(json!({ "mockExamId": "e1", "contactId": user_id })),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let booking_id = r.body["booking"]["id"].as_str().unwrap().to_owned();
+    let events = outbox_events(&app, &queue).await;
+    let created = events
+        .iter()
+        .find(|e| e.event_type == "booking.created")
+        .unwrap();
+    assert_eq!(created.data["user"]["id"], user_id.as_str());
+    assert_eq!(created.data["user"]["email"], "ada@example.com");
+    assert_eq!(created.data["booking"]["id"], booking_id.as_str());
+    let changed = events
+        .iter()
+        .find(|e| e.event_type == "mock_exam.bookings_changed")
+        .unwrap();
+    assert_eq!(changed.data["mockExam"]["totalBookings"], 1);
+
+    let r = call(
+        &bookings,
+        "POST",
+        &format!("/api/bookings/{booking_id}/qr/scan"),
+        Some(&key),
+        Some(json!({ "scannedBy": "door" })),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let events = outbox_events(&app, &queue).await;
+    assert_eq!(events[0].event_type, "qr.scanned");
+    assert_eq!(events[0].data["user"]["id"], user_id.as_str());
+    assert_eq!(events[0].data["scannedBy"], "door");
+
+    // A contact that is not a user id gives user: null.
+    let r = call(
+        &bookings,
+        "POST",
+        "/api/bookings",
+        Some(&key),
+        Some(json!({ "mockExamId": "e1", "contactId": "hubspot-123" })),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let events = outbox_events(&app, &queue).await;
+    let created = events
+        .iter()
+        .find(|e| e.event_type == "booking.created")
+        .unwrap();
+    assert!(created.data["user"].is_null());
+}

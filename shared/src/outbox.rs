@@ -36,3 +36,19 @@ pub async fn dispatch_after_commit(app: &App, record: &OutboxRecord) {
         );
     }
 }
+
+/// Sends `message` on the delivery queue to run after `delay`. SQS delays stop at 900 s:
+/// longer waits are chained through `notBefore` (the consumer re-sends with the remaining
+/// delay, not counted as an attempt).
+pub async fn schedule(
+    app: &App,
+    message: crate::domain::QueueMessage,
+    delay: Duration,
+) -> AppResult<()> {
+    let envelope = QueueEnvelope {
+        message,
+        not_before: (delay > crate::adapters::sqs::MAX_DELAY)
+            .then(|| crate::time::now().timestamp() + delay.as_secs() as i64),
+    };
+    app.queue.send(QueueName::Delivery, &envelope, delay).await
+}

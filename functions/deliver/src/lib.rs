@@ -11,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
 use shared::sqs_runner::{BatchRunner, RecordHandler, SqsRecord};
 use shared::{App, AppError, AppResult};
 
@@ -27,12 +26,7 @@ pub fn runner(app: App) -> BatchRunner<Deliver> {
 /// Sends `message` to run after `delay`. SQS delays stop at 900 s: longer waits are chained
 /// through `notBefore` (the consumer re-sends with the remaining delay).
 pub async fn schedule(app: &App, message: QueueMessage, delay: Duration) -> AppResult<()> {
-    let envelope = QueueEnvelope {
-        message,
-        not_before: (delay > shared::adapters::sqs::MAX_DELAY)
-            .then(|| shared::time::now().timestamp() + delay.as_secs() as i64),
-    };
-    app.queue.send(QueueName::Delivery, &envelope, delay).await
+    shared::outbox::schedule(app, message, delay).await
 }
 
 #[async_trait]

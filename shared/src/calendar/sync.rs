@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::{ghl, plan, CalendarEvent, GhlState, StatusUpdate, SyncMapping, SyncStatus, SyncStep};
 use crate::app::App;
-use crate::domain::{Integration, IntegrationKind, QueueEnvelope, QueueMessage};
+use crate::domain::{Integration, IntegrationKind, QueueMessage};
 use crate::error::{AppError, AppResult};
 use crate::outbound::Attempt;
-use crate::ports::QueueName;
 
 /// Steps per lease hold (create + update + a re-plan after a concurrent change).
 const MAX_ROUNDS: u32 = 4;
@@ -308,14 +307,10 @@ pub async fn schedule(
     attempt: u32,
     delay: Duration,
 ) -> AppResult<()> {
-    let envelope = QueueEnvelope {
-        message: QueueMessage::CalendarSync {
-            workspace_id: ws.to_owned(),
-            event_id: event_id.to_owned(),
-            attempt,
-        },
-        not_before: (delay > crate::adapters::sqs::MAX_DELAY)
-            .then(|| crate::time::now().timestamp() + delay.as_secs() as i64),
+    let message = QueueMessage::CalendarSync {
+        workspace_id: ws.to_owned(),
+        event_id: event_id.to_owned(),
+        attempt,
     };
-    app.queue.send(QueueName::Delivery, &envelope, delay).await
+    crate::outbox::schedule(app, message, delay).await
 }

@@ -127,6 +127,15 @@ pub fn delivery(ws: &str, id: &str) -> Key {
 pub fn deliveries_index_pk(ws: &str, subscription: &str) -> String {
     format!("WS#{ws}#WH#{subscription}#DLVS")
 }
+/// GSI2 partition of a workspace's `pending` deliveries (sparse: removed when a delivery
+/// finishes); `gsi2sk` is [`pending_delivery_position`], so the overdue ones come first.
+pub fn pending_deliveries_index_pk(ws: &str) -> String {
+    format!("WS#{ws}#DLVS#PENDING")
+}
+/// `{nextAttemptAt}#{delivery id}`: ordered by when the next call is due.
+pub fn pending_delivery_position(next_attempt_at: &str, id: &str) -> String {
+    format!("{next_attempt_at}#{id}")
+}
 
 // --- inbound sync jobs (seed 003) -----------------------------------------------------------
 
@@ -279,6 +288,11 @@ pub fn sync_mappings_status_index_pk(ws: &str, status: &str) -> String {
 /// The sweeper's claim on re-sending one outbox record: overlapping sweeps re-send it once.
 pub fn outbox_resend_lease(outbox_id: &str) -> Key {
     Key::new(format!("OUTBOX#{outbox_id}"), "LEASE#sweeper")
+}
+
+/// The sweeper's claim on re-driving one overdue `pending` webhook delivery.
+pub fn delivery_redrive_lease(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#DLV#{id}"), "LEASE#sweeper")
 }
 
 /// The sweeper's claim on re-driving one stuck `pending` GHL mapping (in the event's partition).

@@ -53,6 +53,7 @@ contract!(
     a_delivery_fails_only_from_pending,
     requeue_starts_a_fresh_round_for_its_own_subscription_only,
     failed_deliveries_since_filter_by_status_and_time,
+    overdue_deliveries_are_the_pending_ones_past_due_oldest_first,
     deliveries_are_isolated_per_workspace,
 );
 
@@ -667,6 +668,104 @@ async fn failed_deliveries_since_filter_by_status_and_time<S: Store + ?Sized>(s:
         .map(|d| d.id)
         .collect();
     assert_eq!(first, vec![recent.id]);
+}
+
+async fn overdue_deliveries_are_the_pending_ones_past_due_oldest_first<S: Store + ?Sized>(s: &S) {
+    // Every page, following cursors.
+    async fn overdue<S: Store + ?Sized>(s: &S, ws: &str, before: &str, limit: u32) -> Vec<String> {
+        let (mut out, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let page = s
+                .overdue_deliveries(ws, before, cursor.as_deref(), limit)
+                .await
+                .unwrap();
+            out.extend(page.items.into_iter().map(|d| d.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    }
+    let hour_ago = delivery(WS, "wh_1", 3600);
+    let twenty_min_ago = delivery(WS, "wh_2", 1200);
+    let just_now = delivery(WS, "wh_1", 0);
+    let succeeded = delivery(WS, "wh_1", 3000);
+    let failed = delivery(WS, "wh_1", 3000);
+    let retry_later = delivery(WS, "wh_1", 3000);
+    let mut expired = delivery(WS, "wh_1", 3000);
+    expired.expires_at = now().timestamp() - 1;
+    let elsewhere = delivery("ws_other", "wh_1", 3600);
+    for d in [
+        &hour_ago,
+        &twenty_min_ago,
+        &just_now,
+        &succeeded,
+        &failed,
+        &retry_later,
+        &expired,
+        &elsewhere,
+    ] {
+        s.create_delivery(d).await.unwrap();
+    }
+    let done = AttemptResult {
+        status: DeliveryStatus::Success,
+        next_attempt_at: None,
+    };
+    s.record_attempt(WS, &succeeded.id, &record(1, Some(200)), &done)
+        .await
+        .unwrap();
+    s.fail_delivery(WS, &failed.id, "the webhook is disabled", &now_string())
+        .await
+        .unwrap();
+    let later = AttemptResult {
+        status: DeliveryStatus::Pending,
+        next_attempt_at: Some(format(now() + chrono::Duration::hours(1))),
+    };
+    s.record_attempt(WS, &retry_later.id, &record(1, Some(500)), &later)
+        .await
+        .unwrap();
+
+    let cutoff = format(now() - chrono::Duration::minutes(10));
+    assert_eq!(
+        overdue(s, WS, &cutoff, 50).await,
+        vec![hour_ago.id.clone(), twenty_min_ago.id.clone()]
+    );
+    let first = s.overdue_deliveries(WS, &cutoff, None, 1).await.unwrap();
+    assert_eq!(first.items, vec![hour_ago.clone()]);
+    assert!(first.next_cursor.is_some());
+    assert_eq!(
+        overdue(s, WS, &cutoff, 1).await,
+        vec![hour_ago.id.clone(), twenty_min_ago.id.clone()]
+    );
+    // A cursor is only good for the workspace it came from.
+    assert!(s
+        .overdue_deliveries("ws_other", &cutoff, first.next_cursor.as_deref(), 1)
+        .await
+        .is_err());
+    // A manual retry puts a failed delivery back in, due at the retry's time.
+    let half_hour_ago = format(now() - chrono::Duration::minutes(30));
+    s.requeue_delivery(
+        WS,
+        "wh_1",
+        &failed.id,
+        &half_hour_ago,
+        now().timestamp() + 999,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        overdue(s, WS, &cutoff, 2).await,
+        vec![hour_ago.id.clone(), failed.id, twenty_min_ago.id]
+    );
+    let everything_due = format(now() + chrono::Duration::hours(2));
+    let all = overdue(s, WS, &everything_due, 50).await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(all.contains(&retry_later.id) && all.contains(&just_now.id));
+    assert!(!all.contains(&succeeded.id) && !all.contains(&expired.id));
+    assert_eq!(
+        overdue(s, "ws_other", &cutoff, 50).await,
+        vec![elsewhere.id]
+    );
 }
 
 async fn deliveries_are_isolated_per_workspace<S: Store + ?Sized>(s: &S) {

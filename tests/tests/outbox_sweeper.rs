@@ -1,11 +1,12 @@
 //! The outbox sweeper: orphaned outbox records (committed, never handed to SQS) are re-sent
 //! exactly once even when two sweeps overlap (fakes and moto); young records are left to the
 //! function that wrote them; a failed re-send is retried by the next sweep; stuck `pending`
-//! GHL mappings are re-driven once.
+//! GHL mappings and overdue `pending` webhook deliveries are re-driven once.
 
 use std::collections::BTreeMap;
 
-use integration_tests::moto_app;
+use integration_tests::target::Target;
+use integration_tests::{moto_app, pump_once};
 use serde_json::json;
 use shared::calendar::{CalendarEvent, SyncMapping, SyncStatus};
 use shared::config::Config;
@@ -299,4 +300,84 @@ fn a_mapping_waiting_for_its_backoff_is_not_stuck() {
     assert!(!outbox_sweeper::is_stuck(&m, 3600, 1.0, now));
     // retryDelay 60 s: it should have run long ago.
     assert!(outbox_sweeper::is_stuck(&m, 60, 1.0, now));
+}
+
+/// A pending delivery whose message was lost an hour ago is queued again by exactly one of two
+/// overlapping sweeps and then delivered once; a delivery due just now is left to its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
+    let m = moto_app().await;
+    let (ws, key) = shared::testing::workspace(&m.app, "w").await;
+    let target = Target::start().await;
+    let hooks = webhooks_api::router(m.app.clone());
+    let r = shared::testing::call(
+        &hooks,
+        "POST",
+        "/api/admin/webhooks",
+        Some(&key),
+        Some(json!({ "name": "crm", "url": target.url, "events": ["*"] })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sub = r.body["webhook"]["id"].as_str().unwrap().to_owned();
+    let pending = |age_secs: i64| {
+        let at = shared::time::now() - chrono::Duration::seconds(age_secs);
+        let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
+        let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
+        shared::webhooks::Delivery::pending(&ws, &sub, &event, payload, at, 30)
+    };
+    let (lost, due_now) = (pending(3600), pending(0));
+    for d in [&lost, &due_now] {
+        assert!(m.app.deliveries.create_delivery(d).await.unwrap());
+    }
+
+    let (a, b) = tokio::join!(outbox_sweeper::run(&m.app), outbox_sweeper::run(&m.app));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.deliveries_redriven + b.deliveries_redriven,
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(
+        a.deliveries_skipped + b.deliveries_skipped,
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(a.delivery_errors + b.delivery_errors, 0);
+
+    let runner = deliver::runner(m.app.clone());
+    let seen = pump_once(&m.sqs, &m.delivery_queue_url, |ev| runner.run(ev)).await;
+    assert_eq!(seen, 1);
+    let calls = target.requests();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].headers["webhook-id"], lost.id);
+    let done = m
+        .app
+        .deliveries
+        .get_delivery(&ws, &lost.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, shared::webhooks::DeliveryStatus::Success);
+    assert_eq!(done.attempts, 1);
+    let untouched = m
+        .app
+        .deliveries
+        .get_delivery(&ws, &due_now.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.attempts, 0);
+
+    // Delivered: nothing left to re-drive.
+    let c = outbox_sweeper::run(&m.app).await.unwrap();
+    assert_eq!(
+        (c.deliveries_redriven, c.deliveries_skipped),
+        (0, 0),
+        "{c:?}"
+    );
+    assert_eq!(
+        pump_once(&m.sqs, &m.delivery_queue_url, |ev| runner.run(ev)).await,
+        0
+    );
 }

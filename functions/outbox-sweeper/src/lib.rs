@@ -1,6 +1,6 @@
 //! Outbox sweeper (EventBridge `rate(5 minutes)`, DESIGN §6): re-sends outbox records older
-//! than two minutes that were never handed to SQS, and re-drives GHL sync mappings stuck in
-//! `pending` whose queue message was lost.
+//! than two minutes that were never handed to SQS, and re-drives GHL sync mappings and
+//! webhook deliveries stuck in `pending` whose queue message was lost.
 //!
 //! Overlapping runs (a slow run still going when the next one starts, or EventBridge's
 //! at-least-once invocation) re-send each record once: a run first claims the record with a
@@ -8,11 +8,12 @@
 //! skips it if another run has meanwhile marked it `enqueuedAt`. Consumers are idempotent
 //! anyway (DESIGN §6), so this only keeps duplicates out of the normal path.
 //!
-//! Stuck webhook deliveries: `DeliveryStore` has no "list pending deliveries" query, so they
-//! are not swept here. A delivery's messages are sent by the fan-out, whose SQS message is
-//! only deleted after every delivery is created and enqueued (a failed send fails the fan-out
-//! message, SQS redelivers it and the fan-out re-enqueues still-pending deliveries), so a
-//! delivery is not left pending without a message by a lost send.
+//!
+//! Stuck webhook deliveries: a `pending` delivery whose next call is more than
+//! [`DELIVERY_STUCK_GRACE`] overdue lost its queue message (a retry whose send failed after
+//! the attempt was recorded, a message dropped by hand from the DLQ, …); it is queued again,
+//! at most once per grace period (claim `keys::delivery_redrive_lease`). A duplicate of a
+//! message that was only late is harmless: the consumer claims each call on the call count.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::Serialize;
 use shared::calendar::{SyncMapping, SyncStatus};
-use shared::domain::{IntegrationKind, OutboxRecord};
+use shared::domain::{IntegrationKind, OutboxRecord, QueueMessage};
 use shared::{keys, App, AppResult};
 
 /// Records younger than this are still being handed off by the function that wrote them.
@@ -36,6 +37,10 @@ pub const MAX_PAGES: u32 = 50;
 pub const CLAIM_TTL: Duration = Duration::from_secs(300);
 /// A pending mapping is stuck when nothing happened for its expected retry delay plus this.
 pub const MAPPING_STUCK_GRACE: Duration = Duration::from_secs(600);
+/// A pending delivery is stuck when its next call is this much overdue.
+pub const DELIVERY_STUCK_GRACE: Duration = Duration::from_secs(600);
+/// At most this many deliveries re-driven per workspace per run (the next run takes the rest).
+pub const MAX_DELIVERY_REDRIVES: usize = 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +53,11 @@ pub struct Summary {
     /// Stuck `pending` GHL mappings queued for another sync run.
     pub mappings_redriven: u64,
     pub mapping_errors: u64,
+    /// Overdue `pending` webhook deliveries queued again.
+    pub deliveries_redriven: u64,
+    /// Overdue deliveries another run had just re-driven.
+    pub deliveries_skipped: u64,
+    pub delivery_errors: u64,
     pub duration_ms: u64,
 }
 
@@ -56,7 +66,7 @@ pub async fn run(app: &App) -> AppResult<Summary> {
     let owner = shared::ids::new_id("sweep");
     let tally = Mutex::new(Summary::default());
     let outbox = sweep_outbox(app, &owner, &tally).await;
-    let mappings = redrive_mappings(app, &owner, &tally).await;
+    let stuck = redrive_stuck(app, &owner, &tally).await;
     let mut summary = tally.into_inner().unwrap_or_else(|p| p.into_inner());
     summary.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
@@ -65,6 +75,9 @@ pub async fn run(app: &App) -> AppResult<Summary> {
         outbox_errors = summary.outbox_errors,
         mappings_redriven = summary.mappings_redriven,
         mapping_errors = summary.mapping_errors,
+        deliveries_redriven = summary.deliveries_redriven,
+        deliveries_skipped = summary.deliveries_skipped,
+        delivery_errors = summary.delivery_errors,
         duration_ms = summary.duration_ms,
         "outbox sweep summary"
     );
@@ -80,6 +93,11 @@ pub async fn run(app: &App) -> AppResult<Summary> {
                 "Count",
             ),
             (
+                "DeliveriesRedriven",
+                summary.deliveries_redriven as f64,
+                "Count",
+            ),
+            (
                 "SweepDurationMs",
                 summary.duration_ms as f64,
                 "Milliseconds",
@@ -87,7 +105,7 @@ pub async fn run(app: &App) -> AppResult<Summary> {
         ],
     );
     outbox?;
-    mappings?;
+    stuck?;
     Ok(summary)
 }
 
@@ -172,9 +190,10 @@ async fn resend(app: &App, owner: &str, listed: OutboxRecord) -> Resend {
     outcome
 }
 
-/// Walks every workspace's `pending` GHL mappings and queues a sync run for the stuck ones.
-async fn redrive_mappings(app: &App, owner: &str, tally: &Mutex<Summary>) -> AppResult<()> {
-    let now = shared::time::now();
+/// Walks every workspace: its stuck `pending` GHL mappings and overdue webhook deliveries.
+/// One workspace failing does not stop the others (the first error is returned at the end).
+async fn redrive_stuck(app: &App, owner: &str, tally: &Mutex<Summary>) -> AppResult<()> {
+    let mut first_error = None;
     let mut ws_cursor: Option<String> = None;
     loop {
         let page = app
@@ -182,48 +201,142 @@ async fn redrive_mappings(app: &App, owner: &str, tally: &Mutex<Summary>) -> App
             .list_workspaces(ws_cursor.as_deref(), PAGE_SIZE)
             .await?;
         for ws in page.items {
-            let mut retry_delay: Option<u32> = None;
-            let mut cursor: Option<String> = None;
-            loop {
-                let mappings = app
-                    .calendar
-                    .list_sync_mappings(
-                        &ws.id,
-                        Some(SyncStatus::Pending),
-                        cursor.as_deref(),
-                        PAGE_SIZE,
-                    )
-                    .await?;
-                if !mappings.items.is_empty() && retry_delay.is_none() {
-                    retry_delay = Some(ghl_retry_delay(app, &ws.id).await?);
-                }
-                let delay = retry_delay.unwrap_or(0);
-                let stuck: Vec<SyncMapping> = mappings
-                    .items
-                    .into_iter()
-                    .filter(|m| is_stuck(m, delay, app.config.retry_delay_scale, now))
-                    .collect();
-                let results: Vec<Resend> = futures::stream::iter(stuck)
-                    .map(|m| redrive(app, owner, m))
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await;
-                {
-                    let mut t = lock(tally);
-                    t.mappings_redriven +=
-                        results.iter().filter(|r| **r == Resend::Sent).count() as u64;
-                    t.mapping_errors +=
-                        results.iter().filter(|r| **r == Resend::Failed).count() as u64;
-                }
-                match mappings.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
+            for result in [
+                redrive_mappings(app, owner, &ws.id, tally).await,
+                redrive_deliveries(app, owner, &ws.id, tally).await,
+            ] {
+                if let Err(e) = result {
+                    tracing::warn!(workspace_id = %ws.id, error = %e.log_detail(), "sweep of workspace failed");
+                    first_error.get_or_insert(e);
                 }
             }
         }
         match page.next_cursor {
             Some(c) => ws_cursor = Some(c),
+            None => break,
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Queues a sync run for each of the workspace's stuck `pending` GHL mappings.
+async fn redrive_mappings(
+    app: &App,
+    owner: &str,
+    ws: &str,
+    tally: &Mutex<Summary>,
+) -> AppResult<()> {
+    let now = shared::time::now();
+    let mut retry_delay: Option<u32> = None;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mappings = app
+            .calendar
+            .list_sync_mappings(ws, Some(SyncStatus::Pending), cursor.as_deref(), PAGE_SIZE)
+            .await?;
+        if !mappings.items.is_empty() && retry_delay.is_none() {
+            retry_delay = Some(ghl_retry_delay(app, ws).await?);
+        }
+        let delay = retry_delay.unwrap_or(0);
+        let stuck: Vec<SyncMapping> = mappings
+            .items
+            .into_iter()
+            .filter(|m| is_stuck(m, delay, app.config.retry_delay_scale, now))
+            .collect();
+        let results: Vec<Resend> = futures::stream::iter(stuck)
+            .map(|m| redrive(app, owner, m))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        {
+            let mut t = lock(tally);
+            t.mappings_redriven += results.iter().filter(|r| **r == Resend::Sent).count() as u64;
+            t.mapping_errors += results.iter().filter(|r| **r == Resend::Failed).count() as u64;
+        }
+        match mappings.next_cursor {
+            Some(c) => cursor = Some(c),
             None => return Ok(()),
+        }
+    }
+}
+
+/// Queues the workspace's webhook deliveries whose next call is overdue by more than
+/// [`DELIVERY_STUCK_GRACE`] again.
+async fn redrive_deliveries(
+    app: &App,
+    owner: &str,
+    ws: &str,
+    tally: &Mutex<Summary>,
+) -> AppResult<()> {
+    let grace = chrono::Duration::from_std(DELIVERY_STUCK_GRACE).unwrap_or_default();
+    let due_before = shared::time::format(shared::time::now() - grace);
+    let mut cursor: Option<String> = None;
+    let mut seen = 0;
+    while seen < MAX_DELIVERY_REDRIVES {
+        let page = app
+            .deliveries
+            .overdue_deliveries(ws, &due_before, cursor.as_deref(), PAGE_SIZE)
+            .await?;
+        seen += page.items.len();
+        let results: Vec<Resend> = futures::stream::iter(page.items)
+            .map(|d| redrive_delivery(app, owner, d))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        {
+            let mut t = lock(tally);
+            for r in results {
+                match r {
+                    Resend::Sent => t.deliveries_redriven += 1,
+                    Resend::Skipped => t.deliveries_skipped += 1,
+                    Resend::Failed => t.delivery_errors += 1,
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+async fn redrive_delivery(app: &App, owner: &str, d: shared::webhooks::Delivery) -> Resend {
+    let (ws, id) = (d.workspace_id.as_str(), d.id.as_str());
+    // Kept (not released): overlapping sweeps queue one message per delivery per grace period.
+    let claim = keys::delivery_redrive_lease(ws, id);
+    match app
+        .leases
+        .try_acquire(&claim, owner, DELIVERY_STUCK_GRACE)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Resend::Skipped,
+        Err(e) => {
+            tracing::warn!(workspace_id = ws, delivery_id = id, error = %e.log_detail(), "could not claim delivery");
+            return Resend::Failed;
+        }
+    }
+    let message = QueueMessage::Delivery {
+        workspace_id: ws.to_owned(),
+        delivery_id: id.to_owned(),
+    };
+    match shared::outbox::schedule(app, message, Duration::ZERO).await {
+        Ok(()) => {
+            tracing::info!(
+                workspace_id = ws,
+                delivery_id = id,
+                webhook_id = %d.subscription_id,
+                attempts = d.attempts,
+                next_attempt_at = d.next_attempt_at.as_deref().unwrap_or(""),
+                "overdue pending webhook delivery re-driven"
+            );
+            Resend::Sent
+        }
+        Err(e) => {
+            tracing::warn!(workspace_id = ws, delivery_id = id, error = %e.log_detail(), "could not re-drive delivery");
+            let _ = app.leases.release(&claim, owner).await;
+            Resend::Failed
         }
     }
 }

@@ -52,20 +52,27 @@ fn subscription_item(sub: &Subscription) -> AppResult<Item> {
 }
 
 fn delivery_item(d: &Delivery) -> AppResult<Item> {
-    encode(
-        d,
-        &keys::delivery(&d.workspace_id, &d.id),
-        &[
-            (
-                keys::GSI1PK,
-                s(keys::deliveries_index_pk(
-                    &d.workspace_id,
-                    &d.subscription_id,
-                )),
-            ),
-            (keys::GSI1SK, s(&d.id)),
-        ],
-    )
+    let mut extra = vec![
+        (
+            keys::GSI1PK,
+            s(keys::deliveries_index_pk(
+                &d.workspace_id,
+                &d.subscription_id,
+            )),
+        ),
+        (keys::GSI1SK, s(&d.id)),
+    ];
+    if let (DeliveryStatus::Pending, Some(next)) = (d.status, d.next_attempt_at.as_deref()) {
+        extra.push((
+            keys::GSI2PK,
+            s(keys::pending_deliveries_index_pk(&d.workspace_id)),
+        ));
+        extra.push((
+            keys::GSI2SK,
+            s(keys::pending_delivery_position(next, &d.id)),
+        ));
+    }
+    encode(d, &keys::delivery(&d.workspace_id, &d.id), &extra)
 }
 
 #[async_trait]
@@ -482,18 +489,32 @@ impl DeliveryStore for DynamoStore {
     ) -> AppResult<bool> {
         let entry =
             to_attribute_value(record).map_err(|e| AppError::internal("encode attempt", e))?;
+        const SET: &str = "SET attempts = :n, \
+             attemptLog = list_append(if_not_exists(attemptLog, :empty), :entry), \
+             #s = :status, statusCode = :code, responseBody = :body, #e = :error, \
+             durationMs = :duration, lastAttemptAt = :at, nextAttemptAt = :next, updatedAt = :done";
+        // Still pending: its place in the pending index moves to the retry's due time;
+        // finished: it leaves the (sparse) index.
+        let retry_at = match result.status {
+            DeliveryStatus::Pending => result.next_attempt_at.as_deref(),
+            _ => None,
+        };
+        let expression = match retry_at {
+            Some(_) => format!("{SET}, gsi2pk = :g2pk, gsi2sk = :g2sk REMOVE claimUntil"),
+            None => format!("{SET} REMOVE claimUntil, gsi2pk, gsi2sk"),
+        };
         let mut req = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_attrs(&keys::delivery(ws, id))))
-            .update_expression(
-                "SET attempts = :n, attemptLog = list_append(if_not_exists(attemptLog, :empty), :entry), \
-                 #s = :status, statusCode = :code, responseBody = :body, #e = :error, \
-                 durationMs = :duration, lastAttemptAt = :at, nextAttemptAt = :next, updatedAt = :done \
-                 REMOVE claimUntil",
-            )
+            .update_expression(expression)
             .condition_expression("#s = :pending AND attempts = :prev");
+        if let Some(next) = retry_at {
+            req = req
+                .expression_attribute_values(":g2pk", s(keys::pending_deliveries_index_pk(ws)))
+                .expression_attribute_values(":g2sk", s(keys::pending_delivery_position(next, id)));
+        }
         for (k, v) in DELIVERY_NAMES {
             req = req.expression_attribute_names(*k, *v);
         }
@@ -537,7 +558,7 @@ impl DeliveryStore for DynamoStore {
             .set_key(Some(key_attrs(&keys::delivery(ws, id))))
             .update_expression(
                 "SET #s = :failed, #e = :error, nextAttemptAt = :null, updatedAt = :now \
-                 REMOVE claimUntil",
+                 REMOVE claimUntil, gsi2pk, gsi2sk",
             )
             .condition_expression("#s = :pending");
         for (k, v) in DELIVERY_NAMES {
@@ -573,8 +594,10 @@ impl DeliveryStore for DynamoStore {
             .set_key(Some(key_attrs(&keys::delivery(ws, id))))
             .update_expression(
                 "SET #s = :pending, roundStart = attempts, nextAttemptAt = :now, updatedAt = :now, \
-                 #ttl = :exp",
+                 #ttl = :exp, gsi2pk = :g2pk, gsi2sk = :g2sk",
             )
+            .expression_attribute_values(":g2pk", s(keys::pending_deliveries_index_pk(ws)))
+            .expression_attribute_values(":g2sk", s(keys::pending_delivery_position(now, id)))
             .condition_expression("attribute_exists(pk) AND subscriptionId = :sub AND #ttl > :nowsecs")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#ttl", keys::TTL)
@@ -591,6 +614,49 @@ impl DeliveryStore for DynamoStore {
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("delivery")),
             Err(e) => Err(AppError::internal("dynamodb requeue delivery", e)),
         }
+    }
+
+    async fn overdue_deliveries(
+        &self,
+        ws: &str,
+        due_before: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Delivery>> {
+        let gsi2pk = keys::pending_deliveries_index_pk(ws);
+        let start = checked_cursor(cursor, keys::GSI2PK, &gsi2pk)?;
+        let resp = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(keys::GSI2)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
+            // The index is eventually consistent: a delivery that just finished may linger.
+            .filter_expression("#s = :pending AND #ttl > :now")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":pk", s(&gsi2pk))
+            .expression_attribute_values(":before", s(due_before))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+            .expression_attribute_values(":now", n(now_secs()))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| AppError::internal("dynamodb query overdue deliveries", e))?;
+        let next_cursor = resp
+            .last_evaluated_key
+            .filter(|k| !k.is_empty())
+            .map(|k| encode_cursor(&k));
+        Ok(Page {
+            items: resp
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(decode)
+                .collect::<AppResult<_>>()?,
+            next_cursor,
+        })
     }
 
     async fn failed_deliveries_since(

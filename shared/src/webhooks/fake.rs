@@ -53,17 +53,40 @@ fn after_cursor(cursor: Option<&str>, scope: &str) -> AppResult<Option<String>> 
 
 /// Newest first (ids are time-ordered), after the cursor, one page.
 fn newest_first_page<T: Clone>(
-    mut items: Vec<(String, T)>,
+    items: Vec<(String, T)>,
     cursor: Option<&str>,
     scope: &str,
     limit: u32,
 ) -> AppResult<Page<T>> {
+    sorted_page(items, cursor, scope, limit, true)
+}
+
+/// One page of `items` ordered by their sort key (descending when `newest_first`), after the
+/// cursor's key.
+fn sorted_page<T: Clone>(
+    mut items: Vec<(String, T)>,
+    cursor: Option<&str>,
+    scope: &str,
+    limit: u32,
+    newest_first: bool,
+) -> AppResult<Page<T>> {
     let after = after_cursor(cursor, scope)?;
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    if newest_first {
+        items.reverse();
+    }
     let limit = limit.clamp(1, 1000) as usize;
     let mut page: Vec<(String, T)> = items
         .into_iter()
-        .filter(|(id, _)| after.as_deref().is_none_or(|c| id.as_str() < c))
+        .filter(|(k, _)| {
+            after.as_deref().is_none_or(|c| {
+                if newest_first {
+                    k.as_str() < c
+                } else {
+                    k.as_str() > c
+                }
+            })
+        })
         .take(limit + 1)
         .collect();
     let more = page.len() > limit;
@@ -395,6 +418,30 @@ impl DeliveryStore for MemoryStore {
             }
             _ => Err(AppError::NotFound("delivery")),
         })
+    }
+
+    async fn overdue_deliveries(
+        &self,
+        ws: &str,
+        due_before: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Delivery>> {
+        let now = now_secs();
+        let due: Vec<(String, Delivery)> = self.with_ext::<WebhookState, _>(|st| {
+            st.deliveries
+                .iter()
+                .filter(|((w, _), d)| {
+                    w == ws && d.status == DeliveryStatus::Pending && !d.is_expired(now)
+                })
+                .filter_map(|((_, id), d)| {
+                    let next = d.next_attempt_at.as_deref()?;
+                    let position = crate::keys::pending_delivery_position(next, id);
+                    (position.as_str() < due_before).then(|| (position, d.clone()))
+                })
+                .collect()
+        });
+        sorted_page(due, cursor, &format!("overdue:{ws}"), limit, false)
     }
 
     async fn failed_deliveries_since(

@@ -626,6 +626,17 @@ pub trait DeliveryStore: Send + Sync {
         now: &str,
         expires_at: i64,
     ) -> AppResult<Delivery>;
+    /// The workspace's `pending` deliveries whose next call was due before `due_before`,
+    /// longest overdue first, one page, expired ones left out (the outbox sweeper re-drives
+    /// them when their queue message was lost). A page may hold fewer than `limit` while a
+    /// next cursor exists.
+    async fn overdue_deliveries(
+        &self,
+        ws: &str,
+        due_before: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Delivery>>;
     /// Failed deliveries of the subscription with ids from `from_id` on, oldest first, at
     /// most `limit`.
     async fn failed_deliveries_since(

@@ -38,7 +38,7 @@ need_rust_components() { # rustfmt and clippy for the toolchain in use
   cargo clippy --version > /dev/null 2>&1 || rustup component add clippy
 }
 
-need_sam() { # aws-sam-cli for `sam validate --lint` / `sam build --beta-features` (~2 min to install: not in CI)
+need_sam() { # aws-sam-cli for `sam validate --lint` (CI) / `sam build --beta-features` (~2 min to install)
   command -v sam > /dev/null 2>&1 && return 0
   _pip_install "aws-sam-cli>=1.120,<2"
   command -v sam > /dev/null 2>&1 || { echo "aws-sam-cli is installed but not on PATH" >&2; return 1; }

@@ -19,9 +19,12 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cfn-lint template.yaml"
 cfn-lint template.yaml
-if command -v sam > /dev/null 2>&1; then # aws-sam-cli takes ~2 min to install: used when present
+if command -v sam > /dev/null 2>&1; then # .ci/run installs aws-sam-cli; locally used when present
   step "sam validate --lint"
   SAM_CLI_TELEMETRY=0 sam validate --lint
+elif [ -n "${CI:-}" ]; then
+  echo "sam is missing: CI must run sam validate --lint (.ci/run installs it)" >&2
+  exit 1
 fi
 step "python3 infra/check_template.py"
 python3 infra/check_template.py

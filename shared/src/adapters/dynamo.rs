@@ -151,10 +151,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb Query gsi1", e))?;
-        let next = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
+        let next = next_cursor(resp.last_evaluated_key);
         Ok((resp.items.unwrap_or_default(), next))
     }
 }
@@ -322,6 +319,19 @@ where
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+/// The outcome of a conditional write: written → true, condition failed → false, any other
+/// error → internal (`context` names the operation in logs).
+pub fn conditional<O, E>(res: Result<O, SdkError<E>>, context: &'static str) -> AppResult<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if is_conditional_failure(&e) => Ok(false),
+        Err(e) => Err(AppError::internal(context, e)),
+    }
+}
+
 pub fn unexpected_cancel(context: &'static str, reasons: &[TxReason]) -> AppError {
     let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
     AppError::internal(context, format!("transaction cancelled: {codes:?}"))
@@ -347,6 +357,56 @@ pub fn decode_cursor(cursor: &str) -> AppResult<Item> {
         return Err(invalid());
     }
     Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+/// The cursor of the page after this one (`None` at the end).
+pub fn next_cursor(last_evaluated_key: Option<Item>) -> Option<String> {
+    last_evaluated_key
+        .filter(|k| !k.is_empty())
+        .map(|k| encode_cursor(&k))
+}
+
+/// A Query/Scan response as a page of decoded items.
+pub fn page_of<T: DeserializeOwned>(
+    items: Option<Vec<Item>>,
+    last_evaluated_key: Option<Item>,
+) -> AppResult<Page<T>> {
+    Ok(Page {
+        items: items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<AppResult<_>>()?,
+        next_cursor: next_cursor(last_evaluated_key),
+    })
+}
+
+/// A cursor is accepted only for the partition it was issued for (`attr` = `expected`): a
+/// foreign one (another partition or workspace) is a 400, never passed to DynamoDB, where it
+/// would fail as a validation error (a 500).
+pub fn checked_cursor(cursor: Option<&str>, attr: &str, expected: &str) -> AppResult<Option<Item>> {
+    let Some(c) = cursor else {
+        return Ok(None);
+    };
+    let item = decode_cursor(c)?;
+    match item.get(attr) {
+        Some(AttributeValue::S(v)) if v == expected => Ok(Some(item)),
+        _ => Err(AppError::validation("cursor is invalid")),
+    }
+}
+
+pub fn null() -> AttributeValue {
+    AttributeValue::Null(true)
+}
+
+/// A string, or NULL when absent.
+pub fn opt_s(v: Option<&str>) -> AttributeValue {
+    v.map(s).unwrap_or_else(null)
+}
+
+/// Unix seconds now (TTL comparisons).
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 pub fn hour_bucket(ts: &str) -> String {
@@ -983,11 +1043,7 @@ impl BookingStore for DynamoStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb fix counter", e)),
-        }
+        conditional(res, "dynamodb fix counter")
     }
 }
 
@@ -1186,11 +1242,7 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb acquire lease", e)),
-        }
+        conditional(res, "dynamodb acquire lease")
     }
 
     async fn release(&self, key: &Key, owner: &str) -> AppResult<()> {

@@ -14,20 +14,12 @@ use super::{
     CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
 };
 use crate::adapters::dynamo::{
-    decode, decode_cursor, encode, encode_cursor, is_conditional_failure, key_attrs, n, put, s,
-    update, DynamoStore, Item, UpdateSpec,
+    checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, null, opt_s,
+    page_of, put, s, update, DynamoStore, Item, UpdateSpec,
 };
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::ports::Page;
-
-fn null() -> AttributeValue {
-    AttributeValue::Null(true)
-}
-
-fn opt_s(v: Option<&str>) -> AttributeValue {
-    v.map(s).unwrap_or_else(null)
-}
 
 fn num(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -82,19 +74,6 @@ fn update_expression(set: &str, remove: Option<&str>) -> String {
     match remove {
         Some(r) => format!("SET {set} REMOVE {r}"),
         None => format!("SET {set}"),
-    }
-}
-
-/// A cursor is accepted only for the partition it was issued for (a foreign one would make
-/// DynamoDB fail with a validation error, i.e. a 500).
-fn checked_cursor(cursor: Option<&str>, attr: &str, expected: &str) -> AppResult<Option<Item>> {
-    let Some(c) = cursor else {
-        return Ok(None);
-    };
-    let item = decode_cursor(c)?;
-    match item.get(attr) {
-        Some(AttributeValue::S(v)) if v == expected => Ok(Some(item)),
-        _ => Err(AppError::validation("cursor is invalid")),
     }
 }
 
@@ -271,17 +250,7 @@ impl CalendarStore for DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb list sync mappings", e))?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
-        let items = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<AppResult<Vec<SyncMapping>>>()?;
-        Ok(Page { items, next_cursor })
+        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn count_sync_mappings(&self, ws: &str) -> AppResult<SyncCounts> {
@@ -355,11 +324,7 @@ impl CalendarStore for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb record GHL state", e)),
-        }
+        conditional(res, "dynamodb record GHL state")
     }
 
     async fn set_sync_status(

@@ -18,8 +18,8 @@ use super::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
 use crate::adapters::dynamo::{
-    decode, decode_cursor, encode, encode_cursor, is_conditional_failure, key_attrs, n, num_attr,
-    put, s, str_attr, unexpected_cancel, DynamoStore, Item,
+    checked_cursor, conditional, decode, encode, encode_cursor, is_conditional_failure, key_attrs,
+    n, next_cursor, num_attr, put, s, str_attr, unexpected_cancel, DynamoStore, Item,
 };
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, Key};
@@ -45,19 +45,6 @@ pub(crate) fn split_raw(raw: &str, max: usize) -> Vec<&str> {
     }
     out.push(rest);
     out
-}
-
-/// Which partition attribute a cursor of this query must carry: a cursor made for another
-/// partition (or workspace) is refused as a 400, never passed to DynamoDB.
-fn checked_cursor(cursor: Option<&str>, attr: &str, expected: &str) -> AppResult<Option<Item>> {
-    let Some(c) = cursor else {
-        return Ok(None);
-    };
-    let item = decode_cursor(c)?;
-    match item.get(attr) {
-        Some(AttributeValue::S(v)) if v == expected => Ok(Some(item)),
-        _ => Err(AppError::validation("cursor is invalid")),
-    }
 }
 
 /// One page of a Query. `partition` is (attribute, value) of the key condition's hash key.
@@ -106,10 +93,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb Query inbound", e))?;
-        let next = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
+        let next = next_cursor(resp.last_evaluated_key);
         Ok((resp.items.unwrap_or_default(), next))
     }
 
@@ -619,11 +603,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb UpdateItem inbound event", e)),
-        }
+        conditional(res, "dynamodb UpdateItem inbound event")
     }
 }
 

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use super::query::{IndexScan, ScanPage, UserIndex};
 use super::{redact_event, EraseReport, ExportRecord, ExportStore, User, UserStore};
 use crate::adapters::dynamo::{
-    decode, decode_cursor, delete, encode, encode_cursor, is_conditional_failure, key_attrs, n,
-    outbox_put, put, s, str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
+    decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, outbox_put,
+    page_of, put, s, str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
 };
 use crate::domain::{Booking, BookingStatus, OutboxRecord};
 use crate::error::{AppError, AppResult};
@@ -714,18 +714,7 @@ impl ExportStore for DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb Query exports", e))?;
-        Ok(Page {
-            items: resp
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<AppResult<_>>()?,
-            next_cursor: resp
-                .last_evaluated_key
-                .filter(|k| !k.is_empty())
-                .map(|k| encode_cursor(&k)),
-        })
+        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn claim_export(

@@ -14,38 +14,13 @@ use super::{
     Subscription, SubscriptionPatch, SubscriptionStore,
 };
 use crate::adapters::dynamo::{
-    decode, decode_cursor, encode, encode_cursor, is_conditional_failure, key_attrs, n, s,
-    DynamoStore, Item,
+    checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, now_secs,
+    null, opt_s, page_of, s, DynamoStore, Item,
 };
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::ports::Page;
 use crate::signing::WebhookSecret;
-
-fn null() -> AttributeValue {
-    AttributeValue::Null(true)
-}
-
-fn opt_s(v: Option<&str>) -> AttributeValue {
-    v.map(s).unwrap_or_else(null)
-}
-
-fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// A cursor is only accepted for the partition it was issued for (a foreign one would make
-/// DynamoDB fail with a 500-worthy validation error).
-fn checked_cursor(cursor: Option<&str>, attr: &str, expected: &str) -> AppResult<Option<Item>> {
-    let Some(c) = cursor else {
-        return Ok(None);
-    };
-    let item = decode_cursor(c)?;
-    match item.get(attr) {
-        Some(AttributeValue::S(v)) if v == expected => Ok(Some(item)),
-        _ => Err(AppError::validation("cursor is invalid")),
-    }
-}
 
 fn subscription_item(sub: &Subscription) -> AppResult<Item> {
     encode(sub, &keys::subscription(&sub.workspace_id, &sub.id), &[])
@@ -125,19 +100,7 @@ impl SubscriptionStore for DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb query subscriptions", e))?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
-        Ok(Page {
-            items: resp
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<AppResult<_>>()?,
-            next_cursor,
-        })
+        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn active_subscriptions(&self, ws: &str) -> AppResult<Vec<Subscription>> {
@@ -374,11 +337,7 @@ impl SubscriptionStore for DynamoStore {
             .expression_attribute_values(":now", s(now))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb disable subscription", e)),
-        }
+        conditional(res, "dynamodb disable subscription")
     }
 }
 
@@ -395,11 +354,7 @@ impl DeliveryStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb put delivery", e)),
-        }
+        conditional(res, "dynamodb put delivery")
     }
 
     async fn get_delivery(&self, ws: &str, id: &str) -> AppResult<Option<Delivery>> {
@@ -433,19 +388,7 @@ impl DeliveryStore for DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb query deliveries", e))?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
-        Ok(Page {
-            items: resp
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<AppResult<_>>()?,
-            next_cursor,
-        })
+        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn claim_attempt(
@@ -473,11 +416,7 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb claim delivery attempt", e)),
-        }
+        conditional(res, "dynamodb claim delivery attempt")
     }
 
     async fn record_attempt(
@@ -543,11 +482,7 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":done", s(&record.completed_at))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb record delivery attempt", e)),
-        }
+        conditional(res, "dynamodb record delivery attempt")
     }
 
     async fn fail_delivery(&self, ws: &str, id: &str, error: &str, now: &str) -> AppResult<bool> {
@@ -572,11 +507,7 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":now", s(now))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb fail delivery", e)),
-        }
+        conditional(res, "dynamodb fail delivery")
     }
 
     async fn requeue_delivery(
@@ -644,19 +575,7 @@ impl DeliveryStore for DynamoStore {
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb query overdue deliveries", e))?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .filter(|k| !k.is_empty())
-            .map(|k| encode_cursor(&k));
-        Ok(Page {
-            items: resp
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<AppResult<_>>()?,
-            next_cursor,
-        })
+        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn failed_deliveries_since(

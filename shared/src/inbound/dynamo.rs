@@ -18,8 +18,8 @@ use super::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
 use crate::adapters::dynamo::{
-    checked_cursor, conditional, decode, encode, encode_cursor, is_conditional_failure, key_attrs,
-    n, next_cursor, num_attr, put, s, str_attr, unexpected_cancel, DynamoStore, Item,
+    checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, next_cursor,
+    num_attr, put, s, str_attr, unexpected_cancel, DynamoStore, Item,
 };
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, Key};
@@ -751,6 +751,7 @@ impl SyncExecutionStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::dynamo::encode_cursor;
 
     #[test]
     fn raw_bodies_split_on_char_boundaries() {

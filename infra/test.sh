@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests (README command 2): bash infra/test.sh
-# Formatting, lints, the SAM template, the local-stack scripts, then the Rust tests (which
-# start their own moto servers; a running local stack does not disturb them).
+# Formatting, lints, the SAM template, the local-stack scripts, the Rust tests (which start
+# their own moto servers; a running local stack does not disturb them), then every route over
+# HTTP against the local stack (infra/smoke.sh: the running one, else one it starts and stops).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=infra/deps.sh
@@ -10,6 +11,7 @@ need_rust_components
 need_cfn_lint
 need_moto
 need_standardwebhooks
+need_cargo_lambda
 need_stripe
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -33,4 +35,8 @@ for f in infra/*.sh .ci/run; do bash -n "$f"; done
 python3 -m unittest discover -s infra -p 'test_*.py'
 step "cargo test --workspace"
 cargo test --workspace
+if [ -z "${SKIP_SMOKE:-}" ]; then # SKIP_SMOKE=1 leaves the HTTP walk out
+  step "bash infra/smoke.sh (every route over HTTP against the local stack)"
+  bash infra/smoke.sh
+fi
 step "all tests passed"

@@ -299,6 +299,15 @@ pub enum QueueMessage {
         workspace_id: String,
         delivery_id: String,
     },
+    /// Delete what a deleted sync job left behind (records, stored events, executions), a
+    /// bounded amount per message; `pass` 1 is the final sweep after in-flight work settled.
+    #[serde(rename_all = "camelCase")]
+    PurgeSyncJob {
+        workspace_id: String,
+        job_id: String,
+        #[serde(default)]
+        pass: u32,
+    },
     /// Bring a calendar event's GHL appointment up to date (seed 002); `attempt` is the retry
     /// number, for logs (the mapping counts the calls).
     #[serde(rename_all = "camelCase")]

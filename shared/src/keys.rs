@@ -181,6 +181,12 @@ pub fn sync_record(ws: &str, job: &str, object_type: &str, object_id: &str) -> K
     )
 }
 
+/// GSI1 partition of a job's records (so deleting the job can purge them); gsi1sk =
+/// `{objectType}#{objectId}`.
+pub fn sync_records_index_pk(ws: &str, job: &str) -> String {
+    format!("{}#RECS", sync_job_pk(ws, job))
+}
+
 /// Worker executions of a job, newest last in sk order.
 pub fn sync_executions_partition(ws: &str, job: &str) -> String {
     format!("{}#EXECS", sync_job_pk(ws, job))

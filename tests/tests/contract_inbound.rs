@@ -54,6 +54,7 @@ contract!(
     records_are_scoped_to_workspace_and_job,
     executions_list_newest_first_and_skip_expired,
     cursors_from_another_partition_are_refused,
+    purging_a_job_removes_its_records_events_and_executions_only,
 );
 
 const WS: &str = "ws_01hcontract0000000000000000";
@@ -645,6 +646,96 @@ async fn records_are_scoped_to_workspace_and_job<S: Store + ?Sized>(s: &S) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn purging_a_job_removes_its_records_events_and_executions_only<S: Store + ?Sized>(s: &S) {
+    const OTHER: &str = "job_01hcontractother0000000000";
+    let execution = |id: &str, job: &str| Execution {
+        id: id.into(),
+        workspace_id: WS.into(),
+        job_id: job.into(),
+        started_at: "2024-01-01T00:00:00.000Z".into(),
+        finished_at: "2024-01-01T00:00:00.010Z".into(),
+        duration_ms: 10,
+        batch_size: 1,
+        applied: 1,
+        unchanged: 0,
+        skipped: 0,
+        failed: 0,
+        expires_at: now() + 3600,
+    };
+    for i in 0..5 {
+        let r = record(&format!("cus_{i}"), T1, "iev_01", false, "x");
+        s.apply_record(WS, JOB, &r).await.unwrap();
+    }
+    s.apply_record(WS, OTHER, &record("cus_0", T1, "iev_01", false, "kept"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let ev = event(
+            &format!("iev_0{i}"),
+            &format!("evt_{i}"),
+            EventStatus::Pending,
+        );
+        s.insert_event(&ev, now()).await.unwrap();
+    }
+    let mut big = event("iev_09", "evt_big", EventStatus::Pending);
+    big.raw_body = format!(r#"{{"pad":"{}"}}"#, "x".repeat(900_000));
+    s.insert_event(&big, now()).await.unwrap();
+    let mut kept = event("iev_10", "evt_kept", EventStatus::Pending);
+    kept.job_id = OTHER.into();
+    s.insert_event(&kept, now()).await.unwrap();
+    for (id, job) in [("jex_01", JOB), ("jex_02", JOB), ("jex_03", OTHER)] {
+        s.put_execution(&execution(id, job)).await.unwrap();
+    }
+
+    let mut deleted = 0;
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        assert!(calls < 40, "the purge does not end");
+        match s.purge_job_data(WS, JOB, 2).await.unwrap() {
+            0 => break,
+            n => {
+                assert!(
+                    n <= 8,
+                    "a page of {n} items for limit 2 (+ raw-body pieces)"
+                );
+                deleted += n;
+            }
+        }
+    }
+    assert!(deleted >= 5 + 4 + 2, "{deleted}");
+    assert_eq!(s.purge_job_data(WS, JOB, 2).await.unwrap(), 0);
+    for i in 0..5 {
+        let id = format!("cus_{i}");
+        assert!(s
+            .get_record(WS, JOB, "customer", &id)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    for p in ["evt_0", "evt_1", "evt_2", "evt_big"] {
+        assert!(
+            s.get_event(WS, JOB, p, now()).await.unwrap().is_none(),
+            "{p}"
+        );
+    }
+    let events = s.list_events(WS, JOB, None, None, 50, now()).await.unwrap();
+    assert!(events.items.is_empty());
+    let execs = s.list_executions(WS, JOB, None, 50, now()).await.unwrap();
+    assert!(execs.items.is_empty());
+    // The other job keeps everything.
+    assert_eq!(email(s, "cus_0").await, None);
+    let other = s.get_record(WS, OTHER, "customer", "cus_0").await.unwrap();
+    assert_eq!(other.unwrap().data.unwrap()["email"], "kept");
+    assert!(s
+        .get_event(WS, OTHER, "evt_kept", now())
+        .await
+        .unwrap()
+        .is_some());
+    let execs = s.list_executions(WS, OTHER, None, 50, now()).await.unwrap();
+    assert_eq!(execs.items.len(), 1);
 }
 
 // --- executions ------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab0
 
 struct Stack {
     app: App,
+    store: Arc<shared::adapters::dynamo::DynamoStore>,
     sqs: aws_sdk_sqs::Client,
     inbound_url: String,
+    delivery_url: String,
     api: axum::Router,
     receiver: axum::Router,
     worker: SyncWorker,
@@ -41,19 +43,21 @@ async fn stack() -> Stack {
     let queue = SqsQueue::new(
         sqs.clone(),
         HashMap::from([
-            (QueueName::Delivery, delivery_url),
+            (QueueName::Delivery, delivery_url.clone()),
             (QueueName::Inbound, inbound_url.clone()),
         ]),
     );
-    let app = App::new(config, store, Arc::new(queue));
+    let app = App::new(config, store.clone(), Arc::new(queue));
     let (ws, key) = integration_tests::workspace(&app, "pipeline").await;
     Stack {
         api: sync_jobs_api::router(app.clone()),
         receiver: inbound_receiver::router(app.clone()),
         worker: SyncWorker::new(app.clone()).quiet(),
         app,
+        store,
         sqs,
         inbound_url,
+        delivery_url,
         ws,
         key,
     }
@@ -440,4 +444,84 @@ async fn batch_of_ten_with_one_poison_message_on_sqs() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let left = pump_once(&s.sqs, &s.inbound_url, |ev| s.worker.run(ev)).await;
     assert_eq!(left, 1);
+}
+
+/// Table items under a job's key prefix (records, events with raw pieces, executions).
+async fn items_of_job(s: &Stack, job: &str) -> usize {
+    let prefix = format!("WS#{}#SYNCJOB#{job}", s.ws);
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let out = s
+            .store
+            .client()
+            .scan()
+            .table_name(s.store.table())
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(prefix.clone()),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        count += out.items().len();
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return count,
+        }
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_job_purges_its_data_through_the_delivery_queue() {
+    let s = stack().await;
+    let job = stripe_job(&s).await;
+    let kept = stripe_job(&s).await;
+    let now = shared::time::now().timestamp();
+    for (j, n) in [(&job, 3), (&kept, 1)] {
+        for i in 0..n {
+            let body = stripe_event(
+                &format!("evt_{j}_{i}"),
+                "customer.updated",
+                now,
+                customer(&format!("cus_{i}"), "a@example.com"),
+            );
+            let sig = stripe_library_header(&body, STRIPE_SECRET);
+            let r = s.post(j, &[("stripe-signature", &sig)], &body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+    s.pump().await;
+    assert_eq!(s.record(&job, "customer", "cus_2").await.status, 200);
+    let before = items_of_job(&s, &job).await;
+    assert!(before >= 3 + 3, "records + events (+ executions): {before}");
+    let kept_before = items_of_job(&s, &kept).await;
+
+    let r = s
+        .api(
+            "DELETE",
+            &format!("/api/workspaces/{}/sync-jobs/{job}", s.ws),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The purge message is delayed by PURGE_DELAY; the deliver consumer runs it.
+    let runner = deliver::runner(s.app.clone());
+    let deadline =
+        std::time::Instant::now() + shared::inbound::purge::PURGE_DELAY + Duration::from_secs(20);
+    while items_of_job(&s, &job).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the purge did not run"
+        );
+        pump_once(&s.sqs, &s.delivery_url, |ev| runner.run(ev)).await;
+    }
+    assert_eq!(
+        items_of_job(&s, &kept).await,
+        kept_before,
+        "another job is untouched"
+    );
 }

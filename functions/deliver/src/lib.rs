@@ -1,5 +1,5 @@
-//! The delivery-queue consumer: HubSpot counter syncs, event fan-out and outbound webhook
-//! deliveries. Messages carry ids only; state lives in DynamoDB.
+//! The delivery-queue consumer: HubSpot counter syncs, event fan-out, outbound webhook
+//! deliveries, GHL syncs and the purge of deleted sync jobs. Messages carry ids only; state lives in DynamoDB.
 
 pub mod calendar_sync;
 pub mod counter_sync;
@@ -71,6 +71,13 @@ impl RecordHandler for Deliver {
                 event_id,
                 attempt,
             } => calendar_sync::run(&self.app, &workspace_id, &event_id, attempt).await,
+            QueueMessage::PurgeSyncJob {
+                workspace_id,
+                job_id,
+                pass,
+            } => shared::inbound::purge::run(&self.app, &workspace_id, &job_id, pass)
+                .await
+                .map(|_| ()),
         }
     }
 

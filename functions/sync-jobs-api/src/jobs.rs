@@ -261,6 +261,8 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     load_job(&app, &auth.workspace_id, &workspace_id, &job_id).await?;
+    // Before the delete: a purge that finds the job alive does nothing (shared::inbound::purge).
+    shared::inbound::purge::request(&app, &workspace_id, &job_id).await?;
     let job = app
         .sync_jobs
         .delete_sync_job(&workspace_id, &job_id)

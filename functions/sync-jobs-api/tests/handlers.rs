@@ -734,3 +734,139 @@ async fn a_deleted_record_answers_200_with_a_tombstone() {
     assert_eq!(r.body["record"]["_sync_metadata"]["deleted"], true);
     assert!(r.body["record"].get("sync_job_test").is_none());
 }
+
+// --- deleting a job purges its data ------------------------------------------------------------
+
+/// The purge messages on the delivery queue: (job id, pass, delay in seconds).
+fn purges(queue: &MemoryQueue) -> Vec<(String, u32, u64)> {
+    queue
+        .drain(QueueName::Delivery)
+        .into_iter()
+        .filter_map(|(body, delay)| {
+            match serde_json::from_str::<shared::domain::QueueEnvelope>(&body)
+                .unwrap()
+                .message
+            {
+                shared::domain::QueueMessage::PurgeSyncJob { job_id, pass, .. } => {
+                    Some((job_id, pass, delay.as_secs()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_a_job_purges_its_records_events_and_executions() {
+    use shared::inbound::purge::{self, Progress};
+    let e = env().await;
+    let id = e.stripe_job().await;
+    let kept = e.stripe_job().await;
+    let mut objects = Vec::new();
+    for job in [&id, &kept] {
+        let r = e
+            .req("POST", &format!("/api/webhooks/{}/{job}/test", e.ws), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(e.work().await, 0);
+        let ev = e
+            .req(
+                "GET",
+                &format!(
+                    "{}/{job}/webhook/events/{}",
+                    e.jobs(),
+                    r.body["eventId"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        objects.push(ev.body["event"]["objectId"].as_str().unwrap().to_owned());
+    }
+    let record = |job: &str, object: &str| {
+        let (ws, job, object) = (e.ws.clone(), job.to_owned(), object.to_owned());
+        let app = e.app.clone();
+        async move {
+            app.records
+                .get_record(&ws, &job, "customer", &object)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(record(&id, &objects[0]).await.is_some());
+    purges(&e.queue);
+
+    // A purge that finds the job alive (its delete failed) touches nothing.
+    assert_eq!(
+        purge::run(&e.app, &e.ws, &id, 0).await.unwrap(),
+        Progress::JobAlive
+    );
+    assert!(record(&id, &objects[0]).await.is_some());
+
+    let r = e.req("DELETE", &format!("{}/{id}", e.jobs()), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let queued = purges(&e.queue);
+    assert_eq!(queued, vec![(id.clone(), 0, purge::PURGE_DELAY.as_secs())]);
+
+    match purge::run(&e.app, &e.ws, &id, 0).await.unwrap() {
+        // the record, the stored event and the worker's execution
+        Progress::Done(n) => assert!(n >= 3, "{n}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(record(&id, &objects[0]).await.is_none());
+    let events = e
+        .app
+        .inbound_events
+        .list_events(&e.ws, &id, None, None, 50, shared::time::now().timestamp())
+        .await
+        .unwrap();
+    assert!(events.items.is_empty());
+    // The final pass is queued for later and finds nothing more.
+    let queued = purges(&e.queue);
+    assert_eq!(
+        queued,
+        vec![(id.clone(), 1, purge::FINAL_PASS_DELAY.as_secs())]
+    );
+    assert_eq!(
+        purge::run(&e.app, &e.ws, &id, 1).await.unwrap(),
+        Progress::Done(0)
+    );
+    assert!(purges(&e.queue).is_empty(), "no pass after the final one");
+    // The other job keeps its data.
+    assert!(record(&kept, &objects[1]).await.is_some());
+}
+
+#[tokio::test]
+async fn a_large_purge_continues_in_further_messages() {
+    use shared::inbound::purge::{self, Progress};
+    let e = env().await;
+    let id = e.stripe_job().await;
+    e.req("DELETE", &format!("{}/{id}", e.jobs()), None).await;
+    purges(&e.queue);
+    let total = purge::ITEMS_PER_MESSAGE + 150;
+    for i in 0..total {
+        let r = shared::inbound::domain::Record {
+            object_type: "customer".into(),
+            object_id: format!("cus_{i}"),
+            data: Some(json!({"id": i})),
+            meta: shared::inbound::domain::SyncMetadata {
+                source: shared::inbound::domain::Source::Stripe,
+                event_id: format!("evt_{i}"),
+                inbound_event_id: format!("iev_{i:06}"),
+                event_type: "customer.updated".into(),
+                event_created: "2024-01-01T00:00:00.000000Z".into(),
+                synced_at: "2024-01-01T00:00:00.000Z".into(),
+                deleted: false,
+            },
+        };
+        e.app.records.apply_record(&e.ws, &id, &r).await.unwrap();
+    }
+    assert_eq!(
+        purge::run(&e.app, &e.ws, &id, 0).await.unwrap(),
+        Progress::Continued(purge::ITEMS_PER_MESSAGE)
+    );
+    assert_eq!(purges(&e.queue), vec![(id.clone(), 0, 0)]);
+    assert_eq!(
+        purge::run(&e.app, &e.ws, &id, 0).await.unwrap(),
+        Progress::Done(150)
+    );
+}

@@ -132,6 +132,45 @@ impl DynamoStore {
         }
     }
 
+    /// Deletes these (pk, sk) items with BatchWriteItem (25 per call; what DynamoDB leaves
+    /// unprocessed is retried with a short backoff). Absent items are no error.
+    pub async fn delete_keys(&self, items: &[(String, String)]) -> AppResult<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (pk, sk) in chunk {
+                let delete = DeleteRequest::builder()
+                    .key(keys::PK, s(pk))
+                    .key(keys::SK, s(sk))
+                    .build()
+                    .map_err(|e| AppError::internal("dynamodb delete request", e))?;
+                writes.push(WriteRequest::builder().delete_request(delete).build());
+            }
+            let mut pending = HashMap::from([(self.table.clone(), writes)]);
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| AppError::internal("dynamodb BatchWriteItem delete", e))?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                pending.retain(|_, v| !v.is_empty());
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(AppError::internal_msg(
+                        "dynamodb BatchWriteItem left items unprocessed",
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// One page of a GSI1 partition, oldest key first.
     pub async fn query_gsi1_page(
         &self,

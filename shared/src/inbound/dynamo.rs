@@ -625,6 +625,14 @@ fn record_item(ws: &str, job_id: &str, r: &Record) -> AppResult<Item> {
         item.insert(k.to_owned(), s(v));
     }
     item.insert("deleted".to_owned(), AttributeValue::Bool(m.deleted));
+    item.insert(
+        keys::GSI1PK.to_owned(),
+        s(keys::sync_records_index_pk(ws, job_id)),
+    );
+    item.insert(
+        keys::GSI1SK.to_owned(),
+        s(format!("{}#{}", r.object_type, r.object_id)),
+    );
     if let (Some(data), false) = (&r.data, m.deleted) {
         // Kept as JSON text: provider objects hold any JSON (big numbers, empty maps).
         item.insert("data".to_owned(), s(serde_json::to_string(data)?));
@@ -707,6 +715,75 @@ impl RecordStore for DynamoStore {
             None => Ok(None),
         }
     }
+
+    async fn purge_job_data(&self, ws: &str, job_id: &str, limit: u32) -> AppResult<u32> {
+        let limit = limit.clamp(1, 1000);
+        let mut doomed: Vec<(String, String)> = self
+            .gsi1_items(&keys::sync_records_index_pk(ws, job_id), limit)
+            .await?
+            .iter()
+            .filter_map(key_of)
+            .collect();
+        if doomed.is_empty() {
+            for item in self
+                .gsi1_items(&keys::inbound_events_index_pk(ws, job_id), limit)
+                .await?
+            {
+                let Some(key) = key_of(&item) else { continue };
+                let chunks = num_attr(&item, ATTR_RAW_CHUNKS).unwrap_or(1).max(1) as usize;
+                if let Some(provider_id) = str_attr(&item, "providerEventId") {
+                    for i in 1..chunks {
+                        let k = keys::inbound_event_chunk(ws, job_id, &provider_id, i);
+                        doomed.push((k.pk, k.sk));
+                    }
+                }
+                doomed.push(key);
+            }
+        }
+        if doomed.is_empty() {
+            doomed = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::sync_executions_partition(ws, job_id)))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(|e| AppError::internal("dynamodb Query executions for purge", e))?
+                .items
+                .unwrap_or_default()
+                .iter()
+                .filter_map(key_of)
+                .collect();
+        }
+        self.delete_keys(&doomed).await?;
+        Ok(doomed.len() as u32)
+    }
+}
+
+impl DynamoStore {
+    /// The (pk, sk) of up to `limit` items of one GSI1 partition.
+    async fn gsi1_items(&self, gsi1pk: &str, limit: u32) -> AppResult<Vec<Item>> {
+        Ok(self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(keys::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(gsi1pk))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| AppError::internal("dynamodb Query gsi1 for purge", e))?
+            .items
+            .unwrap_or_default())
+    }
+}
+
+/// The table key of an item read back.
+fn key_of(item: &Item) -> Option<(String, String)> {
+    Some((str_attr(item, keys::PK)?, str_attr(item, keys::SK)?))
 }
 
 // --- executions ------------------------------------------------------------------------------

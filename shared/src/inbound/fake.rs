@@ -326,6 +326,45 @@ impl RecordStore for MemoryStore {
                 .cloned()
         }))
     }
+
+    async fn purge_job_data(&self, ws: &str, job_id: &str, limit: u32) -> AppResult<u32> {
+        let limit = limit.clamp(1, 1000) as usize;
+        Ok(self.with_ext::<InboundState, _>(|st| {
+            let of_job = |k: &(String, String, String, String)| k.0 == ws && k.1 == job_id;
+            let records: Vec<_> = st
+                .records
+                .keys()
+                .filter(|k| of_job(k))
+                .take(limit)
+                .cloned()
+                .collect();
+            if !records.is_empty() {
+                for k in &records {
+                    st.records.remove(k);
+                }
+                return records.len() as u32;
+            }
+            if let Some(events) = st.events.get_mut(&jk(ws, job_id)) {
+                let ids: Vec<String> = events.keys().take(limit).cloned().collect();
+                ids.iter().for_each(|id| drop(events.remove(id)));
+                if events.is_empty() {
+                    st.events.remove(&jk(ws, job_id));
+                }
+                if !ids.is_empty() {
+                    return ids.len() as u32;
+                }
+            }
+            let Some(execs) = st.executions.get_mut(&jk(ws, job_id)) else {
+                return 0;
+            };
+            let ids: Vec<String> = execs.keys().take(limit).cloned().collect();
+            ids.iter().for_each(|id| drop(execs.remove(id)));
+            if execs.is_empty() {
+                st.executions.remove(&jk(ws, job_id));
+            }
+            ids.len() as u32
+        }))
+    }
 }
 
 #[async_trait]

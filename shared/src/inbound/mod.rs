@@ -8,6 +8,7 @@
 //! - `mapping`: the provider rules (type, record type and id, ordering time, delete) as pure
 //!   functions;
 //! - `receive`: the receiver pipeline, shared by the public route and the `…/test` route;
+//! - `purge`: deleting a job removes its records, events and executions in the background;
 //! - `ports` + `dynamo` (DynamoDB) + `fake` (MemoryStore).
 
 pub mod domain;
@@ -16,4 +17,5 @@ pub mod dynamo;
 pub mod fake;
 pub mod mapping;
 pub mod ports;
+pub mod purge;
 pub mod receive;

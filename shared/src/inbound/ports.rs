@@ -115,6 +115,10 @@ pub trait RecordStore: Send + Sync {
         object_type: &str,
         object_id: &str,
     ) -> AppResult<Option<Record>>;
+    /// Deletes up to about `limit` stored items of a deleted job — its records, then its stored
+    /// events (with their raw-body pieces), then its executions — and returns how many it
+    /// deleted: 0 when nothing is left. Idempotent; call until it returns 0.
+    async fn purge_job_data(&self, ws: &str, job_id: &str, limit: u32) -> AppResult<u32>;
 }
 
 #[async_trait]

@@ -381,3 +381,36 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
         0
     );
 }
+
+/// Every workspace is swept (several at a time), each overdue delivery queued once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overdue_deliveries_of_every_workspace_are_redriven() {
+    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let mut expected = Vec::new();
+    for w in 0..9 {
+        let (ws, _) = shared::testing::workspace(&app, &format!("w{w}")).await;
+        let at = shared::time::now() - chrono::Duration::hours(1);
+        let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
+        let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
+        let d = shared::webhooks::Delivery::pending(&ws, "wh_1", &event, payload, at, 30);
+        assert!(app.deliveries.create_delivery(&d).await.unwrap());
+        expected.push((ws, d.id));
+    }
+    let s = outbox_sweeper::run(&app).await.unwrap();
+    assert_eq!((s.deliveries_redriven, s.delivery_errors), (9, 0), "{s:?}");
+    let mut queued: Vec<(String, String)> = fake_bodies(&queue)
+        .iter()
+        .map(
+            |body| match serde_json::from_str::<QueueEnvelope>(body).unwrap().message {
+                QueueMessage::Delivery {
+                    workspace_id,
+                    delivery_id,
+                } => (workspace_id, delivery_id),
+                other => panic!("unexpected {other:?}"),
+            },
+        )
+        .collect();
+    queued.sort();
+    expected.sort();
+    assert_eq!(queued, expected);
+}

@@ -28,6 +28,8 @@ use shared::{keys, App, AppResult};
 pub const OUTBOX_MIN_AGE: Duration = Duration::from_secs(120);
 /// Records (and mappings) handled at once.
 pub const CONCURRENCY: usize = 8;
+/// Workspaces swept at once (each with up to [`CONCURRENCY`] re-drives in flight).
+pub const WORKSPACE_CONCURRENCY: usize = 4;
 /// Records per listing page.
 pub const PAGE_SIZE: u32 = 100;
 /// At most this many pages per run (the next run takes the rest).
@@ -200,15 +202,21 @@ async fn redrive_stuck(app: &App, owner: &str, tally: &Mutex<Summary>) -> AppRes
             .workspaces
             .list_workspaces(ws_cursor.as_deref(), PAGE_SIZE)
             .await?;
-        for ws in page.items {
-            for result in [
-                redrive_mappings(app, owner, &ws.id, tally).await,
-                redrive_deliveries(app, owner, &ws.id, tally).await,
-            ] {
-                if let Err(e) = result {
-                    tracing::warn!(workspace_id = %ws.id, error = %e.log_detail(), "sweep of workspace failed");
-                    first_error.get_or_insert(e);
-                }
+        // A few workspaces at a time: thousands of them still fit in one run.
+        let results: Vec<(String, AppResult<()>, AppResult<()>)> =
+            futures::stream::iter(page.items)
+                .map(|ws| async move {
+                    let mappings = redrive_mappings(app, owner, &ws.id, tally).await;
+                    let deliveries = redrive_deliveries(app, owner, &ws.id, tally).await;
+                    (ws.id, mappings, deliveries)
+                })
+                .buffer_unordered(WORKSPACE_CONCURRENCY)
+                .collect()
+                .await;
+        for (ws, mappings, deliveries) in results {
+            for e in [mappings.err(), deliveries.err()].into_iter().flatten() {
+                tracing::warn!(workspace_id = %ws, error = %e.log_detail(), "sweep of workspace failed");
+                first_error.get_or_insert(e);
             }
         }
         match page.next_cursor {

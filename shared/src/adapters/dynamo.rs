@@ -627,11 +627,7 @@ impl WorkspaceStore for DynamoStore {
                 .expression_attribute_values(":now", s(now))
                 .send()
                 .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(AppError::internal("dynamodb touch api key", e)),
-            }
+            conditional(res, "dynamodb touch api key")?;
         }
         Ok(())
     }
@@ -1224,11 +1220,7 @@ impl IntegrationStore for DynamoStore {
                 .expression_attribute_values(":now", s(now))
                 .send()
                 .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(AppError::internal("dynamodb record last error", e)),
-            }
+            conditional(res, "dynamodb record last error")?;
         }
         Ok(())
     }

@@ -97,6 +97,21 @@ def expect(name: str, r: Resp, status: int, *keys: str) -> Resp:
     return r
 
 
+def paged(name: str, r: Resp, key: str) -> Resp:
+    """A list answer: `key` is a list and `pagination` has limit, hasMore and nextCursor."""
+    body = r.json if isinstance(r.json, dict) else {}
+    p = body.get("pagination") or {}
+    ok = (
+        r.status == 200
+        and body.get("success") is True
+        and isinstance(body.get(key), list)
+        and {"limit", "hasMore", "nextCursor"} <= set(p)
+        and isinstance(p["hasMore"], bool)
+    )
+    check(f"{name}: {key} + pagination", ok, repr(r))
+    return r
+
+
 def eventually(name: str, probe, timeout: float = 90.0):
     """probe() returns a truthy value when done; checked until the timeout."""
     deadline = time.monotonic() + timeout
@@ -232,7 +247,7 @@ def main() -> int:
     r = expect("POST /api/admin/webhooks", http("POST", "/api/admin/webhooks", key, {"name": "crm", "url": f"{target}/hook", "events": ["booking.*", "user.created"], "retryAttempts": 1, "retryDelay": 1}), 201, "webhook")
     hook = r.json["webhook"] if r.status == 201 else {"id": "wh_missing", "secret": "whsec_AAAA"}
     expect("bad event pattern → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["bookng.created"]}), 400)
-    expect("GET /api/admin/webhooks", http("GET", "/api/admin/webhooks", key), 200, "webhooks")
+    paged("GET /api/admin/webhooks", http("GET", "/api/admin/webhooks?limit=1", key), "webhooks")
     expect("GET /api/admin/webhooks/{id}", http("GET", f"/api/admin/webhooks/{hook['id']}", key), 200, "webhook")
     expect("PATCH /api/admin/webhooks/{id}", http("PATCH", f"/api/admin/webhooks/{hook['id']}", key, {"description": "smoke"}), 200, "webhook")
     r = expect("POST …/webhooks/{id}/test", http("POST", f"/api/admin/webhooks/{hook['id']}/test", key), 200, "attempt")
@@ -245,6 +260,17 @@ def main() -> int:
     d = eventually("booking.created delivered (outbox → fan-out → deliver)", delivered)
     got = [x for x in Target.on("/hook") if x["headers"].get("webhook-id") == (d or {}).get("id")]
     check("delivery verifies with the subscription secret", bool(got) and standard_webhooks_ok(got[-1], hook["secret"]), f"{len(got)} calls")
+    paged("GET …/webhooks/{id}/deliveries", http("GET", f"/api/admin/webhooks/{hook['id']}/deliveries?limit=2", key), "deliveries")
+    expect("limit=0 → 400", http("GET", f"/api/admin/webhooks/{hook['id']}/deliveries?limit=0", key), 400)
+    expect("limit=1001 → 400", http("GET", "/api/admin/users?limit=1001", key), 400)
+    r = expect("GET /api/admin/webhooks/{id} after a delivery", http("GET", f"/api/admin/webhooks/{hook['id']}", key), 200, "webhook")
+    w = (r.json or {}).get("webhook", {})
+    check(
+        "webhook shows counts, last status and its recent deliveries",
+        {"successCount", "failedCount", "lastDeliveryStatus", "lastDeliveryAt", "consecutiveFailures", "disabledReason"} <= set(w)
+        and w.get("successCount", 0) >= 1 and isinstance(w.get("deliveries"), list) and "secret" not in w,
+        repr(r),
+    )
     if d:
         expect("POST …/deliveries/{id}/retry", http("POST", f"/api/admin/webhooks/{hook['id']}/deliveries/{d['id']}/retry", key), 200)
     expect("POST …/recover", http("POST", f"/api/admin/webhooks/{hook['id']}/recover", key, {"since": "2020-01-01T00:00:00Z"}), 200)
@@ -260,6 +286,7 @@ def main() -> int:
     expect("GET /api/calendar-events/{id}", http("GET", f"/api/calendar-events/{cal_id}", key), 200, "event", "sync")
     expect("PATCH /api/calendar-events/{id}", http("PATCH", f"/api/calendar-events/{cal_id}", key, {"eventTitle": "Kick-off v2"}), 200, "event", "sync")
     r = expect("GET /api/admin/sync-mappings", http("GET", "/api/admin/sync-mappings", key), 200, "mappings", "counts")
+    paged("GET /api/admin/sync-mappings?status=synced", http("GET", "/api/admin/sync-mappings?status=synced&limit=5", key), "mappings")
     expect("POST /api/admin/sync-mappings/retry-failed", http("POST", "/api/admin/sync-mappings/retry-failed", key), 200)
     r = http("POST", f"/api/admin/sync-mappings/{cal_id}/retry", key)
     check("POST /api/admin/sync-mappings/{id}/retry answers", r.status in (200, 409) and isinstance(r.json, dict), repr(r))
@@ -272,7 +299,7 @@ def main() -> int:
     job = r.json["syncJob"] if r.status == 201 else {"id": "job_missing", "webhookSecret": "whsec_AAAA", "webhookUrl": ""}
     check("webhookUrl is absolute", job.get("webhookUrl", "").startswith("http") and job["webhookUrl"].endswith(f"/api/webhooks/{ws}/{job['id']}"), job.get("webhookUrl"))
     expect("type scheduled → 400", http("POST", base, key, {"name": "s", "type": "scheduled", "source": "stripe"}), 400)
-    expect("GET …/sync-jobs", http("GET", base, key), 200, "syncJobs")
+    paged("GET …/sync-jobs", http("GET", base, key), "syncJobs")
     expect("GET …/sync-jobs/{jobId}", http("GET", f"{base}/{job['id']}", key), 200, "syncJob")
     expect("PATCH …/sync-jobs/{jobId}", http("PATCH", f"{base}/{job['id']}", key, {"name": "generic v2"}), 200, "syncJob")
 
@@ -302,13 +329,13 @@ def main() -> int:
     expect("never-seen record → 404", http("GET", f"{base}/{job['id']}/records/customer/cus_none", key), 404)
     hooks = f"{base}/{job['id']}/webhook"
     expect("GET …/webhook/stats", http("GET", f"{hooks}/stats", key), 200, "stats")
-    expect("GET …/webhook/events", http("GET", f"{hooks}/events?limit=10", key), 200, "events")
+    paged("GET …/webhook/events", http("GET", f"{hooks}/events?limit=10", key), "events")
     eventually("event processed", lambda: http("GET", f"{hooks}/events/{event_id}", key).json["event"]["status"] == "processed")
     expect("GET …/webhook/events/{eventId}", http("GET", f"{hooks}/events/{event_id}", key), 200, "event")
     expect("POST …/webhook/events/{eventId}/retry", http("POST", f"{hooks}/events/{event_id}/retry", key), 200)
     expect("POST …/webhook/retry-failed", http("POST", f"{hooks}/retry-failed", key), 200)
     expect("POST …/webhook/replay", http("POST", f"{hooks}/replay", key, {"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}), 200)
-    expect("GET …/webhook/executions", http("GET", f"{hooks}/executions", key), 200, "executions")
+    paged("GET …/webhook/executions", http("GET", f"{hooks}/executions", key), "executions")
     r = expect("POST …/webhook/regenerate-secret", http("POST", f"{hooks}/regenerate-secret", key), 200)
     expect("PATCH enabled:false", http("PATCH", f"{base}/{job['id']}", key, {"enabled": False}), 200)
     expect("disabled job → 409 job_disabled", send(ev, (r.json or {}).get("syncJob", {}).get("webhookSecret") or (r.json or {}).get("webhookSecret") or secret), 409)
@@ -322,7 +349,7 @@ def main() -> int:
     expect("same email (other case) → 409 email_taken", http("POST", "/api/users", key, {"firstName": "B", "email": email.lower()}), 409)
     expect("GET /api/users/{id}", http("GET", f"/api/users/{uid}", key), 200, "user")
     expect("PATCH /api/users/{id}", http("PATCH", f"/api/users/{uid}", key, {"lastName": "King", "tags": ["vip", "beta"]}), 200, "user")
-    r = expect("GET /api/admin/users", http("GET", "/api/admin/users?limit=10&search=ada&sortBy=createdAt&sortOrder=desc", key), 200, "users", "pagination")
+    r = paged("GET /api/admin/users", http("GET", "/api/admin/users?limit=10&search=ada&sortBy=createdAt&sortOrder=desc", key), "users")
     check("search finds the user", r.status == 200 and any(u["id"] == uid for u in r.json["users"]), repr(r))
     expect("bad sortBy → 400", http("GET", "/api/admin/users?sortBy=shoeSize", key), 400)
     r = http("GET", "/api/admin/export/users/csv?exportConsentOnly=true", key)
@@ -334,7 +361,7 @@ def main() -> int:
     done = eventually("export job done (export-worker → S3)", lambda: (lambda e: e if e["status"] == "done" else None)(http("GET", f"/api/admin/exports/{exp_id}", key).json["export"]))
     if done:
         check("export has sha256, rowCount and a download URL", bool(done.get("sha256")) and done.get("rowCount", 0) >= 1 and bool(done.get("downloadUrl")), repr(done))
-    expect("GET /api/admin/exports", http("GET", "/api/admin/exports", key), 200, "exports")
+    paged("GET /api/admin/exports", http("GET", "/api/admin/exports", key), "exports")
     r = expect("DELETE /api/users/{id} (GDPR erase)", http("DELETE", f"/api/users/{uid}", key), 200, "user")
     check("erased user answers deleted:true", r.status == 200 and r.json["user"].get("deleted") is True, repr(r))
     expect("GET erased user → 404", http("GET", f"/api/users/{uid}", key), 404)

@@ -38,8 +38,24 @@ need_rust_components() { # rustfmt and clippy for the toolchain in use
   cargo clippy --version > /dev/null 2>&1 || rustup component add clippy
 }
 
-need_sam() { # aws-sam-cli for `sam validate --lint` (CI) / `sam build --beta-features` (~2 min to install)
+# aws-sam-cli for `sam validate --lint` (CI) and `sam build --beta-features` (~2 min to install).
+# It pins many packages (Flask, cfn-lint, boto3, ...), so it goes into its own virtualenv and only
+# a `sam` link is put on PATH: moto's environment stays as it is.
+SAM_HOME="${SAM_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/booking-sync/sam}"
+need_sam() {
+  if [ -x "$SAM_HOME/bin/sam" ]; then
+    case ":$PATH:" in *":$SAM_HOME/bin:"*) ;; *) export PATH="$SAM_HOME/bin:$PATH" ;; esac
+  fi
   command -v sam > /dev/null 2>&1 && return 0
-  _pip_install "aws-sam-cli>=1.120,<2"
+  echo "installing aws-sam-cli into $SAM_HOME/venv" >&2
+  if python3 -m venv "$SAM_HOME/venv" \
+    && "$SAM_HOME/venv/bin/python" -m pip install --quiet --disable-pip-version-check "aws-sam-cli>=1.120,<2"; then
+    mkdir -p "$SAM_HOME/bin"
+    ln -sf "$SAM_HOME/venv/bin/sam" "$SAM_HOME/bin/sam"
+    export PATH="$SAM_HOME/bin:$PATH"
+  else
+    echo "no virtualenv for aws-sam-cli: installing it next to moto" >&2
+    _pip_install "aws-sam-cli>=1.120,<2"
+  fi
   command -v sam > /dev/null 2>&1 || { echo "aws-sam-cli is installed but not on PATH" >&2; return 1; }
 }

@@ -21,7 +21,9 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cfn-lint template.yaml"
 cfn-lint template.yaml
-if command -v sam > /dev/null 2>&1; then # .ci/run installs aws-sam-cli; locally used when present
+if [ -n "${CI:-}" ]; then need_sam; fi # locally: used when present (bash -c '. infra/deps.sh; need_sam')
+if [ -x "$SAM_HOME/bin/sam" ]; then export PATH="$SAM_HOME/bin:$PATH"; fi
+if command -v sam > /dev/null 2>&1; then
   step "sam validate --lint"
   SAM_CLI_TELEMETRY=0 sam validate --lint
 elif [ -n "${CI:-}" ]; then

@@ -717,18 +717,26 @@ impl RecordStore for DynamoStore {
     }
 
     async fn purge_job_data(&self, ws: &str, job_id: &str, limit: u32) -> AppResult<u32> {
-        let limit = limit.clamp(1, 1000);
-        let mut doomed: Vec<(String, String)> = self
-            .gsi1_items(&keys::sync_records_index_pk(ws, job_id), limit)
+        // The first items of one partition, expired ones included (they go too).
+        let first = |index: Option<&'static str>, attr: &'static str, partition: String| {
+            let q = PageQuery {
+                index,
+                partition: (attr, partition),
+                range: None,
+                forward: true,
+                unexpired_at: None,
+            };
+            async move { Ok::<_, AppError>(self.query_page(&q, None, limit).await?.0) }
+        };
+        let records_pk = keys::sync_records_index_pk(ws, job_id);
+        let mut doomed: Vec<(String, String)> = first(Some(keys::GSI1), keys::GSI1PK, records_pk)
             .await?
             .iter()
             .filter_map(key_of)
             .collect();
         if doomed.is_empty() {
-            for item in self
-                .gsi1_items(&keys::inbound_events_index_pk(ws, job_id), limit)
-                .await?
-            {
+            let events_pk = keys::inbound_events_index_pk(ws, job_id);
+            for item in first(Some(keys::GSI1), keys::GSI1PK, events_pk).await? {
                 let Some(key) = key_of(&item) else { continue };
                 let chunks = num_attr(&item, ATTR_RAW_CHUNKS).unwrap_or(1).max(1) as usize;
                 if let Some(provider_id) = str_attr(&item, "providerEventId") {
@@ -741,43 +749,15 @@ impl RecordStore for DynamoStore {
             }
         }
         if doomed.is_empty() {
-            doomed = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::sync_executions_partition(ws, job_id)))
-                .limit(limit as i32)
-                .send()
-                .await
-                .map_err(|e| AppError::internal("dynamodb Query executions for purge", e))?
-                .items
-                .unwrap_or_default()
+            let executions = keys::sync_executions_partition(ws, job_id);
+            doomed = first(None, keys::PK, executions)
+                .await?
                 .iter()
                 .filter_map(key_of)
                 .collect();
         }
         self.delete_keys(&doomed).await?;
         Ok(doomed.len() as u32)
-    }
-}
-
-impl DynamoStore {
-    /// The (pk, sk) of up to `limit` items of one GSI1 partition.
-    async fn gsi1_items(&self, gsi1pk: &str, limit: u32) -> AppResult<Vec<Item>> {
-        Ok(self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(gsi1pk))
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(|e| AppError::internal("dynamodb Query gsi1 for purge", e))?
-            .items
-            .unwrap_or_default())
     }
 }
 

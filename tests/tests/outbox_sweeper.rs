@@ -302,6 +302,14 @@ fn a_mapping_waiting_for_its_backoff_is_not_stuck() {
     assert!(outbox_sweeper::is_stuck(&m, 60, 1.0, now));
 }
 
+/// A pending delivery of a fresh `booking.created` event, due `age_secs` ago, with no message.
+fn pending_delivery(ws: &str, sub: &str, age_secs: i64) -> shared::webhooks::Delivery {
+    let at = shared::time::now() - chrono::Duration::seconds(age_secs);
+    let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
+    let payload = shared::webhooks::payload_body(ws, &event, "api").unwrap();
+    shared::webhooks::Delivery::pending(ws, sub, &event, payload, at, 30)
+}
+
 /// A pending delivery whose message was lost an hour ago is queued again by exactly one of two
 /// overlapping sweeps and then delivered once; a delivery due just now is left to its message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -320,13 +328,10 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let sub = r.body["webhook"]["id"].as_str().unwrap().to_owned();
-    let pending = |age_secs: i64| {
-        let at = shared::time::now() - chrono::Duration::seconds(age_secs);
-        let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
-        let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
-        shared::webhooks::Delivery::pending(&ws, &sub, &event, payload, at, 30)
-    };
-    let (lost, due_now) = (pending(3600), pending(0));
+    let (lost, due_now) = (
+        pending_delivery(&ws, &sub, 3600),
+        pending_delivery(&ws, &sub, 0),
+    );
     for d in [&lost, &due_now] {
         assert!(m.app.deliveries.create_delivery(d).await.unwrap());
     }
@@ -389,10 +394,7 @@ async fn overdue_deliveries_of_every_workspace_are_redriven() {
     let mut expected = Vec::new();
     for w in 0..9 {
         let (ws, _) = shared::testing::workspace(&app, &format!("w{w}")).await;
-        let at = shared::time::now() - chrono::Duration::hours(1);
-        let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
-        let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
-        let d = shared::webhooks::Delivery::pending(&ws, "wh_1", &event, payload, at, 30);
+        let d = pending_delivery(&ws, "wh_1", 3600);
         assert!(app.deliveries.create_delivery(&d).await.unwrap());
         expected.push((ws, d.id));
     }

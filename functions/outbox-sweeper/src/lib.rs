@@ -150,15 +150,28 @@ async fn sweep_outbox(app: &App, owner: &str, tally: &Mutex<Summary>) -> AppResu
     Ok(())
 }
 
+/// Takes the sweeper's claim on one item for `ttl`: `Err(Skipped)` when another run holds it,
+/// `Err(Failed)` when it could not be written.
+async fn take_claim(
+    app: &App,
+    claim: &keys::Key,
+    owner: &str,
+    ttl: Duration,
+) -> Result<(), Resend> {
+    match app.leases.try_acquire(claim, owner, ttl).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Resend::Skipped),
+        Err(e) => {
+            tracing::warn!(claim = %claim.pk, error = %e.log_detail(), "could not take the sweeper's claim");
+            Err(Resend::Failed)
+        }
+    }
+}
+
 async fn resend(app: &App, owner: &str, listed: OutboxRecord) -> Resend {
     let claim = keys::outbox_resend_lease(&listed.id);
-    match app.leases.try_acquire(&claim, owner, CLAIM_TTL).await {
-        Ok(true) => {}
-        Ok(false) => return Resend::Skipped,
-        Err(e) => {
-            tracing::warn!(outbox_id = %listed.id, error = %e.log_detail(), "could not claim outbox record");
-            return Resend::Failed;
-        }
+    if let Err(skip) = take_claim(app, &claim, owner, CLAIM_TTL).await {
+        return skip;
     }
     let outcome = match app.outbox.get_outbox(&listed.id).await {
         // Another run (or the late original hand-off) finished it meanwhile, or it expired.
@@ -313,17 +326,8 @@ async fn redrive_delivery(app: &App, owner: &str, d: shared::webhooks::Delivery)
     let (ws, id) = (d.workspace_id.as_str(), d.id.as_str());
     // Kept (not released): overlapping sweeps queue one message per delivery per grace period.
     let claim = keys::delivery_redrive_lease(ws, id);
-    match app
-        .leases
-        .try_acquire(&claim, owner, DELIVERY_STUCK_GRACE)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Resend::Skipped,
-        Err(e) => {
-            tracing::warn!(workspace_id = ws, delivery_id = id, error = %e.log_detail(), "could not claim delivery");
-            return Resend::Failed;
-        }
+    if let Err(skip) = take_claim(app, &claim, owner, DELIVERY_STUCK_GRACE).await {
+        return skip;
     }
     let message = QueueMessage::Delivery {
         workspace_id: ws.to_owned(),
@@ -396,17 +400,8 @@ async fn redrive(app: &App, owner: &str, m: SyncMapping) -> Resend {
     let id = m.sentra_event_id.as_str();
     // Overlapping sweeps queue one run per mapping per grace period.
     let claim = keys::sync_mapping_redrive_lease(ws, id);
-    match app
-        .leases
-        .try_acquire(&claim, owner, MAPPING_STUCK_GRACE)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Resend::Skipped,
-        Err(e) => {
-            tracing::warn!(workspace_id = ws, event_id = id, error = %e.log_detail(), "could not claim sync mapping");
-            return Resend::Failed;
-        }
+    if let Err(skip) = take_claim(app, &claim, owner, MAPPING_STUCK_GRACE).await {
+        return skip;
     }
     match shared::calendar::sync::schedule(app, ws, id, m.attempts, Duration::ZERO).await {
         Ok(()) => {

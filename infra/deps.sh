@@ -59,3 +59,22 @@ need_sam() {
   fi
   command -v sam > /dev/null 2>&1 || { echo "aws-sam-cli is installed but not on PATH" >&2; return 1; }
 }
+
+# The pid of a live infra/up.sh recorded in infra/.local/pids (run from the repository root);
+# status 1 when there is none (no file, or the recorded process is gone or is something else).
+live_up_pid() {
+  local pids=infra/.local/pids pid=""
+  [ -s "$pids" ] || return 1
+  read -r _ pid _ < <(grep '^up ' "$pids" || true) || true
+  [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null && grep -qa 'up.sh' "/proc/$pid/cmdline" 2> /dev/null || return 1
+  echo "$pid"
+}
+
+# N distinct loopback ports free right now, on one line.
+free_loopback_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])' "$1"
+}

@@ -161,12 +161,17 @@ class Target(BaseHTTPRequestHandler):
             return [r for r in cls.received if r["path"].startswith(prefix)]
 
 
+def standard_webhooks_signature(secret: str, msg_id: str, ts: str, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` (Standard Webhooks, DESIGN §5)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
 def standard_webhooks_ok(req: dict, secret: str) -> bool:
     h = req["headers"]
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + req["body"]
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(s == f"v1,{expected}" for s in h.get("webhook-signature", "").split())
+    expected = standard_webhooks_signature(secret, h["webhook-id"], h["webhook-timestamp"], req["body"])
+    return expected in h.get("webhook-signature", "").split()
 
 
 # --------------------------------------------------------------------------- the walk
@@ -307,9 +312,8 @@ def main() -> int:
         body = json.dumps(event).encode()
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         ts = str(int(time.time()))
-        k = base64.b64decode(secret.removeprefix("whsec_"))
-        sig = base64.b64encode(hmac.new(k, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
-        return http("POST", f"/api/webhooks/{ws}/{job['id']}", raw=body, headers={"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": f"v1,{sig}"})
+        sig = standard_webhooks_signature(secret, msg_id, ts, body)
+        return http("POST", f"/api/webhooks/{ws}/{job['id']}", raw=body, headers={"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": sig})
 
     secret = job.get("webhookSecret", "whsec_AAAA")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

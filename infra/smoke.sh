@@ -8,28 +8,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOCAL=infra/.local
 mkdir -p "$LOCAL"
 
-running_up() { # the pid of a live up.sh recorded in $LOCAL/pids, if any
-  [ -s "$LOCAL/pids" ] || return 1
-  local name pid _
-  while read -r name pid _; do
-    if [ "$name" = up ] && kill -0 "$pid" 2>/dev/null && grep -qa 'up.sh' "/proc/$pid/cmdline" 2>/dev/null; then
-      echo "$pid"
-      return 0
-    fi
-  done < "$LOCAL/pids"
-  return 1
-}
+# shellcheck source=infra/deps.sh
+. infra/deps.sh
 
-if running_up > /dev/null; then
+if live_up_pid > /dev/null; then
   for _ in $(seq 1800); do [ -s "$LOCAL/dev.env" ] && break; sleep 1; done
   exec python3 infra/smoke.py
 fi
 
-read -r api_port watch_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+read -r api_port watch_port < <(free_loopback_ports 2)
 log=$LOCAL/smoke-up.log
 echo "starting a stack for the smoke run (API on $api_port, log $log)" >&2
 API_PORT=$api_port WATCH_PORT=$watch_port setsid bash infra/up.sh > "$log" 2>&1 < /dev/null &

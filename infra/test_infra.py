@@ -317,24 +317,8 @@ class SqsPollerOnMoto(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         port = free_port()
-        cls.moto = subprocess.Popen(
-            [sys.executable, os.path.join(os.path.dirname(__file__), "moto_server.py"), "--port", str(port), "--exit-on-stdin-eof"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        cls.moto = start_moto(port)
         os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         cls.invoke = ThreadingHTTPServer(("127.0.0.1", 0), _FakeInvoke)
         threading.Thread(target=cls.invoke.serve_forever, daemon=True).start()
         from stackutil import aws_client

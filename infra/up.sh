@@ -14,24 +14,25 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOCAL=infra/.local
 mkdir -p "$LOCAL"
-rm -f "$LOCAL/dev.env"
 
 log() { printf '%s [up] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# shellcheck source=infra/deps.sh
+. infra/deps.sh
+
 # ---------------------------------------------------------------- a stack already here?
 if [ -s "$LOCAL/pids" ]; then
-  read -r _ other_up _ < <(grep '^up ' "$LOCAL/pids" || true) || true
-  if [ -n "${other_up:-}" ] && kill -0 "$other_up" 2>/dev/null && grep -qa 'up.sh' "/proc/$other_up/cmdline" 2>/dev/null; then
+  if other_up=$(live_up_pid); then
     die "a stack is already running (up.sh pid $other_up): stop it with Ctrl-C there or: bash infra/down.sh"
   fi
   log "cleaning up what a previous run left behind"
   bash infra/down.sh
 fi
+# Only now (a second up.sh refused above must not take a running stack's dev.env away).
+rm -f "$LOCAL/dev.env"
 
 # ---------------------------------------------------------------- tools
-# shellcheck source=infra/deps.sh
-. infra/deps.sh
 need_moto || die "cannot install moto"
 need_cargo_lambda || die "cannot install cargo-lambda"
 
@@ -100,11 +101,7 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$1" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- ports
-read -r free1 free2 < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+read -r free1 free2 < <(free_loopback_ports 2)
 DDB_PORT=${DDB_PORT:-$free1}
 SQS_PORT=${SQS_PORT:-$free2}
 WATCH_PORT=${WATCH_PORT:-9000}

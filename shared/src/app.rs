@@ -1,13 +1,12 @@
 //! The application state every function shares: config plus one implementation of each port.
-//! `main.rs` builds it from the environment (DynamoDB/SQS); tests build it over the fakes or
-//! over moto.
+//! A bundle and nothing more: `shared_aws::wiring` builds it over DynamoDB/SQS/S3,
+//! `shared_testkit::wiring` over the fakes.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::adapters;
 use crate::calendar::CalendarStore;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::outbound::OutboundClient;
 use crate::ports::{
@@ -112,23 +111,6 @@ impl App {
         }))
     }
 
-    /// Production wiring: typed config from the environment, SDK clients built once at init.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = adapters::aws_config().await;
-        let store = Arc::new(adapters::dynamo_store(&sdk, &config));
-        let queue = Arc::new(adapters::sqs_queue(&sdk, &config));
-        let blobs = config
-            .export_bucket
-            .clone()
-            .map(|bucket| crate::users::s3::S3BlobStore::from_sdk(&sdk, bucket));
-        let app = Self::new(config, store, queue);
-        Ok(match blobs {
-            Some(b) => app.with_blobs(Arc::new(b)),
-            None => app,
-        })
-    }
-
     /// Sets the export file store. A builder step: call it before the `App` is cloned.
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
         match Arc::get_mut(&mut self.0) {
@@ -136,24 +118,5 @@ impl App {
             None => tracing::error!("with_blobs called on a shared App: ignored"),
         }
         self
-    }
-
-    /// Over in-memory fakes; returns them too so tests can inspect and inject faults.
-    #[cfg(any(test, feature = "test-util"))]
-    pub fn in_memory(
-        config: Config,
-    ) -> (
-        Self,
-        Arc<crate::fakes::MemoryStore>,
-        Arc<crate::fakes::MemoryQueue>,
-    ) {
-        let store = Arc::new(crate::fakes::MemoryStore::new());
-        let queue = Arc::new(crate::fakes::MemoryQueue::new());
-        (
-            Self::new(config, store.clone(), queue.clone())
-                .with_blobs(Arc::new(crate::users::fake::MemoryBlobStore::default())),
-            store,
-            queue,
-        )
     }
 }

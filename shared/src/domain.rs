@@ -360,6 +360,48 @@ pub fn validate_external_id(field: &str, value: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The state machine of complete / QR scan / QR validate (every store applies it).
+pub fn apply_transition(
+    booking: &mut Booking,
+    transition: crate::ports::BookingTransition,
+    scanned_by: Option<&str>,
+    now: &str,
+) -> crate::error::AppResult<()> {
+    if booking.status == BookingStatus::Cancelled {
+        return Err(crate::error::AppError::validation(format!(
+            "booking {} is cancelled",
+            booking.id
+        )));
+    }
+    match transition {
+        crate::ports::BookingTransition::Complete => {
+            if booking.status == BookingStatus::Completed {
+                return Err(crate::error::AppError::validation(format!(
+                    "booking {} is already completed",
+                    booking.id
+                )));
+            }
+            booking.status = BookingStatus::Completed;
+            booking.completed_at = Some(now.to_owned());
+        }
+        crate::ports::BookingTransition::QrScan => {
+            booking.qr_code.scanned_at = Some(now.to_owned());
+            booking.qr_code.scanned_by = scanned_by.map(str::to_owned);
+        }
+        crate::ports::BookingTransition::QrValidate => {
+            if booking.qr_code.validated_at.is_some() {
+                return Err(crate::error::AppError::validation(format!(
+                    "the QR code of booking {} is already validated",
+                    booking.id
+                )));
+            }
+            booking.qr_code.validated_at = Some(now.to_owned());
+        }
+    }
+    booking.updated_at = Some(now.to_owned());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,29 +1,26 @@
-//! Shared core of the booking-sync functions: domain, ports, adapters, fakes, signing,
-//! config, errors, the SQS batch runner and telemetry.
+//! Core of the booking-sync functions: domain, ports, use cases, signing, config, errors,
+//! the SQS batch runner and telemetry. It names no AWS SDK: adapters live in `shared-aws`,
+//! fakes in `shared-testkit`.
 
-pub mod adapters;
 pub mod app;
 pub mod calendar;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fakes;
 pub mod http;
 pub mod hubspot;
 pub mod ids;
 pub mod inbound;
-pub mod keys;
+pub mod lease;
 pub mod outbound;
 pub mod outbox;
+pub mod paging;
 pub mod ports;
 pub mod retry;
 pub mod signing;
 pub mod sqs_runner;
 pub mod telemetry;
-#[cfg(any(test, feature = "test-util"))]
-pub mod testing;
 pub mod time;
 pub mod users;
 pub mod webhooks;

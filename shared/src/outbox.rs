@@ -47,7 +47,7 @@ pub async fn schedule(
 ) -> AppResult<()> {
     let envelope = QueueEnvelope {
         message,
-        not_before: (delay > crate::adapters::sqs::MAX_DELAY)
+        not_before: (delay > crate::ports::MAX_QUEUE_DELAY)
             .then(|| crate::time::now().timestamp() + delay.as_secs() as i64),
     };
     app.queue.send(QueueName::Delivery, &envelope, delay).await

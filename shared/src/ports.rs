@@ -1,5 +1,5 @@
-//! Ports: what handlers need from storage and queues. DynamoDB/SQS adapters live in
-//! `adapters`, in-memory fakes in `fakes`; the contract suites in `tests/` run the same
+//! Ports: what handlers need from storage and queues. DynamoDB/SQS adapters live in the
+//! `shared-aws` crate, in-memory fakes in `shared-testkit`; the contract suites in `tests/` run the same
 //! assertions against both.
 
 use std::time::Duration;
@@ -11,6 +11,7 @@ use crate::domain::{
     IntegrationInput, IntegrationKind, MockExam, OutboxRecord, QueueEnvelope, Workspace,
 };
 use crate::error::AppResult;
+use crate::lease::Lease;
 use crate::signing::WebhookSecret;
 
 /// A page of results and the opaque cursor of the next one.
@@ -198,14 +199,9 @@ pub trait IntegrationStore: Send + Sync {
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// Takes the named lease for `ttl` unless it is held (by anyone) and not yet expired.
-    async fn try_acquire(
-        &self,
-        key: &crate::keys::Key,
-        owner: &str,
-        ttl: Duration,
-    ) -> AppResult<bool>;
+    async fn try_acquire(&self, lease: &Lease, owner: &str, ttl: Duration) -> AppResult<bool>;
     /// Releases it if `owner` still holds it.
-    async fn release(&self, key: &crate::keys::Key, owner: &str) -> AppResult<()>;
+    async fn release(&self, lease: &Lease, owner: &str) -> AppResult<()>;
 }
 
 #[async_trait]
@@ -227,6 +223,9 @@ pub enum QueueName {
     Inbound,
     Export,
 }
+
+/// SQS's longest DelaySeconds: `send` caps delays to it; the scheduler chains longer waits.
+pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
 
 #[async_trait]
 pub trait Queue: Send + Sync {

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use shared::adapters::dynamo::DynamoStore;
-use shared::adapters::sqs::SqsQueue;
 use shared::config::Config;
 use shared::ports::QueueName;
 use shared::App;
+use shared_aws::sqs::SqsQueue;
+use shared_aws::table::DynamoStore;
 
 pub struct Moto {
     pub dynamodb_url: String,
@@ -132,7 +132,7 @@ pub fn unique(prefix: &str) -> String {
 pub async fn fresh_store() -> DynamoStore {
     let client = dynamo_client().await;
     let name = unique("tbl");
-    shared::adapters::dynamo::create_table(&client, &name)
+    shared_aws::table::create_table(&client, &name)
         .await
         .expect("create table");
     DynamoStore::new(client, name)
@@ -203,7 +203,7 @@ pub async fn moto_app() -> MotoApp {
     }
 }
 
-pub use shared::testing::workspace;
+pub use shared_testkit::harness::workspace;
 
 /// Receives what is visible on the delivery queue and runs it through `handle` like the
 /// Lambda event source: only the successes are deleted. Returns how many messages it saw.

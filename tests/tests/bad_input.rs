@@ -3,7 +3,7 @@
 
 use integration_tests::{moto_app, workspace};
 use serde_json::json;
-use shared::testing::{call, call_raw, Reply};
+use shared_testkit::harness::{call, call_raw, Reply};
 
 async fn item_count(m: &integration_tests::MotoApp) -> i32 {
     m.store

@@ -4,12 +4,12 @@ use serde_json::json;
 use shared::config::Config;
 use shared::domain::{QueueEnvelope, QueueMessage};
 use shared::ports::QueueName;
-use shared::testing::{call, workspace};
 use shared::App;
+use shared_testkit::harness::{call, workspace};
 
 async fn outbox_events(
     app: &App,
-    queue: &shared::fakes::MemoryQueue,
+    queue: &shared_testkit::memory::MemoryQueue,
 ) -> Vec<shared::domain::DomainEvent> {
     let mut events = Vec::new();
     for (body, _) in queue.drain(QueueName::Delivery) {
@@ -30,7 +30,7 @@ async fn outbox_events(
 
 #[tokio::test]
 async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (_ws, key) = workspace(&app, "w").await;
     let users = users_api::router(app.clone());
     let bookings = bookings::router(app.clone());

@@ -7,7 +7,7 @@ use futures::future::join_all;
 use integration_tests::target::Target;
 use integration_tests::{moto_app, pump_once, workspace, MotoApp};
 use serde_json::json;
-use shared::testing::call;
+use shared_testkit::harness::call;
 
 struct Routers {
     admin: axum::Router,

@@ -8,7 +8,7 @@ use integration_tests::{moto_app, pump_once, MotoApp};
 use serde_json::{json, Value};
 use shared::domain::{IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
-use shared::testing::{call, Reply};
+use shared_testkit::harness::{call, Reply};
 
 struct Env {
     m: MotoApp,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use shared::keys::{counter_sync_lease, Key};
+use shared::lease::Lease;
 use shared::ports::LeaseStore;
 
 /// Instantiates each behaviour as `fake::<name>` and `dynamo::<name>` (a fresh table each).
@@ -12,7 +12,7 @@ macro_rules! contract {
         mod fake {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(&shared::fakes::MemoryStore::new()).await;
+                super::$name(&shared_testkit::memory::MemoryStore::new()).await;
             })+
         }
         mod dynamo {
@@ -35,8 +35,8 @@ contract!(
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn lease(exam: &str) -> Key {
-    counter_sync_lease("ws_contract", exam)
+fn lease(exam: &str) -> Lease {
+    Lease::counter_sync("ws_contract", exam)
 }
 
 async fn a_free_lease_is_acquired<S: LeaseStore + ?Sized>(s: &S) {
@@ -83,11 +83,11 @@ async fn leases_of_different_exams_are_independent<S: LeaseStore + ?Sized>(s: &S
     assert!(s.try_acquire(&lease("1"), "owner-a", MINUTE).await.unwrap());
     assert!(s.try_acquire(&lease("2"), "owner-b", MINUTE).await.unwrap());
     assert!(!s
-        .try_acquire(&counter_sync_lease("ws_contract", "1"), "owner-c", MINUTE)
+        .try_acquire(&Lease::counter_sync("ws_contract", "1"), "owner-c", MINUTE)
         .await
         .unwrap());
     assert!(s
-        .try_acquire(&counter_sync_lease("ws_other", "1"), "owner-c", MINUTE)
+        .try_acquire(&Lease::counter_sync("ws_other", "1"), "owner-c", MINUTE)
         .await
         .unwrap());
 }

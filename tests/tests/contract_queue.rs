@@ -7,10 +7,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use integration_tests::{fresh_queue, sqs_client};
-use shared::adapters::sqs::{SqsQueue, MAX_DELAY};
 use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::fakes::MemoryQueue;
 use shared::ports::{Queue, QueueName};
+use shared_aws::sqs::{SqsQueue, MAX_DELAY};
+use shared_testkit::memory::MemoryQueue;
 
 /// Instantiates each behaviour as `fake::<name>` and `sqs::<name>` (fresh queues each).
 macro_rules! contract {

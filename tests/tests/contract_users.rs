@@ -19,7 +19,7 @@ macro_rules! contract {
         mod fake {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(&shared::fakes::MemoryStore::new()).await;
+                super::$name(&shared_testkit::memory::MemoryStore::new()).await;
             })+
         }
         mod dynamo {
@@ -514,14 +514,14 @@ async fn multipart_roundtrip(b: &dyn BlobStore) {
 
 #[tokio::test]
 async fn fake_blob_store_multipart_roundtrip() {
-    multipart_roundtrip(&shared::users::fake::MemoryBlobStore::default()).await;
+    multipart_roundtrip(&shared_testkit::users::MemoryBlobStore::default()).await;
 }
 
 #[tokio::test]
 async fn s3_blob_store_multipart_roundtrip_and_presigned_download() {
     let client = integration_tests::s3_client().await;
     let bucket = integration_tests::fresh_bucket(&client).await;
-    let b = shared::users::s3::S3BlobStore::new(client, bucket);
+    let b = shared_aws::s3::S3BlobStore::new(client, bucket);
     multipart_roundtrip(&b).await;
     let url = b
         .presign_get("exports/ws/exp_1.csv", std::time::Duration::from_secs(60))
@@ -560,17 +560,17 @@ async fn dynamo_erase_leaves_no_personal_data_in_any_item() {
     .await;
     book(s, &u.id).await;
     // A subscription and the delivery fan-out would have made from the create event.
-    let sub_key = shared::keys::subscription(WS, "wh_gdpr");
-    let mut sub = shared::adapters::dynamo::key_attrs(&sub_key);
-    sub.insert("id".into(), shared::adapters::dynamo::s("wh_gdpr"));
-    let dkey = shared::keys::delivery(
+    let sub_key = shared_aws::keys::subscription(WS, "wh_gdpr");
+    let mut sub = shared_aws::table::key_attrs(&sub_key);
+    sub.insert("id".into(), shared_aws::table::s("wh_gdpr"));
+    let dkey = shared_aws::keys::delivery(
         WS,
         &shared::webhooks::delivery_id_for(&created.id, "wh_gdpr"),
     );
-    let mut delivery = shared::adapters::dynamo::key_attrs(&dkey);
+    let mut delivery = shared_aws::table::key_attrs(&dkey);
     delivery.insert(
         "payload".into(),
-        shared::adapters::dynamo::s(shared::webhooks::payload_body(WS, &created, "api").unwrap()),
+        shared_aws::table::s(shared::webhooks::payload_body(WS, &created, "api").unwrap()),
     );
     for item in [sub, delivery] {
         s.client()
@@ -621,7 +621,7 @@ async fn dynamo_erase_leaves_no_personal_data_in_any_item() {
             assert!(!text.contains(p), "{p:?} left in {text}");
         }
         // Nothing links to the person any more, except the tombstone's own key and id.
-        let pk = shared::adapters::dynamo::str_attr(item, "pk").unwrap_or_default();
+        let pk = shared_aws::table::str_attr(item, "pk").unwrap_or_default();
         if !pk.contains(&format!("USER#{}", u.id)) && !pk.starts_with("OUTBOX#") {
             assert!(!text.contains(&format!("ACTIVE#{}", u.id)), "{text}");
             assert!(

@@ -17,7 +17,7 @@ macro_rules! contract {
         mod fake {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(&shared::fakes::MemoryStore::new()).await;
+                super::$name(&shared_testkit::memory::MemoryStore::new()).await;
             })+
         }
         mod dynamo {

@@ -14,14 +14,14 @@ use shared::App;
 
 struct Env {
     app: App,
-    queue: std::sync::Arc<shared::fakes::MemoryQueue>,
+    queue: std::sync::Arc<shared_testkit::memory::MemoryQueue>,
     target: Target,
     ws: String,
 }
 
 async fn env() -> Env {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
     let target = Target::start().await;
     app.integrations
         .put_integration(
@@ -145,7 +145,7 @@ async fn sends_the_count_read_at_send_time_and_records_the_synced_version() {
 async fn a_message_that_finds_the_lease_taken_is_retried_shortly_not_dropped() {
     let e = env().await;
     bump(&e, "c1").await;
-    let lease = shared::keys::counter_sync_lease(&e.ws, "e1");
+    let lease = shared::lease::Lease::counter_sync(&e.ws, "e1");
     assert!(e
         .app
         .leases
@@ -262,8 +262,8 @@ async fn a_poison_message_fails_alone() {
 
 #[tokio::test]
 async fn without_a_hubspot_integration_there_is_nothing_to_send() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
     let runner = deliver::runner(app);
     let body = sync_message(&ws);
     let resp = runner.run(event_from_bodies(&[("m0", &body, 1)])).await;

@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use integration_tests::{fresh_bucket, fresh_queue, fresh_store, pump_once, s3_client, sqs_client};
-use shared::adapters::sqs::SqsQueue;
 use shared::config::Config;
 use shared::ports::QueueName;
-use shared::testing::{call, call_raw, workspace};
-use shared::users::s3::S3BlobStore;
 use shared::users::{User, UserInput};
 use shared::App;
+use shared_aws::s3::S3BlobStore;
+use shared_aws::sqs::SqsQueue;
+use shared_testkit::harness::{call, call_raw, workspace};
 
 /// Memory figures are per process: one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -83,8 +83,8 @@ fn user(i: usize) -> User {
 
 /// Writes users with BatchWriteItem (moto's transactions slow down with table size,
 /// DESIGN §7): the user items and their index entries, exactly as the adapter stores them.
-async fn seed_dynamo(store: &shared::adapters::dynamo::DynamoStore, ws: &str, n: usize) {
-    use shared::users::dynamo::{entry_item, index_entries, user_item};
+async fn seed_dynamo(store: &shared_aws::table::DynamoStore, ws: &str, n: usize) {
+    use shared_aws::users::{entry_item, index_entries, user_item};
     let mut requests = Vec::new();
     for i in 0..n {
         let u = user(i);
@@ -93,8 +93,8 @@ async fn seed_dynamo(store: &shared::adapters::dynamo::DynamoStore, ws: &str, n:
             requests.push(entry_item(&k, &u.id));
         }
     }
-    let mut counter = shared::adapters::dynamo::key_attrs(&shared::keys::user_counter(ws));
-    counter.insert("users".into(), shared::adapters::dynamo::n(n as i64));
+    let mut counter = shared_aws::table::key_attrs(&shared_aws::keys::user_counter(ws));
+    counter.insert("users".into(), shared_aws::table::n(n as i64));
     requests.push(counter);
     for chunk in requests.chunks(25) {
         let writes: Vec<WriteRequest> = chunk
@@ -255,7 +255,7 @@ async fn export_job_on_10000_users_streams_to_s3_with_the_audited_hash_and_bound
 #[tokio::test(flavor = "multi_thread")]
 async fn a_direct_export_past_the_response_cap_becomes_a_job() {
     let _serial = SERIAL.lock().await;
-    let store = Arc::new(shared::fakes::MemoryStore::new());
+    let store = Arc::new(shared_testkit::memory::MemoryStore::new());
     let s = stack_over(store.clone(), "unused").await;
     seed_fake(&store, &s.ws, 12_000).await;
     let auth = format!("Bearer {}", s.key);
@@ -272,7 +272,7 @@ async fn a_direct_export_past_the_response_cap_becomes_a_job() {
     assert_eq!(r.body["export"]["mode"], "job");
 }
 
-async fn seed_fake(store: &shared::fakes::MemoryStore, ws: &str, n: usize) {
+async fn seed_fake(store: &shared_testkit::memory::MemoryStore, ws: &str, n: usize) {
     use shared::users::UserStore;
     for i in 0..n {
         let u = user(i);
@@ -298,7 +298,7 @@ async fn export_job_memory_and_time_at_scale() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let store = Arc::new(shared::fakes::MemoryStore::new());
+    let store = Arc::new(shared_testkit::memory::MemoryStore::new());
     let s = stack_over(store.clone(), "unused").await;
     seed_fake(&store, &s.ws, n).await;
     let (ex, bytes, took, growth) = run_export_job(&s, "").await;

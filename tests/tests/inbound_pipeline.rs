@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use integration_tests::{fresh_queue, fresh_store, pump_once, sqs_client};
 use serde_json::{json, Value};
-use shared::adapters::sqs::SqsQueue;
 use shared::config::Config;
 use shared::ports::QueueName;
-use shared::testing::{call, call_raw, Reply};
 use shared::App;
+use shared_aws::sqs::SqsQueue;
+use shared_testkit::harness::{call, call_raw, Reply};
 use sync_worker::SyncWorker;
 
 const STRIPE_SECRET: &str = "whsec_pipeline_secret_0123456789";
@@ -21,7 +21,7 @@ const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab0
 
 struct Stack {
     app: App,
-    store: Arc<shared::adapters::dynamo::DynamoStore>,
+    store: Arc<shared_aws::table::DynamoStore>,
     sqs: aws_sdk_sqs::Client,
     inbound_url: String,
     delivery_url: String,

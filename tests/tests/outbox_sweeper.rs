@@ -58,7 +58,7 @@ async fn orphan(app: &App, ws: &str, contact: &str, age_secs: i64) -> String {
 }
 
 async fn setup(app: &App) -> String {
-    let (ws, _) = shared::testing::workspace(app, "w").await;
+    let (ws, _) = shared_testkit::harness::workspace(app, "w").await;
     let input = ExamInput {
         name: "Mock".into(),
         capacity: 1000,
@@ -85,7 +85,7 @@ fn tally(bodies: &[String]) -> (BTreeMap<String, usize>, usize) {
     (fanouts, syncs)
 }
 
-fn fake_bodies(queue: &shared::fakes::MemoryQueue) -> Vec<String> {
+fn fake_bodies(queue: &shared_testkit::memory::MemoryQueue) -> Vec<String> {
     queue
         .drain(QueueName::Delivery)
         .into_iter()
@@ -96,7 +96,7 @@ fn fake_bodies(queue: &shared::fakes::MemoryQueue) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overlap() {
     for _ in 0..10 {
-        let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+        let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
         let ws = setup(&app).await;
         let mut ids = Vec::new();
         for c in 0..25 {
@@ -188,7 +188,7 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
 
 #[tokio::test]
 async fn records_younger_than_two_minutes_are_left_to_the_committing_function() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let ws = setup(&app).await;
     let young = orphan(&app, &ws, "c1", 60).await;
     let s = outbox_sweeper::run(&app).await.unwrap();
@@ -200,7 +200,7 @@ async fn records_younger_than_two_minutes_are_left_to_the_committing_function() 
 
 #[tokio::test]
 async fn a_failed_resend_is_retried_by_the_next_sweep() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let ws = setup(&app).await;
     let id = orphan(&app, &ws, "c1", 300).await;
     queue.fail_next_sends(1);
@@ -254,8 +254,8 @@ fn calendar_event(ws: &str, id: &str, at: &str) -> CalendarEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stuck_pending_ghl_mapping_is_redriven_once() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _) = shared_testkit::harness::workspace(&app, "w").await;
     let cases = [
         ("cal_stuck", SyncStatus::Pending, ago(3600)),
         ("cal_fresh", SyncStatus::Pending, ago(30)),
@@ -315,10 +315,10 @@ fn pending_delivery(ws: &str, sub: &str, age_secs: i64) -> shared::webhooks::Del
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
     let m = moto_app().await;
-    let (ws, key) = shared::testing::workspace(&m.app, "w").await;
+    let (ws, key) = shared_testkit::harness::workspace(&m.app, "w").await;
     let target = Target::start().await;
     let hooks = webhooks_api::router(m.app.clone());
-    let r = shared::testing::call(
+    let r = shared_testkit::harness::call(
         &hooks,
         "POST",
         "/api/admin/webhooks",
@@ -390,10 +390,10 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
 /// Every workspace is swept (several at a time), each overdue delivery queued once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overdue_deliveries_of_every_workspace_are_redriven() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let mut expected = Vec::new();
     for w in 0..9 {
-        let (ws, _) = shared::testing::workspace(&app, &format!("w{w}")).await;
+        let (ws, _) = shared_testkit::harness::workspace(&app, &format!("w{w}")).await;
         let d = pending_delivery(&ws, "wh_1", 3600);
         assert!(app.deliveries.create_delivery(&d).await.unwrap());
         expected.push((ws, d.id));

@@ -17,7 +17,8 @@ use shared::domain::{
 };
 use shared::ports::{NewBooking, QueueName};
 use shared::signing::WebhookSecret;
-use shared::{keys, App};
+use shared::App;
+use shared_aws::keys;
 
 fn exam_input(capacity: i64) -> ExamInput {
     ExamInput {
@@ -218,8 +219,8 @@ async fn drift_injected_in_dynamodb_is_fixed_and_synced() {
 
 #[tokio::test]
 async fn an_exam_hubspot_is_behind_on_gets_resynced() {
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _) = shared_testkit::harness::workspace(&app, "w").await;
     let now = shared::time::now_string();
     for exam in ["behind", "current"] {
         app.bookings
@@ -252,10 +253,10 @@ async fn an_exam_hubspot_is_behind_on_gets_resynced() {
 
 #[tokio::test]
 async fn drift_in_the_fake_store_is_fixed_and_synced_across_workspaces_and_pages() {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let mut drifted = Vec::new();
     for w in 0..3 {
-        let (ws, _) = shared::testing::workspace(&app, &format!("w{w}")).await;
+        let (ws, _) = shared_testkit::harness::workspace(&app, &format!("w{w}")).await;
         // More exams than one listing page.
         for e in 0..(reconcile::PAGE_SIZE as usize + 20) {
             let exam = format!("e{e:04}");
@@ -289,7 +290,7 @@ async fn drift_in_the_fake_store_is_fixed_and_synced_across_workspaces_and_pages
 /// loop. A counter starts with +5 drift; reconcile either fixes it at a version nobody moved
 /// (counter = markers from then on) or leaves it (counter = markers + 5): never anything else.
 async fn concurrent_bookings_never_end_wrong(app: &App, tasks: usize, per_task: usize) {
-    let (ws, _) = shared::testing::workspace(app, "w").await;
+    let (ws, _) = shared_testkit::harness::workspace(app, "w").await;
     app.bookings
         .put_exam(
             &ws,
@@ -363,7 +364,7 @@ async fn concurrent_bookings_never_end_wrong(app: &App, tasks: usize, per_task: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bookings_running_concurrently_with_reconcile_never_end_wrong() {
     for _ in 0..20 {
-        let (app, _store, _queue) = App::in_memory(Config::for_tests("t", "q"));
+        let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
         concurrent_bookings_never_end_wrong(&app, 4, 60).await;
     }
 }

@@ -20,8 +20,7 @@ use shared::config::Config;
 use shared::domain::{QueueEnvelope, QueueMessage};
 use shared::ports::QueueName;
 use shared::sqs_runner::event_from_bodies;
-use shared::testing::call;
-use shared::App;
+use shared_testkit::harness::call;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // --- a scriptable raw-TCP target -------------------------------------------------------------
@@ -993,8 +992,8 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
 async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     let mut config = Config::for_tests("t", "q");
     config.retry_delay_scale = 1.0;
-    let (app, _store, queue) = App::in_memory(config);
-    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(config);
+    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let target = FaultTarget::start().await;
     target.set_default(Behaviour::Status(503));
     let hooks = webhooks_api::router(app.clone());

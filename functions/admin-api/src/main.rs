@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let app = shared::App::from_env().await?;
+    let app = shared_aws::app_from_env().await?;
     // Workspace creation needs the root key: fail the cold start, not the first request.
     app.config.require_root_api_key()?;
     shared::http::serve(admin_api::router(app)).await

@@ -2,13 +2,13 @@
 
 use serde_json::json;
 use shared::config::Config;
-use shared::testing::{call, workspace};
 use shared::App;
+use shared_testkit::harness::{call, workspace};
 
 fn app_with(allow_private: bool) -> (App, axum::Router) {
     let mut cfg = Config::for_tests("t", "q");
     cfg.allow_private_targets = allow_private;
-    let (app, _store, _queue) = App::in_memory(cfg);
+    let (app, _store, _queue) = shared_testkit::in_memory_app(cfg);
     let router = admin_api::router(app.clone());
     (app, router)
 }

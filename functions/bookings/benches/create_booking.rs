@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use shared::config::Config;
-use shared::testing::call;
-use shared::App;
+use shared_testkit::harness::call;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (router, key) = rt.block_on(async {
-        let (_ws, key) = shared::testing::workspace(&app, "bench").await;
+        let (_ws, key) = shared_testkit::harness::workspace(&app, "bench").await;
         let router = bookings::router(app.clone());
         let r = call(
             &router,

@@ -295,7 +295,7 @@ async fn transition(
         let now = shared::time::now_string();
         // Build the event from the state the transition will produce.
         let mut after = before.clone();
-        shared::adapters::dynamo::apply_transition(&mut after, transition, scanned_by, &now)?;
+        shared::domain::apply_transition(&mut after, transition, scanned_by, &now)?;
         let event = match transition {
             BookingTransition::Complete => {
                 events::booking_only(events::BOOKING_COMPLETED, &after, &now)

@@ -4,20 +4,20 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::QueueEnvelope;
 use shared::ports::QueueName;
-use shared::testing::{call, call_raw};
 use shared::App;
+use shared_testkit::harness::{call, call_raw};
 
 struct Env {
     app: App,
-    store: std::sync::Arc<shared::fakes::MemoryStore>,
-    queue: std::sync::Arc<shared::fakes::MemoryQueue>,
+    store: std::sync::Arc<shared_testkit::memory::MemoryStore>,
+    queue: std::sync::Arc<shared_testkit::memory::MemoryQueue>,
     router: axum::Router,
     key: String,
 }
 
 async fn env() -> Env {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (_ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (_ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let router = bookings::router(app.clone());
     let r = call(
         &router,
@@ -37,7 +37,7 @@ async fn env() -> Env {
     }
 }
 
-async fn book(e: &Env, contact: &str) -> shared::testing::Reply {
+async fn book(e: &Env, contact: &str) -> shared_testkit::harness::Reply {
     call(
         &e.router,
         "POST",
@@ -61,7 +61,7 @@ async fn total(e: &Env) -> Value {
         .clone()
 }
 
-fn error_code(r: &shared::testing::Reply) -> &str {
+fn error_code(r: &shared_testkit::harness::Reply) -> &str {
     r.body["error"]["code"].as_str().unwrap_or_default()
 }
 
@@ -174,7 +174,7 @@ async fn an_unknown_exam_answers_404_and_writes_nothing() {
     assert_eq!(e.store.outbox_len(), before);
 }
 
-async fn book_with_key(e: &Env, idem: &str, contact: &str) -> shared::testing::Reply {
+async fn book_with_key(e: &Env, idem: &str, contact: &str) -> shared_testkit::harness::Reply {
     let auth = format!("Bearer {}", e.key);
     let body = json!({ "mockExamId": "40577087837", "contactId": contact }).to_string();
     call_raw(
@@ -340,7 +340,7 @@ async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_other, other_key) = shared::testing::workspace(&e.app, "other").await;
+    let (_other, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
     let r = call(
         &e.router,
         "GET",

@@ -8,12 +8,12 @@ use integration_tests::ghl::Ghl;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::{IntegrationInput, IntegrationKind, QueueEnvelope, QueueMessage};
-use shared::fakes::MemoryQueue;
 use shared::ports::QueueName;
 use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
-use shared::testing::{call, call_raw, Reply};
 use shared::App;
+use shared_testkit::harness::{call, call_raw, Reply};
+use shared_testkit::memory::MemoryQueue;
 
 struct Env {
     app: App,
@@ -28,8 +28,8 @@ struct Env {
 async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let mut config = Config::for_tests("t", "q");
     tweak(&mut config);
-    let (app, _store, queue) = App::in_memory(config);
-    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(config);
+    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let ghl = Ghl::start().await;
     let secret = WebhookSecret::generate();
     let integration = app
@@ -624,8 +624,8 @@ async fn other_event_types_are_saved_not_applicable_without_a_call() {
 
 #[tokio::test]
 async fn no_or_a_disabled_integration_is_not_applicable() {
-    let (app, _store, _queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let router = calendar::router(app.clone());
     let r = call(
         &router,
@@ -672,7 +672,7 @@ async fn workspaces_never_see_each_others_events_or_mappings() {
     e.ghl.set_down(true);
     let id = create_ok(&e).await;
     pump(&e).await; // failed
-    let (_ws2, key2) = shared::testing::workspace(&e.app, "other").await;
+    let (_ws2, key2) = shared_testkit::harness::workspace(&e.app, "other").await;
     let path = format!("/api/calendar-events/{id}");
     for (method, body) in [
         ("GET", None),

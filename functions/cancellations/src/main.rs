@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let app = shared::App::from_env().await?;
+    let app = shared_aws::app_from_env().await?;
     shared::http::serve(cancellations::router(app)).await
 }

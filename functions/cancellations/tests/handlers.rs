@@ -2,11 +2,11 @@
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::testing::{call, workspace, Reply};
 use shared::App;
+use shared_testkit::harness::{call, workspace, Reply};
 
 struct Env {
-    store: std::sync::Arc<shared::fakes::MemoryStore>,
+    store: std::sync::Arc<shared_testkit::memory::MemoryStore>,
     bookings: axum::Router,
     cancels: axum::Router,
     key: String,
@@ -14,7 +14,7 @@ struct Env {
 }
 
 async fn env(capacity: i64) -> Env {
-    let (app, store, _queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (_ws, key) = workspace(&app, "w").await;
     let bookings = bookings::router(app.clone());
     for exam in ["e1", "e2"] {

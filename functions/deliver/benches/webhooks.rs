@@ -11,7 +11,6 @@ use shared::domain::{DomainEvent, QueueEnvelope, QueueMessage};
 use shared::signing::{outbound_headers, WebhookSecret};
 use shared::sqs_runner::event_from_bodies;
 use shared::webhooks::{payload_body, Delivery, Subscription};
-use shared::App;
 
 fn signing(c: &mut Criterion) {
     let secret = WebhookSecret::generate();
@@ -96,9 +95,9 @@ async fn target(latency: std::time::Duration) -> String {
 
 fn throughput(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (app, _store, _queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let runner = deliver::runner(app.clone());
-    let ws = rt.block_on(async { shared::testing::workspace(&app, "bench").await.0 });
+    let ws = rt.block_on(async { shared_testkit::harness::workspace(&app, "bench").await.0 });
     for (label, latency, samples) in [
         ("loopback_target", std::time::Duration::ZERO, 100),
         ("target_20ms", std::time::Duration::from_millis(20), 10),

@@ -8,8 +8,9 @@
 //!   same `webhook-id` on every attempt). After the last one, reconcile re-syncs hourly.
 
 use shared::domain::{IntegrationKind, QueueMessage};
+use shared::lease::Lease;
 use shared::outbound::AttemptOutcome;
-use shared::{ids, keys, App, AppResult};
+use shared::{ids, App, AppResult};
 
 /// Sends in one lease hold before handing over to a fresh message (bounded work per record).
 const MAX_ROUNDS: u32 = 5;
@@ -39,7 +40,7 @@ pub async fn run(
         );
         return Ok(());
     }
-    let lease = keys::counter_sync_lease(ws, exam_id);
+    let lease = Lease::counter_sync(ws, exam_id);
     let owner = ids::new_id("lease");
     if !app
         .leases

@@ -11,8 +11,7 @@ use shared::inbound::domain::{SigningSecret, Source, SyncJob, WebhookConfig};
 use shared::inbound::mapping::parse_head;
 use shared::inbound::receive::verify;
 use shared::ports::QueueName;
-use shared::testing::call_raw;
-use shared::App;
+use shared_testkit::harness::call_raw;
 
 const SECRET: &str = "whsec_bench_0123456789abcdefghij";
 
@@ -103,9 +102,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (app, _store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (router, path, ws, job_id) = rt.block_on(async {
-        let (ws, _key) = shared::testing::workspace(&app, "bench").await;
+        let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
         let job = bench_job(&ws);
         app.sync_jobs.create_sync_job(&job).await.unwrap();
         (

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 use shared::config::Config;
-use shared::fakes::{MemoryQueue, MemoryStore};
 use shared::inbound::domain::{EventStatus, SigningSecret, Source, SyncJob, WebhookConfig};
 use shared::ports::QueueName;
 use shared::signing;
-use shared::testing::{call_raw, Reply};
 use shared::App;
+use shared_testkit::harness::{call_raw, Reply};
+use shared_testkit::memory::{MemoryQueue, MemoryStore};
 
 const STRIPE_SECRET: &str = "whsec_test_secret";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
@@ -26,8 +26,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _key) = shared::testing::workspace(&app, "w").await;
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
     let router = inbound_receiver::router(app.clone());
     Env {
         app,

@@ -4,7 +4,7 @@
 //!
 //! Overlapping runs (a slow run still going when the next one starts, or EventBridge's
 //! at-least-once invocation) re-send each record once: a run first claims the record with a
-//! conditional lease write (`keys::outbox_resend_lease`), then re-reads it consistently and
+//! conditional lease write (`Lease::OutboxResend`), then re-reads it consistently and
 //! skips it if another run has meanwhile marked it `enqueuedAt`. Consumers are idempotent
 //! anyway (DESIGN §6), so this only keeps duplicates out of the normal path.
 //!
@@ -12,7 +12,7 @@
 //! Stuck webhook deliveries: a `pending` delivery whose next call is more than
 //! [`DELIVERY_STUCK_GRACE`] overdue lost its queue message (a retry whose send failed after
 //! the attempt was recorded, a message dropped by hand from the DLQ, …); it is queued again,
-//! at most once per grace period (claim `keys::delivery_redrive_lease`). A duplicate of a
+//! at most once per grace period (claim `Lease::DeliveryRedrive`). A duplicate of a
 //! message that was only late is harmless: the consumer claims each call on the call count.
 
 use std::sync::Mutex;
@@ -22,7 +22,8 @@ use futures::StreamExt;
 use serde::Serialize;
 use shared::calendar::{SyncMapping, SyncStatus};
 use shared::domain::{IntegrationKind, OutboxRecord, QueueMessage};
-use shared::{keys, App, AppResult};
+use shared::lease::Lease;
+use shared::{App, AppResult};
 
 /// Records younger than this are still being handed off by the function that wrote them.
 pub const OUTBOX_MIN_AGE: Duration = Duration::from_secs(120);
@@ -152,24 +153,19 @@ async fn sweep_outbox(app: &App, owner: &str, tally: &Mutex<Summary>) -> AppResu
 
 /// Takes the sweeper's claim on one item for `ttl`: `Err(Skipped)` when another run holds it,
 /// `Err(Failed)` when it could not be written.
-async fn take_claim(
-    app: &App,
-    claim: &keys::Key,
-    owner: &str,
-    ttl: Duration,
-) -> Result<(), Resend> {
+async fn take_claim(app: &App, claim: &Lease, owner: &str, ttl: Duration) -> Result<(), Resend> {
     match app.leases.try_acquire(claim, owner, ttl).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Resend::Skipped),
         Err(e) => {
-            tracing::warn!(claim = %claim.pk, error = %e.log_detail(), "could not take the sweeper's claim");
+            tracing::warn!(claim = %claim, error = %e.log_detail(), "could not take the sweeper's claim");
             Err(Resend::Failed)
         }
     }
 }
 
 async fn resend(app: &App, owner: &str, listed: OutboxRecord) -> Resend {
-    let claim = keys::outbox_resend_lease(&listed.id);
+    let claim = Lease::outbox_resend(&listed.id);
     if let Err(skip) = take_claim(app, &claim, owner, CLAIM_TTL).await {
         return skip;
     }
@@ -325,7 +321,7 @@ async fn redrive_deliveries(
 async fn redrive_delivery(app: &App, owner: &str, d: shared::webhooks::Delivery) -> Resend {
     let (ws, id) = (d.workspace_id.as_str(), d.id.as_str());
     // Kept (not released): overlapping sweeps queue one message per delivery per grace period.
-    let claim = keys::delivery_redrive_lease(ws, id);
+    let claim = Lease::delivery_redrive(ws, id);
     if let Err(skip) = take_claim(app, &claim, owner, DELIVERY_STUCK_GRACE).await {
         return skip;
     }
@@ -399,7 +395,7 @@ async fn redrive(app: &App, owner: &str, m: SyncMapping) -> Resend {
     let ws = m.workspace_id.as_str();
     let id = m.sentra_event_id.as_str();
     // Overlapping sweeps queue one run per mapping per grace period.
-    let claim = keys::sync_mapping_redrive_lease(ws, id);
+    let claim = Lease::sync_mapping_redrive(ws, id);
     if let Err(skip) = take_claim(app, &claim, owner, MAPPING_STUCK_GRACE).await {
         return skip;
     }

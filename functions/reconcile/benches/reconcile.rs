@@ -12,7 +12,7 @@ const EXAMS: usize = 1000;
 const BOOKINGS_PER_EXAM: usize = 3;
 
 async fn seed(app: &App) -> String {
-    let (ws, _key) = shared::testing::workspace(app, "bench").await;
+    let (ws, _key) = shared_testkit::harness::workspace(app, "bench").await;
     let now = shared::time::now_string();
     for e in 0..EXAMS {
         let exam = format!("exam-{e:05}");
@@ -61,7 +61,7 @@ async fn seed(app: &App) -> String {
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let ws = rt.block_on(seed(&app));
     // Steady state: counters right and HubSpot up to date (what most hourly runs see).
     rt.block_on(async {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::fakes::{MemoryQueue, MemoryStore};
 use shared::inbound::domain::EventStatus;
 use shared::ports::QueueName;
 use shared::sqs_runner::event_from_bodies;
-use shared::testing::{call, Reply};
 use shared::App;
+use shared_testkit::harness::{call, Reply};
+use shared_testkit::memory::{MemoryQueue, MemoryStore};
 use sync_worker::SyncWorker;
 
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
@@ -28,8 +28,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     Env {
         router: sync_jobs_api::router(app.clone()),
         worker: SyncWorker::new(app.clone()).quiet(),
@@ -293,7 +293,7 @@ async fn validation_errors_name_the_field() {
 async fn another_workspace_sees_404_and_no_key_401() {
     let e = env().await;
     let id = e.stripe_job().await;
-    let (other_ws, other_key) = shared::testing::workspace(&e.app, "other").await;
+    let (other_ws, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
     let path = format!("{}/{id}", e.jobs());
     let r = call(&e.router, "GET", &path, Some(&other_key), None).await;
     assert_eq!(r.status, 404);

@@ -9,16 +9,15 @@ use shared::inbound::domain::{
     EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
 };
 use shared::sqs_runner::event_from_bodies;
-use shared::App;
 use sync_worker::SyncWorker;
 
 const BATCH: u64 = 10;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (app, _store, _queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let job = rt.block_on(async {
-        let (ws, _key) = shared::testing::workspace(&app, "bench").await;
+        let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
         let job = SyncJob {
             id: shared::ids::new_id(shared::ids::SYNC_JOB),
             workspace_id: ws,

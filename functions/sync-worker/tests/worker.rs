@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::fakes::{MemoryQueue, MemoryStore};
 use shared::inbound::domain::{
     EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
 };
@@ -15,6 +14,7 @@ use shared::ports::QueueName;
 use shared::signing;
 use shared::sqs_runner::event_from_bodies;
 use shared::App;
+use shared_testkit::memory::{MemoryQueue, MemoryStore};
 use sync_worker::SyncWorker;
 
 const STRIPE_SECRET: &str = "whsec_worker_test";
@@ -29,8 +29,8 @@ struct Env {
 }
 
 async fn env_with(source: Source, config: WebhookConfig) -> Env {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
-    let (ws, _key) = shared::testing::workspace(&app, "w").await;
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
     let now = shared::time::now_string();
     let job = SyncJob {
         id: shared::ids::new_id(shared::ids::SYNC_JOB),

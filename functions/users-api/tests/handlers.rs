@@ -6,10 +6,10 @@ use sha2::{Digest, Sha256};
 
 use shared::config::Config;
 use shared::domain::{Booking, BookingStatus, ExamInput, OutboxRecord, QrCode};
-use shared::fakes::{MemoryQueue, MemoryStore};
 use shared::ports::{NewBooking, QueueName};
-use shared::testing::{call, workspace};
 use shared::App;
+use shared_testkit::harness::{call, workspace};
+use shared_testkit::memory::{MemoryQueue, MemoryStore};
 use std::sync::Arc;
 
 struct Env {
@@ -22,7 +22,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let (app, store, queue) = App::in_memory(Config::for_tests("t", "q"));
+    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (ws, key) = workspace(&app, "users").await;
     let router = users_api::router(app.clone());
     Env {
@@ -49,7 +49,7 @@ impl Env {
         r.body["user"].clone()
     }
 
-    async fn get(&self, path: &str) -> shared::testing::Reply {
+    async fn get(&self, path: &str) -> shared_testkit::harness::Reply {
         call(&self.router, "GET", path, Some(&self.key), None).await
     }
 

@@ -6,21 +6,21 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::{QueueEnvelope, QueueMessage};
 use shared::ports::QueueName;
-use shared::testing::{call, Reply};
 use shared::webhooks::{Delivery, DeliveryStatus};
 use shared::App;
+use shared_testkit::harness::{call, Reply};
 
 struct Env {
     app: App,
-    queue: Arc<shared::fakes::MemoryQueue>,
+    queue: Arc<shared_testkit::memory::MemoryQueue>,
     router: axum::Router,
     ws: String,
     key: String,
 }
 
 async fn env_with(config: Config) -> Env {
-    let (app, _store, queue) = App::in_memory(config);
-    let (ws, key) = shared::testing::workspace(&app, "w").await;
+    let (app, _store, queue) = shared_testkit::in_memory_app(config);
+    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let router = webhooks_api::router(app.clone());
     Env {
         app,
@@ -232,7 +232,7 @@ async fn bad_input_is_a_400_naming_the_field() {
         assert_eq!(code(&r), "validation_error");
         assert!(message(&r).contains(field), "{}", message(&r));
     }
-    let r = shared::testing::call_raw(
+    let r = shared_testkit::harness::call_raw(
         &e.router,
         "POST",
         "/api/admin/webhooks",
@@ -285,7 +285,7 @@ async fn requests_without_a_valid_key_are_401() {
     )
     .await;
     assert_eq!(r.status, 401);
-    let r = shared::testing::call_raw(
+    let r = shared_testkit::harness::call_raw(
         &e.router,
         "GET",
         "/api/admin/webhooks",
@@ -454,7 +454,7 @@ async fn another_workspace_sees_404_everywhere() {
     let e = env().await;
     let w = create_ok(&e, "https://example.com/h").await;
     let id = w["id"].as_str().unwrap();
-    let (_other_ws, other_key) = shared::testing::workspace(&e.app, "other").await;
+    let (_other_ws, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
     let list = call(
         &e.router,
         "GET",

@@ -13,9 +13,6 @@
 //! - Status writes are conditional on the lease and on the revision they were planned for, so
 //!   a change that lands mid-call is never marked synced.
 
-pub mod dynamo;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fake;
 pub mod ghl;
 pub mod sync;
 

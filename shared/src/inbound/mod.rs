@@ -12,9 +12,6 @@
 //! - `ports` + `dynamo` (DynamoDB) + `fake` (MemoryStore).
 
 pub mod domain;
-pub mod dynamo;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fake;
 pub mod mapping;
 pub mod ports;
 pub mod purge;

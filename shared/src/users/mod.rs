@@ -8,13 +8,9 @@
 //! - `export.rs`: the export runner (direct and as an S3 multipart job).
 //! - `dynamo.rs` / `fake.rs` / `s3.rs`: adapters and fakes of the ports below.
 
-pub mod dynamo;
 pub mod export;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fake;
 pub mod query;
 pub mod render;
-pub mod s3;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -331,11 +327,11 @@ impl User {
     }
 
     pub fn created_position(&self) -> String {
-        crate::keys::user_position(&self.created_at, &self.id)
+        crate::paging::position(&self.created_at, &self.id)
     }
 
     pub fn updated_position(&self) -> String {
-        crate::keys::user_position(&self.updated_at, &self.id)
+        crate::paging::position(&self.updated_at, &self.id)
     }
 }
 

@@ -10,10 +10,6 @@
 //!   keeps the exact payload bytes (byte-identical across retries), every attempt, and the
 //!   state of its retries. SQS carries only `{workspaceId, deliveryId}`.
 
-pub mod dynamo;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fake;
-
 use std::time::Duration;
 
 use async_trait::async_trait;

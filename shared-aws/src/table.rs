@@ -12,23 +12,23 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use crate::domain::{
+use crate::keys::{self, Key};
+use shared::domain::{
     ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
     Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
 };
-use crate::error::{AppError, AppResult};
-use crate::keys::{self, Key};
-use crate::ports::{
+use shared::error::{AppError, AppResult};
+use shared::lease::Lease;
+use shared::ports::{
     BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
     IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, WorkspaceStore,
 };
-use crate::signing::WebhookSecret;
+use shared::signing::WebhookSecret;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -378,24 +378,21 @@ pub fn unexpected_cancel(context: &'static str, reasons: &[TxReason]) -> AppErro
 
 /// Cursors are opaque to clients: base64url of the LastEvaluatedKey's string attributes.
 pub fn encode_cursor(key: &Item) -> String {
-    let map: HashMap<&str, &str> = key
+    let fields = key
         .iter()
         .filter_map(|(k, v)| match v {
-            AttributeValue::S(s) => Some((k.as_str(), s.as_str())),
+            AttributeValue::S(s) => Some((k.clone(), s.clone())),
             _ => None,
         })
         .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
+    shared::paging::encode_cursor(&fields)
 }
 
 pub fn decode_cursor(cursor: &str) -> AppResult<Item> {
-    let invalid = || AppError::validation("cursor is invalid");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if map.is_empty() || map.len() > 4 {
-        return Err(invalid());
-    }
-    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+    Ok(shared::paging::decode_cursor(cursor)?
+        .into_iter()
+        .map(|(k, v)| (k, s(v)))
+        .collect())
 }
 
 /// The cursor of the page after this one (`None` at the end).
@@ -677,7 +674,7 @@ pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWrite
             ),
             (
                 keys::TTL,
-                n(crate::time::parse(&outbox.created_at)
+                n(shared::time::parse(&outbox.created_at)
                     .map(|t| t.timestamp())
                     .unwrap_or_else(|| chrono::Utc::now().timestamp())
                     + OUTBOX_TTL_SECS),
@@ -685,7 +682,7 @@ pub fn outbox_put(table: &str, outbox: &OutboxRecord) -> AppResult<TransactWrite
         ],
     )?;
     // Users (GDPR erase): a record whose events carry a user is findable by that user on gsi2.
-    if let Some(user) = crate::users::outbox_user(outbox) {
+    if let Some(user) = shared::users::outbox_user(outbox) {
         item.insert(
             keys::GSI2PK.into(),
             s(keys::user_outbox_pk(&outbox.workspace_id, user)),
@@ -799,7 +796,7 @@ impl BookingStore for DynamoStore {
             outbox_put(&self.table, &new.outbox)?,
         ];
         if let Some((key_hash, record)) = &new.idempotency {
-            let now_secs = crate::time::parse(&new.now)
+            let now_secs = shared::time::parse(&new.now)
                 .map(|t| t.timestamp())
                 .unwrap_or_default();
             items.push(put(
@@ -956,7 +953,7 @@ impl BookingStore for DynamoStore {
             return Err(AppError::NotFound("booking"));
         };
         let expected = booking.status;
-        apply_transition(&mut booking, transition, scanned_by, now)?;
+        shared::domain::apply_transition(&mut booking, transition, scanned_by, now)?;
         let qr = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&booking.qr_code)
             .map_err(|e| AppError::internal("encode qr", e))?;
         let completed = booking
@@ -1090,48 +1087,6 @@ fn status_str(s: BookingStatus) -> &'static str {
     }
 }
 
-/// The state machine of complete / QR scan / QR validate, shared by adapter and fake.
-pub fn apply_transition(
-    booking: &mut Booking,
-    transition: BookingTransition,
-    scanned_by: Option<&str>,
-    now: &str,
-) -> AppResult<()> {
-    if booking.status == BookingStatus::Cancelled {
-        return Err(AppError::validation(format!(
-            "booking {} is cancelled",
-            booking.id
-        )));
-    }
-    match transition {
-        BookingTransition::Complete => {
-            if booking.status == BookingStatus::Completed {
-                return Err(AppError::validation(format!(
-                    "booking {} is already completed",
-                    booking.id
-                )));
-            }
-            booking.status = BookingStatus::Completed;
-            booking.completed_at = Some(now.to_owned());
-        }
-        BookingTransition::QrScan => {
-            booking.qr_code.scanned_at = Some(now.to_owned());
-            booking.qr_code.scanned_by = scanned_by.map(str::to_owned);
-        }
-        BookingTransition::QrValidate => {
-            if booking.qr_code.validated_at.is_some() {
-                return Err(AppError::validation(format!(
-                    "the QR code of booking {} is already validated",
-                    booking.id
-                )));
-            }
-            booking.qr_code.validated_at = Some(now.to_owned());
-        }
-    }
-    booking.updated_at = Some(now.to_owned());
-    Ok(())
-}
-
 // --- integrations ----------------------------------------------------------------------------
 
 #[async_trait]
@@ -1189,7 +1144,7 @@ impl IntegrationStore for DynamoStore {
         } else {
             "succeeded"
         };
-        let ttl = crate::time::parse(now)
+        let ttl = shared::time::parse(now)
             .map(|t| t.timestamp())
             .unwrap_or_default()
             + STATS_TTL_SECS;
@@ -1257,7 +1212,8 @@ impl IntegrationStore for DynamoStore {
 
 #[async_trait]
 impl LeaseStore for DynamoStore {
-    async fn try_acquire(&self, key: &Key, owner: &str, ttl: Duration) -> AppResult<bool> {
+    async fn try_acquire(&self, lease: &Lease, owner: &str, ttl: Duration) -> AppResult<bool> {
+        let key = &keys::lease(lease);
         let now_ms = chrono::Utc::now().timestamp_millis();
         let until = now_ms + ttl.as_millis() as i64;
         let mut item = key_attrs(key);
@@ -1276,7 +1232,8 @@ impl LeaseStore for DynamoStore {
         conditional(res, "dynamodb acquire lease")
     }
 
-    async fn release(&self, key: &Key, owner: &str) -> AppResult<()> {
+    async fn release(&self, lease: &Lease, owner: &str) -> AppResult<()> {
+        let key = &keys::lease(lease);
         let res = self
             .client
             .delete_item()
@@ -1423,6 +1380,9 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
 
     #[test]

@@ -10,16 +10,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 
-use super::{
-    CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
-};
-use crate::adapters::dynamo::{
+use crate::keys;
+use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, null, opt_s,
     page_of, put, s, update, DynamoStore, Item, UpdateSpec,
 };
-use crate::error::{AppError, AppResult};
-use crate::keys;
-use crate::ports::Page;
+use shared::calendar::{
+    CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
+};
+use shared::error::{AppError, AppResult};
+use shared::ports::Page;
 
 fn num(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -136,10 +136,7 @@ impl CalendarStore for DynamoStore {
         ];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) => Err(crate::adapters::dynamo::unexpected_cancel(
-                "create calendar event",
-                &r,
-            )),
+            Err(r) => Err(crate::table::unexpected_cancel("create calendar event", &r)),
         }
     }
 
@@ -206,7 +203,7 @@ impl CalendarStore for DynamoStore {
                 return Err(AppError::NotFound("sync mapping"))
             }
             Err(reasons) => {
-                return Err(crate::adapters::dynamo::unexpected_cancel(
+                return Err(crate::table::unexpected_cancel(
                     "update calendar event",
                     &reasons,
                 ))

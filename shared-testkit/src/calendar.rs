@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{
+use crate::memory::MemoryStore;
+use shared::calendar::{
     CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
 };
-use crate::adapters::dynamo::{decode_cursor, encode_cursor, s, Item};
-use crate::error::{AppError, AppResult};
-use crate::fakes::MemoryStore;
-use crate::ports::Page;
+use shared::error::{AppError, AppResult};
+use shared::paging::{cursor_of as cursor_from, decode_cursor};
+use shared::ports::Page;
 
 type WsKey = (String, String);
 
@@ -38,12 +38,12 @@ fn holds(st: &CalendarState, key: &WsKey, owner: &str) -> bool {
 }
 
 fn cursor_of(id: &str) -> String {
-    encode_cursor(&Item::from([("id".to_owned(), s(id))]))
+    cursor_from(&[("id", id)])
 }
 
 fn cursor_id(cursor: &str) -> AppResult<String> {
     match decode_cursor(cursor)?.get("id") {
-        Some(aws_sdk_dynamodb::types::AttributeValue::S(id)) => Ok(id.clone()),
+        Some(id) => Ok(id.clone()),
         _ => Err(AppError::validation("cursor is invalid")),
     }
 }

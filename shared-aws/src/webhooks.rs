@@ -9,18 +9,18 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 
-use super::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
-    Subscription, SubscriptionPatch, SubscriptionStore,
-};
-use crate::adapters::dynamo::{
+use crate::keys;
+use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, now_secs,
     null, opt_s, page_of, s, DynamoStore, Item,
 };
-use crate::error::{AppError, AppResult};
-use crate::keys;
-use crate::ports::Page;
-use crate::signing::WebhookSecret;
+use shared::error::{AppError, AppResult};
+use shared::ports::Page;
+use shared::signing::WebhookSecret;
+use shared::webhooks::{
+    AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
+    Subscription, SubscriptionPatch, SubscriptionStore,
+};
 
 fn subscription_item(sub: &Subscription) -> AppResult<Item> {
     encode(sub, &keys::subscription(&sub.workspace_id, &sub.id), &[])
@@ -303,7 +303,7 @@ impl SubscriptionStore for DynamoStore {
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(
                     ":reason",
-                    s(super::streak_reason(sub.consecutive_failures)),
+                    s(shared::webhooks::streak_reason(sub.consecutive_failures)),
                 )
                 .expression_attribute_values(":now", s(now))
                 .send()

@@ -4,18 +4,17 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::domain::{
+use crate::memory::MemoryStore;
+use shared::error::{AppError, AppResult};
+use shared::inbound::domain::{
     ApplyOutcome, EventChange, EventCounts, EventStatus, Execution, InboundEvent, Record, SyncJob,
 };
-use super::ports::{
+use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
-use crate::adapters::dynamo::{decode_cursor, encode_cursor};
-use crate::error::{AppError, AppResult};
-use crate::fakes::MemoryStore;
-use crate::ports::Page;
+use shared::paging::{decode_cursor, encode_cursor};
+use shared::ports::Page;
 
 type JobKey = (String, String);
 
@@ -41,15 +40,15 @@ fn cursor_after(cursor: Option<&str>, partition: &str) -> AppResult<Option<Strin
     };
     let mut m = decode_cursor(c)?;
     match (m.remove("p"), m.remove("id")) {
-        (Some(AttributeValue::S(p)), Some(AttributeValue::S(id))) if p == partition => Ok(Some(id)),
+        (Some(p), Some(id)) if p == partition => Ok(Some(id)),
         _ => Err(AppError::validation("cursor is invalid")),
     }
 }
 
 fn make_cursor(partition: &str, id: &str) -> String {
     encode_cursor(&HashMap::from([
-        ("p".to_owned(), AttributeValue::S(partition.to_owned())),
-        ("id".to_owned(), AttributeValue::S(id.to_owned())),
+        ("p".to_owned(), partition.to_owned()),
+        ("id".to_owned(), id.to_owned()),
     ]))
 }
 

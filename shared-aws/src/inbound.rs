@@ -10,20 +10,20 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use serde_json::Value;
 
-use super::domain::{
-    ApplyOutcome, EventChange, EventCounts, EventStatus, Execution, InboundEvent, Record, Source,
-    SyncJob, SyncMetadata,
-};
-use super::ports::{
-    InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
-};
-use crate::adapters::dynamo::{
+use crate::keys::{self, Key};
+use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, next_cursor,
     num_attr, put, s, str_attr, unexpected_cancel, DynamoStore, Item,
 };
-use crate::error::{AppError, AppResult};
-use crate::keys::{self, Key};
-use crate::ports::Page;
+use shared::error::{AppError, AppResult};
+use shared::inbound::domain::{
+    ApplyOutcome, EventChange, EventCounts, EventStatus, Execution, InboundEvent, Record, Source,
+    SyncJob, SyncMetadata,
+};
+use shared::inbound::ports::{
+    InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
+};
+use shared::ports::Page;
 
 /// A raw body is split into items of at most this many bytes (an item holds 400 KB).
 const RAW_CHUNK_BYTES: usize = 300_000;
@@ -583,7 +583,10 @@ impl DynamoStore {
                         ("error".to_owned(), s(&err.error)),
                     ]))]),
                 );
-                values.insert(":max".to_owned(), n(super::domain::MAX_EVENT_ERRORS as i64));
+                values.insert(
+                    ":max".to_owned(),
+                    n(shared::inbound::domain::MAX_EVENT_ERRORS as i64),
+                );
                 condition.push_str(" AND (attribute_not_exists(errors) OR size(errors) < :max)");
             }
         }
@@ -808,7 +811,7 @@ impl SyncExecutionStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::dynamo::encode_cursor;
+    use crate::table::encode_cursor;
 
     #[test]
     fn raw_bodies_split_on_char_boundaries() {

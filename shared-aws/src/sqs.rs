@@ -6,11 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 
-use crate::error::{AppError, AppResult};
-use crate::ports::{Queue, QueueName};
+use shared::error::{AppError, AppResult};
+use shared::ports::{Queue, QueueName};
 
-/// SQS's longest DelaySeconds.
-pub const MAX_DELAY: Duration = Duration::from_secs(900);
+pub use shared::ports::MAX_QUEUE_DELAY as MAX_DELAY;
 
 #[derive(Clone)]
 pub struct SqsQueue {

@@ -7,17 +7,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::query::{IndexScan, ScanPage};
-use super::{
+use crate::memory::MemoryStore;
+use shared::domain::{Booking, OutboxRecord};
+use shared::error::{AppError, AppResult};
+use shared::paging::{decode_cursor, encode_cursor};
+use shared::ports::Page;
+use shared::users::query::{IndexScan, ScanPage};
+use shared::users::{
     redact_event, BlobStore, EraseReport, ExportRecord, ExportStatus, ExportStore, User, UserStore,
 };
-use crate::adapters::dynamo::{decode_cursor, encode_cursor};
-use crate::domain::{Booking, OutboxRecord};
-use crate::error::{AppError, AppResult};
-use crate::fakes::MemoryStore;
-use crate::ports::Page;
 
 #[derive(Default)]
 struct UsersState {
@@ -214,7 +213,7 @@ impl ExportStore for MemoryStore {
         let after = match cursor {
             None => None,
             Some(c) => match decode_cursor(c)?.remove("id") {
-                Some(AttributeValue::S(id)) => Some(id),
+                Some(id) => Some(id),
                 _ => return Err(AppError::validation("cursor is invalid")),
             },
         };
@@ -235,12 +234,8 @@ impl ExportStore for MemoryStore {
         let more = page.len() > limit;
         page.truncate(limit);
         let next_cursor = if more {
-            page.last().map(|r| {
-                encode_cursor(&HashMap::from([(
-                    "id".to_owned(),
-                    AttributeValue::S(r.id.clone()),
-                )]))
-            })
+            page.last()
+                .map(|r| encode_cursor(&HashMap::from([("id".to_owned(), r.id.clone())])))
         } else {
             None
         };
@@ -328,7 +323,7 @@ impl BlobStore for MemoryBlobStore {
         if k != key || part_number < 1 {
             return Err(AppError::internal_msg("bad part"));
         }
-        let etag = crate::http::sha256_hex(&body);
+        let etag = shared::http::sha256_hex(&body);
         parts.insert(part_number, body);
         Ok(etag)
     }

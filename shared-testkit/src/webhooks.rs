@@ -4,17 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{
+use crate::memory::MemoryStore;
+use shared::error::{AppError, AppResult};
+use shared::paging::{decode_cursor, encode_cursor};
+use shared::ports::Page;
+use shared::signing::WebhookSecret;
+use shared::webhooks::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
     Subscription, SubscriptionPatch, SubscriptionStore,
 };
-use crate::adapters::dynamo::{decode_cursor, encode_cursor};
-use crate::error::{AppError, AppResult};
-use crate::fakes::MemoryStore;
-use crate::ports::Page;
-use crate::signing::WebhookSecret;
 
 type WsKey = (String, String);
 
@@ -35,8 +34,8 @@ fn now_secs() -> i64 {
 /// The fake's cursors: the last id of the previous page, for one partition (`scope`).
 fn cursor_for(scope: &str, last_id: &str) -> String {
     encode_cursor(&HashMap::from([
-        ("scope".to_owned(), AttributeValue::S(scope.to_owned())),
-        ("id".to_owned(), AttributeValue::S(last_id.to_owned())),
+        ("scope".to_owned(), scope.to_owned()),
+        ("id".to_owned(), last_id.to_owned()),
     ]))
 }
 
@@ -46,7 +45,7 @@ fn after_cursor(cursor: Option<&str>, scope: &str) -> AppResult<Option<String>> 
     };
     let mut item = decode_cursor(c)?;
     match (item.remove("scope"), item.remove("id")) {
-        (Some(AttributeValue::S(s)), Some(AttributeValue::S(id))) if s == scope => Ok(Some(id)),
+        (Some(s), Some(id)) if s == scope => Ok(Some(id)),
         _ => Err(AppError::validation("cursor is invalid")),
     }
 }
@@ -251,7 +250,8 @@ impl SubscriptionStore for MemoryStore {
             };
             if sub.active && sub.consecutive_failures >= sub.max_consecutive_failures {
                 sub.active = false;
-                sub.disabled_reason = Some(super::streak_reason(sub.consecutive_failures));
+                sub.disabled_reason =
+                    Some(shared::webhooks::streak_reason(sub.consecutive_failures));
                 sub.updated_at = now.to_owned();
                 effect.disabled = true;
             }
@@ -436,7 +436,7 @@ impl DeliveryStore for MemoryStore {
                 })
                 .filter_map(|((_, id), d)| {
                     let next = d.next_attempt_at.as_deref()?;
-                    let position = crate::keys::pending_delivery_position(next, id);
+                    let position = shared::paging::position(next, id);
                     (position.as_str() < due_before).then(|| (position, d.clone()))
                 })
                 .collect()

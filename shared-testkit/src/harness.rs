@@ -60,19 +60,19 @@ pub async fn call(
 }
 
 /// Creates a workspace and its first key directly through the store: (workspace id, key).
-pub async fn workspace(app: &crate::App, name: &str) -> (String, String) {
-    let now = crate::time::now_string();
-    let ws = crate::domain::Workspace {
-        id: crate::ids::new_id(crate::ids::WORKSPACE),
+pub async fn workspace(app: &shared::App, name: &str) -> (String, String) {
+    let now = shared::time::now_string();
+    let ws = shared::domain::Workspace {
+        id: shared::ids::new_id(shared::ids::WORKSPACE),
         name: name.to_owned(),
         created_at: now.clone(),
     };
-    let plain = format!("bsk_test_{}", crate::ids::new_id("k"));
-    let key = crate::domain::ApiKey {
-        id: crate::ids::new_id(crate::ids::API_KEY),
+    let plain = format!("bsk_test_{}", shared::ids::new_id("k"));
+    let key = shared::domain::ApiKey {
+        id: shared::ids::new_id(shared::ids::API_KEY),
         workspace_id: ws.id.clone(),
         prefix: plain.chars().take(12).collect(),
-        hash: crate::http::sha256_hex(plain.as_bytes()),
+        hash: shared::http::sha256_hex(plain.as_bytes()),
         created_at: now,
         last_used_at: None,
         revoked_at: None,

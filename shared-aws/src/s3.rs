@@ -10,8 +10,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
-use super::BlobStore;
-use crate::error::{AppError, AppResult};
+use shared::error::{AppError, AppResult};
+use shared::users::BlobStore;
 
 #[derive(Clone)]
 pub struct S3BlobStore {

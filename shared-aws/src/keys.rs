@@ -4,6 +4,8 @@
 //! (`gsi2pk`/`gsi2sk`), TTL attribute `expires_at`. Tenant data always starts with `WS#{ws}`,
 //! so a key built from another workspace's id can never reach this workspace's items.
 
+use shared::lease::Lease;
+
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
@@ -134,7 +136,7 @@ pub fn pending_deliveries_index_pk(ws: &str) -> String {
 }
 /// `{nextAttemptAt}#{delivery id}`: ordered by when the next call is due.
 pub fn pending_delivery_position(next_attempt_at: &str, id: &str) -> String {
-    format!("{next_attempt_at}#{id}")
+    shared::paging::position(next_attempt_at, id)
 }
 
 // --- inbound sync jobs (seed 003) -----------------------------------------------------------
@@ -233,7 +235,7 @@ pub fn user_index_entry(partition: String, position: &str) -> Key {
     Key::new(partition, position)
 }
 pub fn user_position(timestamp: &str, id: &str) -> String {
-    format!("{timestamp}#{id}")
+    shared::paging::position(timestamp, id)
 }
 /// Live user count of a workspace (`total` of the unfiltered list without a scan).
 pub fn user_counter(ws: &str) -> Key {
@@ -304,6 +306,21 @@ pub fn delivery_redrive_lease(ws: &str, id: &str) -> Key {
 /// The sweeper's claim on re-driving one stuck `pending` GHL mapping (in the event's partition).
 pub fn sync_mapping_redrive_lease(ws: &str, event: &str) -> Key {
     Key::new(calendar_event_pk(ws, event), "LEASE#sweeper")
+}
+
+/// The item that holds a lease.
+pub fn lease(lease: &Lease) -> Key {
+    match lease {
+        Lease::CounterSync { workspace, exam } => counter_sync_lease(workspace, exam),
+        Lease::OutboxResend { outbox } => outbox_resend_lease(outbox),
+        Lease::DeliveryRedrive {
+            workspace,
+            delivery,
+        } => delivery_redrive_lease(workspace, delivery),
+        Lease::SyncMappingRedrive { workspace, event } => {
+            sync_mapping_redrive_lease(workspace, event)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,20 +9,20 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::dynamo::{apply_transition, decode_cursor, encode_cursor};
-use crate::domain::{
+use shared::domain::apply_transition;
+use shared::domain::{
     ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
     Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
 };
-use crate::error::{AppError, AppResult};
-use crate::keys::Key;
-use crate::ports::{
+use shared::error::{AppError, AppResult};
+use shared::lease::Lease;
+use shared::paging::{decode_cursor, encode_cursor};
+use shared::ports::{
     BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
     IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, Queue, QueueName, WorkspaceStore,
 };
-use crate::signing::WebhookSecret;
+use shared::signing::WebhookSecret;
 
 type WsKey = (String, String);
 
@@ -37,7 +37,7 @@ struct State {
     idempotency: HashMap<WsKey, IdempotencyRecord>,
     integrations: HashMap<(String, IntegrationKind), Integration>,
     stats: HashMap<(String, IntegrationKind, String), AttemptStats>,
-    leases: HashMap<Key, (String, i64)>,
+    leases: HashMap<Lease, (String, i64)>,
     outbox: BTreeMap<String, OutboxRecord>,
 }
 
@@ -287,7 +287,7 @@ fn after_cursor(cursor: Option<&str>) -> AppResult<Option<String>> {
         return Ok(None);
     };
     match decode_cursor(cursor)?.remove("id") {
-        Some(AttributeValue::S(id)) => Ok(Some(id)),
+        Some(id) => Ok(Some(id)),
         _ => Err(AppError::validation("cursor is invalid")),
     }
 }
@@ -297,12 +297,9 @@ fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> P
     let more = items.len() > limit;
     items.truncate(limit);
     let next_cursor = if more {
-        items.last().map(|i| {
-            encode_cursor(&HashMap::from([(
-                "id".to_owned(),
-                AttributeValue::S(cursor_of(i)),
-            )]))
-        })
+        items
+            .last()
+            .map(|i| encode_cursor(&HashMap::from([("id".to_owned(), cursor_of(i))])))
     } else {
         None
     };
@@ -368,7 +365,7 @@ impl BookingStore for MemoryStore {
         let ws = new.workspace_id.as_str();
         let b = &new.booking;
         if let Some((hash, _)) = &new.idempotency {
-            let now = crate::time::parse(&new.now)
+            let now = shared::time::parse(&new.now)
                 .map(|t| t.timestamp())
                 .unwrap_or(0);
             if let Some(rec) = st.idempotency.get(&key(ws, hash)) {
@@ -649,7 +646,7 @@ impl IntegrationStore for MemoryStore {
 
 #[async_trait]
 impl LeaseStore for MemoryStore {
-    async fn try_acquire(&self, k: &Key, owner: &str, ttl: Duration) -> AppResult<bool> {
+    async fn try_acquire(&self, k: &Lease, owner: &str, ttl: Duration) -> AppResult<bool> {
         let now = chrono::Utc::now().timestamp_millis();
         let mut st = self.lock();
         match st.leases.get(k) {
@@ -662,7 +659,7 @@ impl LeaseStore for MemoryStore {
         }
     }
 
-    async fn release(&self, k: &Key, owner: &str) -> AppResult<()> {
+    async fn release(&self, k: &Lease, owner: &str) -> AppResult<()> {
         let mut st = self.lock();
         if st.leases.get(k).is_some_and(|(o, _)| o == owner) {
             st.leases.remove(k);
@@ -756,7 +753,7 @@ impl Queue for MemoryQueue {
             .push((
                 queue,
                 body.to_owned(),
-                delay.min(crate::adapters::sqs::MAX_DELAY),
+                delay.min(shared::ports::MAX_QUEUE_DELAY),
             ));
         Ok(())
     }

@@ -9,16 +9,16 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 
-use super::query::{IndexScan, ScanPage, UserIndex};
-use super::{redact_event, EraseReport, ExportRecord, ExportStore, User, UserStore};
-use crate::adapters::dynamo::{
+use crate::keys::{self, Key};
+use crate::table::{
     decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, outbox_put,
     page_of, put, s, str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
 };
-use crate::domain::{Booking, BookingStatus, OutboxRecord};
-use crate::error::{AppError, AppResult};
-use crate::keys::{self, Key};
-use crate::ports::Page;
+use shared::domain::{Booking, BookingStatus, OutboxRecord};
+use shared::error::{AppError, AppResult};
+use shared::ports::Page;
+use shared::users::query::{IndexScan, ScanPage, UserIndex};
+use shared::users::{redact_event, EraseReport, ExportRecord, ExportStore, User, UserStore};
 
 /// DynamoDB's TransactWriteItems limit.
 const MAX_TX_ITEMS: usize = 100;
@@ -291,7 +291,7 @@ impl DynamoStore {
             // (event id, subscription id), so each can be found without an index.
             for e in &redacted {
                 for sub in &subscriptions {
-                    let dkey = keys::delivery(ws, &crate::webhooks::delivery_id_for(&e.id, sub));
+                    let dkey = keys::delivery(ws, &shared::webhooks::delivery_id_for(&e.id, sub));
                     let Some(d) = self.get(&dkey).await? else {
                         continue;
                     };
@@ -635,7 +635,7 @@ impl UserStore for DynamoStore {
         Ok(self
             .get(&keys::user_counter(ws))
             .await?
-            .and_then(|i| crate::adapters::dynamo::num_attr(&i, "users"))
+            .and_then(|i| crate::table::num_attr(&i, "users"))
             .unwrap_or(0)
             .max(0) as u64)
     }

@@ -1,0 +1,16 @@
+//! The AWS side of the product: the only crate that names an AWS SDK. The table toolkit,
+//! the one `keys.rs`, one adapter per feature (DynamoDB, SQS, S3) and the production wiring
+//! of `shared::App`.
+
+pub mod calendar;
+pub mod inbound;
+pub mod keys;
+pub mod s3;
+pub mod sqs;
+pub mod table;
+pub mod users;
+pub mod webhooks;
+pub mod wiring;
+
+pub use table::DynamoStore;
+pub use wiring::app_from_env;

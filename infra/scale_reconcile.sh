@@ -19,5 +19,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 need_moto
 export RECONCILE_SCALE_EXAMS="${RECONCILE_SCALE_EXAMS:-10000}"
 export MOTO_INDEXED_PARTITION_QUERY=1
-exec cargo test -p integration-tests --test reconcile ten_thousand_exams_reconcile_correctly_against_moto \
+exec cargo test -p integration-tests --test it flows::reconcile::ten_thousand_exams_reconcile_correctly_against_moto \
   -- --ignored --nocapture

@@ -1,11 +1,14 @@
 //! Test kit (a dev-dependency only): in-memory fakes of every port, with the same file names
-//! as the adapters of `shared-aws`; the wiring of `shared::App` over them; an in-process
-//! caller of routers.
+//! as the adapters of `shared-aws`; the wiring of `shared::App` over them; the contract-suite
+//! macro; the moto harness; an in-process caller of routers; local HTTP targets.
 
 pub mod calendar;
+pub mod contract;
 pub mod harness;
 pub mod inbound;
 pub mod memory;
+pub mod moto;
+pub mod targets;
 pub mod users;
 pub mod webhooks;
 pub mod wiring;

@@ -1,0 +1,37 @@
+//! The contract-suite macro: each behaviour of a port is written once, as an async function
+//! generic over the port, and runs against the in-memory fake AND the AWS adapter on moto.
+
+/// `contract!(a, b, …)` instantiates `fake::a` (over a new `MemoryStore`) and `dynamo::a`
+/// (over a fresh table on moto) for each named behaviour `async fn a(store: &S)`.
+///
+/// `contract!(fake: EXPR, NAME: EXPR; a, b, …)` takes the two subjects (and the second
+/// module's name) explicitly, e.g. for the queue port (`sqs`). The expressions are evaluated
+/// inside the generated modules, which see everything of the calling module.
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        $crate::contract!(
+            fake: $crate::memory::MemoryStore::new(),
+            dynamo: $crate::moto::fresh_store().await;
+            $($name),+
+        );
+    };
+    (fake: $fake:expr, $real_mod:ident: $real:expr; $($name:ident),+ $(,)?) => {
+        mod fake {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&$fake).await;
+            })+
+        }
+        mod $real_mod {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&$real).await;
+            })+
+        }
+    };
+}

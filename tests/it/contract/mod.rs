@@ -1,0 +1,12 @@
+//! Contract suites: one per port, each behaviour run against the in-memory fake AND the adapter on moto.
+
+mod bookings;
+mod calendar;
+mod inbound;
+mod integrations;
+mod leases;
+mod outbox;
+mod queue;
+mod users;
+mod webhooks;
+mod workspaces;

@@ -1,0 +1,13 @@
+//! End-to-end flows over moto (DynamoDB single-threaded, SQS/S3 threaded) and local HTTP targets.
+
+mod bad_input;
+mod booking_events;
+mod booking_flow;
+mod calendar_sync;
+mod deliver_counter_sync;
+mod export_job;
+mod inbound_pipeline;
+mod outbox_sweeper;
+mod poison_dlq;
+mod reconcile;
+mod webhook_delivery;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cold start of a function binary against a stub of the Lambda Runtime API.
 
-    cargo build --profile bench -p admin-api --bin admin-api
-    python3 infra/coldstart.py target/release/admin-api --runs 20
+    cargo build --profile bench -p workspaces-api --bin workspaces-api
+    python3 infra/coldstart.py target/release/workspaces-api --runs 20
 
 Each run starts the binary afresh (as Lambda does for a new execution environment) with a
 Runtime API stub on a loopback port, hands it one API Gateway HTTP API (v2) event for

@@ -47,7 +47,7 @@ def load(path: str = TEMPLATE_PATH) -> dict:
 
 
 def kebab(logical_id: str) -> str:
-    """DeliveryQueue -> delivery-queue, DeliveryDLQ -> delivery-dlq, AdminApi -> admin-api."""
+    """DeliveryQueue -> delivery-queue, DeliveryDLQ -> delivery-dlq, WorkspacesApi -> workspaces-api."""
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", logical_id)
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", s)
     return s.lower()

@@ -7,7 +7,7 @@
 It reads infra/.local/dev.env, starts a loopback target that plays HubSpot (202), an outbound
 webhook receiver (200) and GHL ({"success":true,"appointment_id"}), and checks through the
 gateway what a client sees: status codes, response keys, the async paths (SQS pollers → deliver /
-sync-worker / export-worker) ending where they should, signatures on what reaches the target.
+inbound-worker / export-worker) ending where they should, signatures on what reaches the target.
 Every run uses a fresh workspace (made with ROOT_API_KEY), so it can run any number of times.
 Standard library only.
 """

@@ -190,7 +190,7 @@ class GatewayProxy(unittest.TestCase):
         status, headers, data = self.call("POST", "/api/bookings?a=1&b=%20", body, {"X-Custom": "v"})
         d = json.loads(data)
         self.assertEqual(status, 207)
-        self.assertEqual(d["path"], "/lambda-url/bookings/api/bookings?a=1&b=%20")
+        self.assertEqual(d["path"], "/lambda-url/bookings-api/api/bookings?a=1&b=%20")
         self.assertEqual((d["len"], d["sum"], d["x"]), (len(body), sum(body), "v"))
         self.assertEqual(headers.get_all("Set-Cookie"), ["a=1", "b=2"])
 

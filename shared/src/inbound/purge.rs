@@ -17,7 +17,7 @@ pub const PURGE_DELAY: Duration = Duration::from_secs(10);
 pub const ITEMS_PER_MESSAGE: u32 = 1000;
 /// Items per store call.
 pub const PAGE: u32 = 100;
-/// Longer than a sync-worker run can take (its timeout plus the queue's visibility window).
+/// Longer than an inbound-worker run can take (its timeout plus the queue's visibility window).
 pub const FINAL_PASS_DELAY: Duration = Duration::from_secs(900);
 
 fn message(ws: &str, job_id: &str, pass: u32) -> QueueMessage {

@@ -24,8 +24,8 @@ fn code(r: &Reply) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_requests_write_nothing() {
     let m = moto_app().await;
-    let bookings = bookings::router(m.app.clone());
-    let admin = admin_api::router(m.app.clone());
+    let bookings = bookings_api::router(m.app.clone());
+    let admin = workspaces_api::router(m.app.clone());
     let (ws, key) = workspace(&m.app, "acme").await;
     let (_other_ws, other_key) = workspace(&m.app, "other").await;
     let r = call(

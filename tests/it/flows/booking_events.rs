@@ -33,7 +33,7 @@ async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
     let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (_ws, key) = workspace(&app, "w").await;
     let users = users_api::router(app.clone());
-    let bookings = bookings::router(app.clone());
+    let bookings = bookings_api::router(app.clone());
     let user = call(
         &users,
         "POST",

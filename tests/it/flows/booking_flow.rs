@@ -17,15 +17,15 @@ struct Routers {
 
 fn routers(m: &MotoApp) -> Routers {
     Routers {
-        admin: admin_api::router(m.app.clone()),
-        bookings: bookings::router(m.app.clone()),
-        cancellations: cancellations::router(m.app.clone()),
+        admin: workspaces_api::router(m.app.clone()),
+        bookings: bookings_api::router(m.app.clone()),
+        cancellations: cancellations_api::router(m.app.clone()),
     }
 }
 
 /// Runs the delivery queue through the real `deliver` consumer until `done` holds.
 async fn pump_until(m: &MotoApp, timeout: Duration, done: impl Fn() -> bool) {
-    let runner = deliver::runner(m.app.clone());
+    let runner = delivery_worker::runner(m.app.clone());
     let deadline = Instant::now() + timeout;
     loop {
         let seen = pump_once(&m.sqs, &m.delivery_queue_url, |e| runner.run(e)).await;
@@ -213,7 +213,7 @@ async fn hubspot_that_never_recovers_gets_exactly_one_plus_retry_attempts_calls(
     assert_eq!(resp.status, 201);
     pump_until(&m, Duration::from_secs(60), || target.requests().len() >= 3).await;
     // Let any stray retry surface before counting.
-    let runner = deliver::runner(m.app.clone());
+    let runner = delivery_worker::runner(m.app.clone());
     pump_once(&m.sqs, &m.delivery_queue_url, |e| runner.run(e)).await;
     assert_eq!(target.requests().len(), 3);
     let e = exam(&r, &key, "888").await;

@@ -37,7 +37,7 @@ async fn env() -> Env {
         )
         .await
         .unwrap();
-    let router = calendar::router(m.app.clone());
+    let router = calendar_api::router(m.app.clone());
     Env {
         m,
         router,
@@ -65,7 +65,7 @@ async fn req(e: &Env, method: &str, path: &str, body: Option<Value>) -> Reply {
 
 /// Pumps the delivery queue through the real consumer until `done` holds (or 30 s pass).
 async fn pump_until(e: &Env, what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let runner = deliver::runner(e.m.app.clone());
+    let runner = delivery_worker::runner(e.m.app.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done().await {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::ports::QueueName;
@@ -14,7 +15,6 @@ use shared::App;
 use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{call, call_raw, Reply};
 use shared_testkit::moto::{fresh_queue, fresh_store, pump_once, sqs_client};
-use sync_worker::SyncWorker;
 
 const STRIPE_SECRET: &str = "whsec_pipeline_secret_0123456789";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
@@ -509,7 +509,7 @@ async fn deleting_a_job_purges_its_data_through_the_delivery_queue() {
     assert_eq!(r.status, 200, "{}", r.body);
 
     // The purge message is delayed by PURGE_DELAY; the deliver consumer runs it.
-    let runner = deliver::runner(s.app.clone());
+    let runner = delivery_worker::runner(s.app.clone());
     let deadline =
         std::time::Instant::now() + shared::inbound::purge::PURGE_DELAY + Duration::from_secs(20);
     while items_of_job(&s, &job).await > 0 {

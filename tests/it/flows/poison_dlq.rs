@@ -46,7 +46,7 @@ async fn a_poison_message_reaches_the_dlq_and_never_blocks_the_batch() {
         .send()
         .await
         .unwrap();
-    let runner = deliver::runner(m.app.clone());
+    let runner = delivery_worker::runner(m.app.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut receives = 0;
     loop {

@@ -189,7 +189,7 @@ async fn drift_injected_in_dynamodb_is_fixed_and_synced() {
     }
 
     // The deliver consumer pushes the fixed counts to HubSpot.
-    let runner = deliver::runner(m.app.clone());
+    let runner = delivery_worker::runner(m.app.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     while hubspot.requests().len() < 4 {
         pump_once(&m.sqs, &m.delivery_queue_url, |e| runner.run(e)).await;

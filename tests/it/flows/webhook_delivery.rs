@@ -245,8 +245,8 @@ const EXAM: &str = "40577087837";
 async fn env() -> Env {
     let m = moto_app().await;
     let (ws, key) = shared_testkit::moto::workspace(&m.app, "w").await;
-    let bookings = bookings::router(m.app.clone());
-    let hooks = webhooks_api::router(m.app.clone());
+    let bookings = bookings_api::router(m.app.clone());
+    let hooks = subscriptions_api::router(m.app.clone());
     let r = call(
         &bookings,
         "PUT",
@@ -325,7 +325,7 @@ impl Env {
 
     /// Runs the delivery queue like the Lambda event source until it stays empty.
     async fn drain(&self) {
-        let runner = deliver::runner(self.m.app.clone());
+        let runner = delivery_worker::runner(self.m.app.clone());
         for _ in 0..60 {
             let n = pump_once(&self.m.sqs, &self.m.delivery_queue_url, |ev| runner.run(ev)).await;
             if n == 0 {
@@ -337,7 +337,7 @@ impl Env {
 
     /// Only the fan-out step: the delivery messages it enqueues are left on the queue.
     async fn pump_one_round(&self) -> usize {
-        let runner = deliver::runner(self.m.app.clone());
+        let runner = delivery_worker::runner(self.m.app.clone());
         pump_once(&self.m.sqs, &self.m.delivery_queue_url, |ev| runner.run(ev)).await
     }
 }
@@ -437,7 +437,7 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
     );
     let delivery_id = delivery.id.clone();
     assert!(e.m.app.deliveries.create_delivery(&delivery).await.unwrap());
-    deliver::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
+    delivery_worker::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
         .await
         .unwrap();
     // The retry runs now and is signed with its own, fresh timestamp.
@@ -540,7 +540,7 @@ async fn after_the_overlap_only_the_new_secret_signs() {
             .items[0]
             .clone();
     let later = shared::time::now() + chrono::Duration::hours(25);
-    deliver::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
+    delivery_worker::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
         .await
         .unwrap();
     let req = &target.requests()[0];
@@ -872,7 +872,7 @@ async fn fanning_out_the_same_record_twice_delivers_once() {
         .filter(|b| b.contains("fan_out"))
         .collect();
     assert_eq!(bodies.len(), 1);
-    let runner = deliver::runner(e.m.app.clone());
+    let runner = delivery_worker::runner(e.m.app.clone());
     for _ in 0..2 {
         let r = runner
             .run(event_from_bodies(&[("m1", bodies[0].as_str(), 1)]))
@@ -907,7 +907,7 @@ async fn duplicate_delivery_messages_send_one_call() {
         delivery_id: d.id.clone(),
     }))
     .unwrap();
-    let runner = deliver::runner(e.m.app.clone());
+    let runner = delivery_worker::runner(e.m.app.clone());
     let r = runner
         .run(event_from_bodies(&[
             ("a", &msg, 1),
@@ -975,7 +975,7 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
         body: msg,
         receive_count: 5,
     };
-    let runner = deliver::runner(e.m.app.clone());
+    let runner = delivery_worker::runner(e.m.app.clone());
     shared::sqs_runner::RecordHandler::on_final_failure(runner.handler(), &record, "boom").await;
     let got = e.webhook(&id_of(&w)).await;
     assert_eq!(got["deliveries"][0]["status"], "failed");
@@ -996,7 +996,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
     let target = FaultTarget::start().await;
     target.set_default(Behaviour::Status(503));
-    let hooks = webhooks_api::router(app.clone());
+    let hooks = subscriptions_api::router(app.clone());
     let r = call(
         &hooks,
         "POST",
@@ -1014,7 +1014,9 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     app.deliveries.create_delivery(&d).await.unwrap();
 
     // Call 1 fails: retry 1 waits 600 s ±20 % (one SQS delay).
-    deliver::delivery::run(&app, &ws, &d.id).await.unwrap();
+    delivery_worker::delivery::run(&app, &ws, &d.id)
+        .await
+        .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
     assert_eq!(msgs.len(), 1);
     let env1: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
@@ -1037,7 +1039,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
             .unwrap(),
     )
     .unwrap();
-    deliver::delivery::run_at(&app, &ws, &d.id, due)
+    delivery_worker::delivery::run_at(&app, &ws, &d.id, due)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1063,7 +1065,9 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     assert_eq!(stored.status, shared::webhooks::DeliveryStatus::Pending);
 
     // A message arriving before the attempt is due is put back, not sent early.
-    deliver::delivery::run(&app, &ws, &d.id).await.unwrap();
+    delivery_worker::delivery::run(&app, &ws, &d.id)
+        .await
+        .unwrap();
     assert_eq!(target.requests().len(), 2);
     assert_eq!(queue.drain(QueueName::Delivery).len(), 1);
 }

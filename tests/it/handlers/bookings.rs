@@ -18,7 +18,7 @@ struct Env {
 async fn env() -> Env {
     let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (_ws, key) = shared_testkit::harness::workspace(&app, "w").await;
-    let router = bookings::router(app.clone());
+    let router = bookings_api::router(app.clone());
     let r = call(
         &router,
         "PUT",

@@ -1,5 +1,5 @@
 //! Calendar handlers against the in-memory fakes and a local GHL stand-in; retries run
-//! through the real delivery-queue consumer (`deliver::runner`) fed from the memory queue.
+//! through the real delivery-queue consumer (`delivery_worker::runner`) fed from the memory queue.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
         )
         .await
         .unwrap();
-    let router = calendar::router(app.clone());
+    let router = calendar_api::router(app.clone());
     Env {
         app,
         queue,
@@ -148,7 +148,7 @@ async fn sync_of(e: &Env, id: &str) -> Value {
 
 /// Feeds every queued delivery-queue message to the real consumer until the queue is empty.
 async fn pump(e: &Env) -> usize {
-    let runner = deliver::runner(e.app.clone());
+    let runner = delivery_worker::runner(e.app.clone());
     let mut total = 0;
     for _ in 0..50 {
         let msgs = e.queue.drain(QueueName::Delivery);
@@ -533,7 +533,7 @@ async fn sync_retry_run(e: &Env, id: &str) {
         attempt: 0,
     }))
     .unwrap();
-    let resp = deliver::runner(e.app.clone())
+    let resp = delivery_worker::runner(e.app.clone())
         .run(event_from_bodies(&[("m1", &body, 1)]))
         .await;
     assert!(resp.batch_item_failures.is_empty());
@@ -626,7 +626,7 @@ async fn other_event_types_are_saved_not_applicable_without_a_call() {
 async fn no_or_a_disabled_integration_is_not_applicable() {
     let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
-    let router = calendar::router(app.clone());
+    let router = calendar_api::router(app.clone());
     let r = call(
         &router,
         "POST",

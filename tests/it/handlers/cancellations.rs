@@ -16,7 +16,7 @@ struct Env {
 async fn env(capacity: i64) -> Env {
     let (app, store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (_ws, key) = workspace(&app, "w").await;
-    let bookings = bookings::router(app.clone());
+    let bookings = bookings_api::router(app.clone());
     for exam in ["e1", "e2"] {
         let r = call(
             &bookings,
@@ -30,7 +30,7 @@ async fn env(capacity: i64) -> Env {
     }
     Env {
         store,
-        cancels: cancellations::router(app.clone()),
+        cancels: cancellations_api::router(app.clone()),
         bookings,
         key,
         app,

@@ -1,11 +1,11 @@
 //! Each function's router or message handler in-process, over the in-memory fakes.
 
-mod admin;
 mod bookings;
 mod calendar;
 mod cancellations;
 mod inbound_receiver;
+mod inbound_worker;
+mod subscriptions;
 mod sync_jobs;
-mod sync_worker;
 mod users;
-mod webhooks;
+mod workspaces;

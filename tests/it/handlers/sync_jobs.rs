@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::inbound::domain::EventStatus;
@@ -13,7 +14,6 @@ use shared::sqs_runner::event_from_bodies;
 use shared::App;
 use shared_testkit::harness::{call, Reply};
 use shared_testkit::memory::{MemoryQueue, MemoryStore};
-use sync_worker::SyncWorker;
 
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
 

@@ -1,0 +1,22 @@
+//! Lambda entry point: wiring only. Invoked by EventBridge `rate(5 minutes)`.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared_aws::app_from_env().await?;
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+            let app = app.clone();
+            async move {
+                sweeper::run(&app).await.map_err(|e| {
+                    tracing::error!(error = %e.log_detail(), "outbox sweep failed");
+                    Error::from("outbox sweep failed (see logs)")
+                })
+            }
+        },
+    ))
+    .await
+}

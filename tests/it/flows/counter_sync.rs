@@ -1,0 +1,272 @@
+//! The `deliver` consumer's counter sync against the fakes and a local HubSpot stand-in:
+//! lease, re-send when the version moved, chained delays, poison messages.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::config::Config;
+use shared::domain::{ExamInput, IntegrationInput, IntegrationKind, QueueEnvelope, QueueMessage};
+use shared::ports::QueueName;
+use shared::signing::WebhookSecret;
+use shared::sqs_runner::event_from_bodies;
+use shared::App;
+use shared_testkit::targets::webhook::Target;
+
+struct Env {
+    app: App,
+    queue: std::sync::Arc<shared_testkit::memory::MemoryQueue>,
+    target: Target,
+    ws: String,
+}
+
+async fn env() -> Env {
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
+    let target = Target::start().await;
+    app.integrations
+        .put_integration(
+            &ws,
+            IntegrationKind::Hubspot,
+            &IntegrationInput {
+                webhook_url: target.url.clone(),
+                enabled: true,
+                retry_attempts: 3,
+                retry_delay: 1,
+            },
+            &WebhookSecret::generate(),
+            "2026-01-01T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
+    app.bookings
+        .put_exam(
+            &ws,
+            "e1",
+            &ExamInput {
+                name: "Mock".into(),
+                capacity: 10,
+                exam_date: None,
+            },
+            "2026-01-01T00:00:00.000Z",
+        )
+        .await
+        .unwrap();
+    Env {
+        app,
+        queue,
+        target,
+        ws,
+    }
+}
+
+fn sync_message(ws: &str) -> String {
+    serde_json::to_string(&QueueEnvelope::now(QueueMessage::CounterSync {
+        workspace_id: ws.into(),
+        mock_exam_id: "e1".into(),
+        attempt: 0,
+        delivery_id: None,
+    }))
+    .unwrap()
+}
+
+async fn bump(e: &Env, contact: &str) {
+    let now = shared::time::now_string();
+    let booking = shared::domain::Booking {
+        id: shared::ids::new_id("bk"),
+        mock_exam_id: "e1".into(),
+        contact_id: Some(contact.into()),
+        status: shared::domain::BookingStatus::Active,
+        created_at: now.clone(),
+        updated_at: None,
+        cancelled_at: None,
+        completed_at: None,
+        qr_code: shared::domain::QrCode {
+            id: "qr_1".into(),
+            code: "C".into(),
+            scanned_at: None,
+            scanned_by: None,
+            validated_at: None,
+        },
+    };
+    let outbox = shared::events::counter_change_outbox(&e.ws, "e1", vec![], &now);
+    e.app
+        .bookings
+        .create_booking(&shared::ports::NewBooking {
+            workspace_id: e.ws.clone(),
+            booking,
+            idempotency: None,
+            outbox,
+            now,
+        })
+        .await
+        .unwrap();
+}
+
+async fn run(e: &Env, bodies: &[String]) -> Vec<String> {
+    let runner = delivery_worker::runner(e.app.clone());
+    let records: Vec<(String, &str, u32)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("m{i}"), b.as_str(), 1))
+        .collect();
+    let refs: Vec<(&str, &str, u32)> = records
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), *b, *c))
+        .collect();
+    runner
+        .run(event_from_bodies(&refs))
+        .await
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+#[tokio::test]
+async fn sends_the_count_read_at_send_time_and_records_the_synced_version() {
+    let e = env().await;
+    bump(&e, "c1").await;
+    bump(&e, "c2").await;
+    assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
+    let reqs = e.target.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].json(),
+        json!({ "mock_exam_id": "e1", "total_bookings": 2 })
+    );
+    let exam = e.app.bookings.get_exam(&e.ws, "e1").await.unwrap().unwrap();
+    assert_eq!(exam.last_synced_version, exam.version);
+    // A second message finds HubSpot current and sends nothing.
+    assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
+    assert_eq!(e.target.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_that_finds_the_lease_taken_is_retried_shortly_not_dropped() {
+    let e = env().await;
+    bump(&e, "c1").await;
+    let lease = shared::lease::Lease::counter_sync(&e.ws, "e1");
+    assert!(e
+        .app
+        .leases
+        .try_acquire(&lease, "someone-else", Duration::from_secs(60))
+        .await
+        .unwrap());
+    assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
+    assert!(
+        e.target.requests().is_empty(),
+        "no send while another sync holds the lease"
+    );
+    let requeued = e.queue.drain(QueueName::Delivery);
+    assert_eq!(requeued.len(), 1, "the sync is re-queued");
+    e.app.leases.release(&lease, "someone-else").await.unwrap();
+    assert!(run(&e, &[requeued[0].0.clone()]).await.is_empty());
+    assert_eq!(e.target.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn ten_concurrent_sync_messages_end_with_hubspot_on_the_current_count() {
+    let e = env().await;
+    for i in 0..3 {
+        bump(&e, &format!("c{i}")).await;
+    }
+    let msgs: Vec<String> = (0..10).map(|_| sync_message(&e.ws)).collect();
+    assert!(run(&e, &msgs).await.is_empty());
+    // Drain the re-queued ones until quiet.
+    for _ in 0..20 {
+        let pending: Vec<String> = e
+            .queue
+            .drain(QueueName::Delivery)
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        assert!(run(&e, &pending).await.is_empty());
+    }
+    let last = e.target.last().unwrap();
+    assert_eq!(last.json()["total_bookings"], 3);
+    let exam = e.app.bookings.get_exam(&e.ws, "e1").await.unwrap().unwrap();
+    assert_eq!(exam.last_synced_version, exam.version);
+}
+
+#[tokio::test]
+async fn a_failed_send_is_rescheduled_with_the_same_delivery_id() {
+    let e = env().await;
+    bump(&e, "c1").await;
+    e.target.respond_with(&[500]);
+    assert!(run(&e, &[sync_message(&e.ws)]).await.is_empty());
+    let retry = e.queue.drain(QueueName::Delivery);
+    assert_eq!(retry.len(), 1);
+    let env: QueueEnvelope = serde_json::from_str(&retry[0].0).unwrap();
+    let QueueMessage::CounterSync {
+        attempt,
+        delivery_id,
+        ..
+    } = env.message
+    else {
+        panic!("expected a counter sync");
+    };
+    assert_eq!(attempt, 1);
+    assert_eq!(
+        delivery_id.as_deref(),
+        Some(e.target.requests()[0].headers["webhook-id"].as_str())
+    );
+    assert!(run(&e, &[retry[0].0.clone()]).await.is_empty());
+    let reqs = e.target.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].headers["webhook-id"], reqs[1].headers["webhook-id"]);
+    assert_ne!(
+        reqs[0].headers["webhook-signature"], "",
+        "each attempt is signed"
+    );
+}
+
+#[tokio::test]
+async fn a_delay_beyond_sqs_limits_is_chained_not_run_early() {
+    let e = env().await;
+    bump(&e, "c1").await;
+    let env = QueueEnvelope {
+        message: QueueMessage::CounterSync {
+            workspace_id: e.ws.clone(),
+            mock_exam_id: "e1".into(),
+            attempt: 1,
+            delivery_id: Some("dlv_x".into()),
+        },
+        not_before: Some(shared::time::now().timestamp() + 3600),
+    };
+    assert!(run(&e, &[serde_json::to_string(&env).unwrap()])
+        .await
+        .is_empty());
+    assert!(e.target.requests().is_empty(), "not due yet");
+    let chained = e.queue.drain(QueueName::Delivery);
+    assert_eq!(chained.len(), 1);
+    assert_eq!(
+        chained[0].1,
+        Duration::from_secs(900),
+        "waits SQS's longest delay"
+    );
+    let back: QueueEnvelope = serde_json::from_str(&chained[0].0).unwrap();
+    assert_eq!(back.not_before, env.not_before);
+}
+
+#[tokio::test]
+async fn a_poison_message_fails_alone() {
+    let e = env().await;
+    bump(&e, "c1").await;
+    let failed = run(&e, &["{not json".to_owned(), sync_message(&e.ws)]).await;
+    assert_eq!(failed, vec!["m0".to_owned()]);
+    assert_eq!(e.target.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_hubspot_integration_there_is_nothing_to_send() {
+    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
+    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
+    let runner = delivery_worker::runner(app);
+    let body = sync_message(&ws);
+    let resp = runner.run(event_from_bodies(&[("m0", &body, 1)])).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(queue.len(QueueName::Delivery), 0);
+}

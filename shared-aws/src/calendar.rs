@@ -19,7 +19,7 @@ use shared::calendar::{
     CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
 };
 use shared::error::{AppError, AppResult};
-use shared::ports::Page;
+use shared::paging::Page;
 
 fn num(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())

@@ -23,7 +23,7 @@ use shared::inbound::domain::{
 use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
-use shared::ports::Page;
+use shared::paging::Page;
 
 /// A raw body is split into items of at most this many bytes (an item holds 400 KB).
 const RAW_CHUNK_BYTES: usize = 300_000;

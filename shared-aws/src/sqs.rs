@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 
 use shared::error::{AppError, AppResult};
-use shared::ports::{Queue, QueueName};
+use shared::queue::{Queue, QueueName};
 
-pub use shared::ports::MAX_QUEUE_DELAY as MAX_DELAY;
+pub use shared::queue::MAX_QUEUE_DELAY as MAX_DELAY;
 
 #[derive(Clone)]
 pub struct SqsQueue {

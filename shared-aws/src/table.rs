@@ -18,17 +18,23 @@ use serde::Serialize;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::keys::{self, Key};
-use shared::domain::{
-    ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
-    Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
+use shared::bookings::ports::{
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter, NewBooking,
+};
+use shared::bookings::{
+    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam,
 };
 use shared::error::{AppError, AppResult};
+use shared::integrations::ports::IntegrationStore;
+use shared::integrations::{AttemptStats, Integration, IntegrationInput, IntegrationKind};
 use shared::lease::Lease;
-use shared::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
-    IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, WorkspaceStore,
-};
+use shared::lease::LeaseStore;
+use shared::outbox::ports::OutboxStore;
+use shared::outbox::OutboxRecord;
+use shared::paging::Page;
 use shared::signing::WebhookSecret;
+use shared::tenancy::ports::WorkspaceStore;
+use shared::tenancy::{ApiKey, Workspace};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -953,7 +959,7 @@ impl BookingStore for DynamoStore {
             return Err(AppError::NotFound("booking"));
         };
         let expected = booking.status;
-        shared::domain::apply_transition(&mut booking, transition, scanned_by, now)?;
+        shared::bookings::apply_transition(&mut booking, transition, scanned_by, now)?;
         let qr = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&booking.qr_code)
             .map_err(|e| AppError::internal("encode qr", e))?;
         let completed = booking

@@ -14,9 +14,10 @@ use crate::table::{
     decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, outbox_put,
     page_of, put, s, str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
 };
-use shared::domain::{Booking, BookingStatus, OutboxRecord};
+use shared::bookings::{Booking, BookingStatus};
 use shared::error::{AppError, AppResult};
-use shared::ports::Page;
+use shared::outbox::OutboxRecord;
+use shared::paging::Page;
 use shared::users::query::{IndexScan, ScanPage, UserIndex};
 use shared::users::{redact_event, EraseReport, ExportRecord, ExportStore, User, UserStore};
 

@@ -15,7 +15,7 @@ use crate::table::{
     null, opt_s, page_of, s, DynamoStore, Item,
 };
 use shared::error::{AppError, AppResult};
-use shared::ports::Page;
+use shared::paging::Page;
 use shared::signing::WebhookSecret;
 use shared::webhooks::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shared::config::{Config, ConfigError};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::App;
 
 use crate::s3::S3BlobStore;

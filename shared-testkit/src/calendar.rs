@@ -11,8 +11,8 @@ use shared::calendar::{
     CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
 };
 use shared::error::{AppError, AppResult};
+use shared::paging::Page;
 use shared::paging::{cursor_of as cursor_from, decode_cursor};
-use shared::ports::Page;
 
 type WsKey = (String, String);
 

@@ -62,13 +62,13 @@ pub async fn call(
 /// Creates a workspace and its first key directly through the store: (workspace id, key).
 pub async fn workspace(app: &shared::App, name: &str) -> (String, String) {
     let now = shared::time::now_string();
-    let ws = shared::domain::Workspace {
+    let ws = shared::tenancy::Workspace {
         id: shared::ids::new_id(shared::ids::WORKSPACE),
         name: name.to_owned(),
         created_at: now.clone(),
     };
     let plain = format!("bsk_test_{}", shared::ids::new_id("k"));
-    let key = shared::domain::ApiKey {
+    let key = shared::tenancy::ApiKey {
         id: shared::ids::new_id(shared::ids::API_KEY),
         workspace_id: ws.id.clone(),
         prefix: plain.chars().take(12).collect(),

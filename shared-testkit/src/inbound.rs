@@ -13,8 +13,8 @@ use shared::inbound::domain::{
 use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
+use shared::paging::Page;
 use shared::paging::{decode_cursor, encode_cursor};
-use shared::ports::Page;
 
 type JobKey = (String, String);
 

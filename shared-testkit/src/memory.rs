@@ -10,19 +10,26 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use shared::domain::apply_transition;
-use shared::domain::{
-    ActiveBookingRef, ApiKey, AttemptStats, Booking, BookingStatus, ExamInput, IdempotencyRecord,
-    Integration, IntegrationInput, IntegrationKind, MockExam, OutboxRecord, Workspace,
+use shared::bookings::apply_transition;
+use shared::bookings::ports::{
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter, NewBooking,
+};
+use shared::bookings::{
+    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam,
 };
 use shared::error::{AppError, AppResult};
+use shared::integrations::ports::IntegrationStore;
+use shared::integrations::{AttemptStats, Integration, IntegrationInput, IntegrationKind};
 use shared::lease::Lease;
+use shared::lease::LeaseStore;
+use shared::outbox::ports::OutboxStore;
+use shared::outbox::OutboxRecord;
+use shared::paging::Page;
 use shared::paging::{decode_cursor, encode_cursor};
-use shared::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter,
-    IntegrationStore, LeaseStore, NewBooking, OutboxStore, Page, Queue, QueueName, WorkspaceStore,
-};
+use shared::queue::{Queue, QueueName};
 use shared::signing::WebhookSecret;
+use shared::tenancy::ports::WorkspaceStore;
+use shared::tenancy::{ApiKey, Workspace};
 
 type WsKey = (String, String);
 
@@ -753,7 +760,7 @@ impl Queue for MemoryQueue {
             .push((
                 queue,
                 body.to_owned(),
-                delay.min(shared::ports::MAX_QUEUE_DELAY),
+                delay.min(shared::queue::MAX_QUEUE_DELAY),
             ));
         Ok(())
     }

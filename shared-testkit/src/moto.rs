@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use shared::config::Config;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::App;
 use shared_aws::sqs::SqsQueue;
 use shared_aws::table::DynamoStore;

@@ -9,10 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::memory::MemoryStore;
-use shared::domain::{Booking, OutboxRecord};
+use shared::bookings::Booking;
 use shared::error::{AppError, AppResult};
+use shared::outbox::OutboxRecord;
+use shared::paging::Page;
 use shared::paging::{decode_cursor, encode_cursor};
-use shared::ports::Page;
 use shared::users::query::{IndexScan, ScanPage};
 use shared::users::{
     redact_event, BlobStore, EraseReport, ExportRecord, ExportStatus, ExportStore, User, UserStore,

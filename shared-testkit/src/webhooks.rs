@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::memory::MemoryStore;
 use shared::error::{AppError, AppResult};
+use shared::paging::Page;
 use shared::paging::{decode_cursor, encode_cursor};
-use shared::ports::Page;
 use shared::signing::WebhookSecret;
 use shared::webhooks::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,

@@ -5,13 +5,16 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
+use crate::integrations::ports::IntegrationStore;
+use crate::lease::LeaseStore;
 use crate::outbound::OutboundClient;
-use crate::ports::{
-    BookingStore, IntegrationStore, LeaseStore, OutboxStore, Queue, WorkspaceStore,
-};
+use crate::outbox::ports::OutboxStore;
+use crate::queue::Queue;
+use crate::tenancy::ports::WorkspaceStore;
 use crate::users::{BlobStore, ExportStore, UserStore};
 use crate::webhooks::{DeliveryStore, SubscriptionStore};
 

@@ -1,6 +1,8 @@
 //! Prefixed, sortable, opaque ids (`bk_01J…`): a ULID (time-ordered, 128 bits) behind a
 //! type prefix, so ids sort by creation time and say what they point at.
 
+use crate::error::AppError;
+
 use ulid::Ulid;
 
 pub const WORKSPACE: &str = "ws";
@@ -30,9 +32,41 @@ pub fn is_valid(prefix: &str, id: &str) -> bool {
         .is_some_and(|body| Ulid::from_string(&body.to_ascii_uppercase()).is_ok())
 }
 
+/// Ids that become part of DynamoDB keys: 1..=128 visible ASCII characters, no `#` (the key
+/// separator) and no whitespace.
+pub fn validate_external_id(field: &str, value: &str) -> Result<(), AppError> {
+    if value.is_empty() {
+        return Err(AppError::validation(format!("{field} must not be empty")));
+    }
+    if value.len() > 128 {
+        return Err(AppError::validation(format!(
+            "{field} must be at most 128 characters"
+        )));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        return Err(AppError::validation(format!(
+            "{field} may contain only visible ASCII characters other than '#'"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn external_ids_reject_key_separators() {
+        assert!(validate_external_id("mockExamId", "40577087837").is_ok());
+        assert!(validate_external_id("mockExamId", "a#b").is_err());
+        assert!(validate_external_id("mockExamId", "").is_err());
+        assert!(validate_external_id("mockExamId", "a b").is_err());
+        let long = "x".repeat(129);
+        let msg = validate_external_id("contactId", &long)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("contactId"));
+    }
 
     #[test]
     fn ids_are_prefixed_and_sortable() {

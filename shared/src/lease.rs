@@ -1,6 +1,12 @@
 //! Named leases: "at most one of us does this now". A lease is a domain value; the store
 //! decides how to keep it (a conditional put in DynamoDB, a map entry in the fake).
 
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::AppResult;
+
 /// What a lease guards.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Lease {
@@ -57,4 +63,12 @@ impl std::fmt::Display for Lease {
             }
         }
     }
+}
+
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the named lease for `ttl` unless it is held (by anyone) and not yet expired.
+    async fn try_acquire(&self, lease: &Lease, owner: &str, ttl: Duration) -> AppResult<bool>;
+    /// Releases it if `owner` still holds it.
+    async fn release(&self, lease: &Lease, owner: &str) -> AppResult<()>;
 }

@@ -3,24 +3,24 @@
 //! fakes in `shared-testkit`.
 
 pub mod app;
+pub mod bookings;
 pub mod calendar;
 pub mod config;
-pub mod domain;
 pub mod error;
-pub mod events;
 pub mod http;
-pub mod hubspot;
 pub mod ids;
 pub mod inbound;
+pub mod integrations;
 pub mod lease;
 pub mod outbound;
 pub mod outbox;
 pub mod paging;
-pub mod ports;
+pub mod queue;
 pub mod retry;
 pub mod signing;
 pub mod sqs_runner;
 pub mod telemetry;
+pub mod tenancy;
 pub mod time;
 pub mod users;
 pub mod webhooks;

@@ -9,6 +9,13 @@ use base64::Engine;
 
 use crate::error::{AppError, AppResult};
 
+/// A page of results and the opaque cursor of the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 /// The fields of a cursor: attribute name → string value.
 pub type CursorFields = HashMap<String, String>;
 

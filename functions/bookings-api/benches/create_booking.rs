@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(r.status, 201);
                 // Keep the fake queue from growing without bound.
                 if i.is_multiple_of(1024) {
-                    queue.drain(shared::ports::QueueName::Delivery);
+                    queue.drain(shared::queue::QueueName::Delivery);
                 }
             }
         })

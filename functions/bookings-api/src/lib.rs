@@ -10,13 +10,13 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::domain::{
-    validate_external_id, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode,
-};
-use shared::events;
+use shared::bookings::{Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode};
+
+use shared::bookings::events;
+use shared::bookings::ports::{BookingTransition, CreateBookingOutcome, NewBooking};
 use shared::http::{sha256_hex, success, Auth, JsonBody, OptionalJsonBody};
 use shared::ids;
-use shared::ports::{BookingTransition, CreateBookingOutcome, NewBooking};
+use shared::ids::validate_external_id;
 use shared::{App, AppError, AppResult};
 
 /// Idempotency records live a day.
@@ -295,7 +295,7 @@ async fn transition(
         let now = shared::time::now_string();
         // Build the event from the state the transition will produce.
         let mut after = before.clone();
-        shared::domain::apply_transition(&mut after, transition, scanned_by, &now)?;
+        shared::bookings::apply_transition(&mut after, transition, scanned_by, &now)?;
         let event = match transition {
             BookingTransition::Complete => {
                 events::booking_only(events::BOOKING_COMPLETED, &after, &now)
@@ -303,7 +303,7 @@ async fn transition(
             BookingTransition::QrScan => events::qr_scanned(&after, user.clone(), &now),
             BookingTransition::QrValidate => events::qr_validated(&after, user.clone(), &now),
         };
-        let mut outbox = shared::domain::OutboxRecord::new(ws, &now);
+        let mut outbox = shared::outbox::OutboxRecord::new(ws, &now);
         outbox.events.push(event);
         let booking = app
             .bookings

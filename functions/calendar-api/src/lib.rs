@@ -19,9 +19,9 @@ use serde_json::{json, Map, Value};
 
 use shared::calendar::sync::{self, RunOutcome};
 use shared::calendar::{status_after_change, CalendarEvent, SyncMapping, SyncStatus};
-use shared::domain::{Integration, IntegrationKind};
 use shared::http::{parse_limit, success, Auth, JsonBody};
 use shared::ids;
+use shared::integrations::{Integration, IntegrationKind};
 use shared::{App, AppError, AppResult};
 
 /// Failed mappings one `retry-failed` call re-queues (the answer says when more are left).

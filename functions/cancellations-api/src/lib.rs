@@ -11,11 +11,13 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use shared::domain::{validate_external_id, Booking};
-use shared::events;
+use shared::bookings::Booking;
+
+use shared::bookings::events;
+use shared::bookings::ports::CancelOutcome;
 use shared::http::{success, Auth, JsonBody};
 use shared::ids;
-use shared::ports::CancelOutcome;
+use shared::ids::validate_external_id;
 use shared::{App, AppError, AppResult};
 
 /// Largest batch accepted by the batch routes.
@@ -52,7 +54,7 @@ pub async fn cancel_booking(
             .ok_or(AppError::NotFound("booking"))?;
         let now = shared::time::now_string();
         let mut after = before.clone();
-        after.status = shared::domain::BookingStatus::Cancelled;
+        after.status = shared::bookings::BookingStatus::Cancelled;
         after.cancelled_at = Some(now.clone());
         after.updated_at = Some(now.clone());
         let mut evts = vec![events::booking_only(

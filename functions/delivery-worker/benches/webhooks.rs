@@ -7,7 +7,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::json;
 use shared::config::Config;
-use shared::domain::{DomainEvent, QueueEnvelope, QueueMessage};
+use shared::outbox::DomainEvent;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::{outbound_headers, WebhookSecret};
 use shared::sqs_runner::event_from_bodies;
 use shared::webhooks::{payload_body, Delivery, Subscription};

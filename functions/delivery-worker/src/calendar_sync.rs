@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use shared::calendar::sync::{self, RunOutcome};
-use shared::domain::QueueMessage;
+use shared::queue::QueueMessage;
 use shared::{App, AppResult};
 
 /// Budget of one queued run, in per-call timeouts (a create followed by an update).

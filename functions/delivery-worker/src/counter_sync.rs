@@ -7,9 +7,11 @@
 //! - A failed call is retried through SQS with backoff (at most 1 + retryAttempts calls, the
 //!   same `webhook-id` on every attempt). After the last one, reconcile re-syncs hourly.
 
-use shared::domain::{IntegrationKind, QueueMessage};
+use shared::integrations::IntegrationKind;
+
 use shared::lease::Lease;
 use shared::outbound::AttemptOutcome;
+use shared::queue::QueueMessage;
 use shared::{ids, App, AppResult};
 
 /// Sends in one lease hold before handing over to a fresh message (bounded work per record).
@@ -76,7 +78,7 @@ async fn sync_holding_lease(
     app: &App,
     ws: &str,
     exam_id: &str,
-    integration: &shared::domain::Integration,
+    integration: &shared::integrations::Integration,
     failed_calls: u32,
     delivery_id: Option<String>,
 ) -> AppResult<()> {
@@ -92,7 +94,7 @@ async fn sync_holding_lease(
         if exam.last_synced_version >= exam.version {
             return Ok(());
         }
-        let attempt = shared::hubspot::send_count(
+        let attempt = shared::integrations::hubspot::send_count(
             app,
             ws,
             integration,

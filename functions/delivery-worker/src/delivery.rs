@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use shared::domain::{QueueEnvelope, QueueMessage};
 use shared::outbound::AttemptOutcome;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::time::Timestamp;
 use shared::webhooks::{self, AttemptRecord, AttemptResult, DeliveryStatus};
 use shared::{App, AppResult};

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::webhooks::{self, Delivery, DeliveryStatus};
 use shared::{App, AppResult};
 

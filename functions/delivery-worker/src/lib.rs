@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use shared::domain::{QueueEnvelope, QueueMessage};
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::sqs_runner::{BatchRunner, RecordHandler, SqsRecord};
 use shared::{App, AppError, AppResult};
 
@@ -26,7 +26,7 @@ pub fn runner(app: App) -> BatchRunner<Deliver> {
 /// Sends `message` to run after `delay`. SQS delays stop at 900 s: longer waits are chained
 /// through `notBefore` (the consumer re-sends with the remaining delay).
 pub async fn schedule(app: &App, message: QueueMessage, delay: Duration) -> AppResult<()> {
-    shared::outbox::schedule(app, message, delay).await
+    shared::queue::schedule(app, message, delay).await
 }
 
 #[async_trait]

@@ -10,7 +10,7 @@ use shared::config::Config;
 use shared::inbound::domain::{SigningSecret, Source, SyncJob, WebhookConfig};
 use shared::inbound::mapping::parse_head;
 use shared::inbound::receive::verify;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared_testkit::harness::call_raw;
 
 const SECRET: &str = "whsec_bench_0123456789abcdefghij";

@@ -3,9 +3,10 @@
 //! Per-exam cost = reported time / EXAMS.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use shared::bookings::ports::NewBooking;
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::config::Config;
-use shared::domain::{Booking, BookingStatus, ExamInput, QrCode};
-use shared::ports::{NewBooking, QueueName};
+use shared::queue::QueueName;
 use shared::App;
 
 const EXAMS: usize = 1000;
@@ -43,7 +44,7 @@ async fn seed(app: &App) -> String {
                     validated_at: None,
                 },
             };
-            let outbox = shared::events::counter_change_outbox(&ws, &exam, vec![], &now);
+            let outbox = shared::bookings::events::counter_change_outbox(&ws, &exam, vec![], &now);
             app.bookings
                 .create_booking(&NewBooking {
                     workspace_id: ws.clone(),

@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::{ExamCounter, QueueName};
+use shared::bookings::ports::ExamCounter;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::{App, AppResult};
 use tokio::sync::mpsc;
 

@@ -15,11 +15,14 @@ use futures::StreamExt;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-use shared::domain::{DomainEvent, QueueEnvelope, QueueMessage};
+use shared::outbox::DomainEvent;
+
 use shared::http::{parse_limit, success, Auth, JsonBody, OptionalJsonBody};
 use shared::ids;
 use shared::outbound::AttemptOutcome;
-use shared::ports::{Page, QueueName};
+use shared::paging::Page;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
 use shared::webhooks::{
     self, AttemptRecord, Delivery, DeliveryStatus, Subscription, SubscriptionPatch,

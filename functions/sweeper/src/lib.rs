@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::Serialize;
 use shared::calendar::{SyncMapping, SyncStatus};
-use shared::domain::{IntegrationKind, OutboxRecord, QueueMessage};
+use shared::integrations::IntegrationKind;
 use shared::lease::Lease;
+use shared::outbox::OutboxRecord;
+use shared::queue::QueueMessage;
 use shared::{App, AppResult};
 
 /// Records younger than this are still being handed off by the function that wrote them.
@@ -329,7 +331,7 @@ async fn redrive_delivery(app: &App, owner: &str, d: shared::webhooks::Delivery)
         workspace_id: ws.to_owned(),
         delivery_id: id.to_owned(),
     };
-    match shared::outbox::schedule(app, message, Duration::ZERO).await {
+    match shared::queue::schedule(app, message, Duration::ZERO).await {
         Ok(()) => {
             tracing::info!(
                 workspace_id = ws,

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use shared::domain::Booking;
+use shared::bookings::Booking;
 use shared::http::{parse_limit, success, Auth, JsonBody};
 use shared::ids;
 use shared::users::export::{export_view, run_direct, DirectOutcome};

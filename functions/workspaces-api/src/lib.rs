@@ -12,12 +12,14 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use shared::domain::{
-    validate_external_id, ApiKey, Integration, IntegrationInput, IntegrationKind, Workspace,
-};
+use shared::ids::validate_external_id;
+
+use shared::integrations::{Integration, IntegrationInput, IntegrationKind};
+
 use shared::http::{sha256_hex, success, Auth, JsonBody, OptionalJsonBody, RootAuth};
 use shared::ids;
 use shared::signing::WebhookSecret;
+use shared::tenancy::{ApiKey, Workspace};
 use shared::{App, AppError, AppResult};
 
 pub fn router(app: App) -> Router {
@@ -287,7 +289,7 @@ async fn test_hubspot(
         .get_exam(ws, &body.mock_exam_id)
         .await?
         .ok_or(AppError::NotFound("mock exam"))?;
-    let attempt = shared::hubspot::send_count(
+    let attempt = shared::integrations::hubspot::send_count(
         &app,
         ws,
         &integration,
@@ -306,7 +308,7 @@ async fn test_hubspot(
             "attempt": {
                 "statusCode": attempt.status_code,
                 "durationMs": attempt.duration_ms,
-                "error": shared::hubspot::failure_message(&attempt),
+                "error": shared::integrations::hubspot::failure_message(&attempt),
             },
             "mockExamId": exam.id,
             "totalBookings": exam.total_bookings,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::AppResult;
-use crate::ports::Page;
+use crate::paging::Page;
 
 /// Event types that are sent to GHL (seed 002); others are saved as `not_applicable`.
 pub const SYNCED_TYPES: [&str; 2] = ["onboarding", "handover"];

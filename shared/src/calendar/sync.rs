@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::{ghl, plan, CalendarEvent, GhlState, StatusUpdate, SyncMapping, SyncStatus, SyncStep};
 use crate::app::App;
-use crate::domain::{Integration, IntegrationKind, QueueMessage};
 use crate::error::{AppError, AppResult};
+use crate::integrations::{Integration, IntegrationKind};
 use crate::outbound::Attempt;
+use crate::queue::QueueMessage;
 
 /// Steps per lease hold (create + update + a re-plan after a concurrent change).
 const MAX_ROUNDS: u32 = 4;
@@ -253,7 +254,7 @@ async fn send(
     let now = crate::time::now();
     let mut headers = crate::signing::outbound_headers(
         &integration.secret,
-        crate::hubspot::previous_secret(integration, now),
+        crate::integrations::hubspot::previous_secret(integration, now),
         &ghl::delivery_id(event, step),
         ghl::event_type(step),
         now.timestamp(),
@@ -312,5 +313,5 @@ pub async fn schedule(
         event_id: event_id.to_owned(),
         attempt,
     };
-    crate::outbox::schedule(app, message, delay).await
+    crate::queue::schedule(app, message, delay).await
 }

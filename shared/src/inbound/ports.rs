@@ -7,7 +7,7 @@ use super::domain::{
     ApplyOutcome, EventChange, EventCounts, EventStatus, Execution, InboundEvent, Record, SyncJob,
 };
 use crate::error::AppResult;
-use crate::ports::Page;
+use crate::paging::Page;
 
 #[async_trait]
 pub trait SyncJobStore: Send + Sync {

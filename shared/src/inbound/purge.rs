@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::domain::QueueMessage;
+use crate::queue::QueueMessage;
 use crate::{App, AppResult};
 
 pub const PURGE_DELAY: Duration = Duration::from_secs(10);
@@ -30,7 +30,7 @@ fn message(ws: &str, job_id: &str, pass: u32) -> QueueMessage {
 
 /// Queues the purge of `job_id` (call before deleting the job).
 pub async fn request(app: &App, ws: &str, job_id: &str) -> AppResult<()> {
-    crate::outbox::schedule(app, message(ws, job_id, 0), PURGE_DELAY).await
+    crate::queue::schedule(app, message(ws, job_id, 0), PURGE_DELAY).await
 }
 
 /// What one purge message did.
@@ -62,7 +62,7 @@ pub async fn run(app: &App, ws: &str, job_id: &str, pass: u32) -> AppResult<Prog
             break;
         }
         if deleted >= ITEMS_PER_MESSAGE {
-            crate::outbox::schedule(app, message(ws, job_id, pass), Duration::ZERO).await?;
+            crate::queue::schedule(app, message(ws, job_id, pass), Duration::ZERO).await?;
             tracing::info!(
                 workspace_id = ws,
                 job_id,
@@ -73,7 +73,7 @@ pub async fn run(app: &App, ws: &str, job_id: &str, pass: u32) -> AppResult<Prog
         }
     }
     if pass == 0 {
-        crate::outbox::schedule(app, message(ws, job_id, 1), FINAL_PASS_DELAY).await?;
+        crate::queue::schedule(app, message(ws, job_id, 1), FINAL_PASS_DELAY).await?;
     }
     tracing::info!(workspace_id = ws, job_id, deleted, pass, "sync job purged");
     Ok(Progress::Done(deleted))

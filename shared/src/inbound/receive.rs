@@ -15,7 +15,7 @@ use super::ports::InsertOutcome;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::ids;
-use crate::ports::QueueName;
+use crate::queue::QueueName;
 use crate::signing::{self, WebhookSecret};
 
 /// Headers never stored with an event (credentials of any kind).

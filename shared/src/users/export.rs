@@ -10,9 +10,9 @@ use super::query::{ExportQuery, UserStream};
 use super::render::{json_fields, json_user, CsvRenderer, JsonRenderer, CSV_COLUMNS};
 use super::{BlobStore, ExportFormat, ExportMessage, ExportMode, ExportRecord, ExportStatus, User};
 use crate::app::App;
-use crate::domain::Booking;
+use crate::bookings::Booking;
 use crate::error::AppResult;
-use crate::ports::QueueName;
+use crate::queue::QueueName;
 
 /// API Gateway caps a response at 6 MB; past this a direct export becomes a job.
 pub const DIRECT_CAP: usize = 5 * 1024 * 1024;

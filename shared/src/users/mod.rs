@@ -20,9 +20,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
-use crate::domain::{Booking, DomainEvent, OutboxRecord};
+use crate::bookings::Booking;
 use crate::error::{AppError, AppResult};
-use crate::ports::Page;
+use crate::outbox::{DomainEvent, OutboxRecord};
+use crate::paging::Page;
 
 pub use query::{IndexScan, ScanPage, UserIndex};
 

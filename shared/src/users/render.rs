@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::{Includes, User};
-use crate::domain::Booking;
+use crate::bookings::Booking;
 use crate::error::{AppError, AppResult};
 
 pub const CSV_COLUMNS: [&str; 21] = [

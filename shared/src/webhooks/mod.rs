@@ -18,10 +18,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::domain::DomainEvent;
 use crate::error::{AppError, AppResult};
 use crate::outbound::Attempt;
-use crate::ports::Page;
+use crate::outbox::DomainEvent;
+use crate::paging::Page;
 use crate::signing::WebhookSecret;
 use crate::time::Timestamp;
 
@@ -269,7 +269,7 @@ impl AttemptRecord {
             attempt: number,
             status_code: attempt.status_code,
             response_body: attempt.response_body.clone(),
-            error: crate::hubspot::failure_message(attempt),
+            error: crate::integrations::hubspot::failure_message(attempt),
             duration_ms: attempt.duration_ms,
             at: crate::time::format(started),
             completed_at: crate::time::format(completed),

@@ -4,15 +4,17 @@
 
 use std::collections::BTreeSet;
 
-use shared::domain::{
-    ActiveBookingRef, Booking, BookingStatus, DomainEvent, ExamInput, IdempotencyRecord, MockExam,
-    OutboxRecord, QrCode,
+use shared::bookings::{
+    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode,
+};
+
+use shared::bookings::ports::{
+    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, NewBooking,
 };
 use shared::error::AppError;
 use shared::ids::{new_id, BOOKING, QR_CODE};
-use shared::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, NewBooking, OutboxStore,
-};
+use shared::outbox::ports::OutboxStore;
+use shared::outbox::{DomainEvent, OutboxRecord};
 use shared::time::now_string;
 
 shared_testkit::contract!(

@@ -295,7 +295,7 @@ async fn lists_filter_by_status_newest_first_page_and_count<S: CalendarStore + ?
     force_status(s, WS, &a.id, SyncStatus::Synced).await;
     force_status(s, WS, &b.id, SyncStatus::Failed).await;
 
-    let ids = |p: &shared::ports::Page<SyncMapping>| -> Vec<String> {
+    let ids = |p: &shared::paging::Page<SyncMapping>| -> Vec<String> {
         p.items.iter().map(|m| m.sentra_event_id.clone()).collect()
     };
     let all = s.list_sync_mappings(WS, None, None, 50).await.unwrap();

@@ -1,8 +1,8 @@
 //! Contract of `IntegrationStore`: every behaviour is written once and runs against the
 //! in-memory fake (`fake::…`) and the DynamoDB adapter on moto (`dynamo::…`).
 
-use shared::domain::{AttemptStats, IntegrationInput, IntegrationKind};
-use shared::ports::IntegrationStore;
+use shared::integrations::ports::IntegrationStore;
+use shared::integrations::{AttemptStats, IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
 use shared::time::now_string;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use shared::lease::Lease;
-use shared::ports::LeaseStore;
+use shared::lease::LeaseStore;
 
 shared_testkit::contract!(
     a_free_lease_is_acquired,

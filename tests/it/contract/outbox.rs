@@ -4,10 +4,12 @@
 //! through a booking.
 
 use chrono::Utc;
-use shared::domain::{Booking, BookingStatus, DomainEvent, ExamInput, OutboxRecord, QrCode};
+use shared::bookings::ports::{BookingStore, NewBooking};
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::error::AppError;
 use shared::ids::{new_id, BOOKING, OUTBOX, QR_CODE};
-use shared::ports::{BookingStore, NewBooking, OutboxStore};
+use shared::outbox::ports::OutboxStore;
+use shared::outbox::{DomainEvent, OutboxRecord};
 use shared::time::{format, now_string};
 
 shared_testkit::contract!(

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::{Queue, QueueName};
+use shared::queue::{Queue, QueueName};
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared_aws::sqs::{SqsQueue, MAX_DELAY};
 use shared_testkit::memory::MemoryQueue;
 use shared_testkit::moto::{fresh_queue, sqs_client};

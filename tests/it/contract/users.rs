@@ -3,9 +3,11 @@
 //! The list table runs the shared paging engine over both stores.
 
 use serde_json::json;
-use shared::domain::{Booking, BookingStatus, ExamInput, OutboxRecord, QrCode};
+use shared::bookings::ports::{BookingStore, NewBooking};
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::error::AppError;
-use shared::ports::{BookingStore, NewBooking, OutboxStore};
+use shared::outbox::ports::OutboxStore;
+use shared::outbox::OutboxRecord;
 use shared::time::now_string;
 use shared::users::export::new_record;
 use shared::users::query::{list_page, parse_list_params, query_pairs, IndexScan, UserIndex};

@@ -2,9 +2,9 @@
 //! runs against the in-memory fake (`fake::…`) and the DynamoDB adapter on moto (`dynamo::…`).
 
 use serde_json::json;
-use shared::domain::DomainEvent;
 use shared::error::AppError;
 use shared::ids::{new_id, EVENT, WEBHOOK};
+use shared::outbox::DomainEvent;
 use shared::signing::WebhookSecret;
 use shared::time::{format, now, now_string};
 use shared::webhooks::{

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use shared::domain::{ApiKey, Workspace};
 use shared::error::AppError;
 use shared::ids::{new_id, API_KEY, WORKSPACE};
-use shared::ports::WorkspaceStore;
+use shared::tenancy::ports::WorkspaceStore;
+use shared::tenancy::{ApiKey, Workspace};
 use shared::time::now_string;
 
 shared_testkit::contract!(

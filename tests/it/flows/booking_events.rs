@@ -2,15 +2,15 @@
 
 use serde_json::json;
 use shared::config::Config;
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
 use shared_testkit::harness::{call, workspace};
 
 async fn outbox_events(
     app: &App,
     queue: &shared_testkit::memory::MemoryQueue,
-) -> Vec<shared::domain::DomainEvent> {
+) -> Vec<shared::outbox::DomainEvent> {
     let mut events = Vec::new();
     for (body, _) in queue.drain(QueueName::Delivery) {
         let env: QueueEnvelope = serde_json::from_str(&body).unwrap();

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shared::domain::{IntegrationInput, IntegrationKind};
+use shared::integrations::{IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
 use shared_testkit::harness::{call, Reply};
 use shared_testkit::moto::{moto_app, pump_once, MotoApp};

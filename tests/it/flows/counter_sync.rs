@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use serde_json::json;
+use shared::bookings::ExamInput;
 use shared::config::Config;
-use shared::domain::{ExamInput, IntegrationInput, IntegrationKind, QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::integrations::{IntegrationInput, IntegrationKind};
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
 use shared::App;
@@ -71,16 +73,16 @@ fn sync_message(ws: &str) -> String {
 
 async fn bump(e: &Env, contact: &str) {
     let now = shared::time::now_string();
-    let booking = shared::domain::Booking {
+    let booking = shared::bookings::Booking {
         id: shared::ids::new_id("bk"),
         mock_exam_id: "e1".into(),
         contact_id: Some(contact.into()),
-        status: shared::domain::BookingStatus::Active,
+        status: shared::bookings::BookingStatus::Active,
         created_at: now.clone(),
         updated_at: None,
         cancelled_at: None,
         completed_at: None,
-        qr_code: shared::domain::QrCode {
+        qr_code: shared::bookings::QrCode {
             id: "qr_1".into(),
             code: "C".into(),
             scanned_at: None,
@@ -88,10 +90,10 @@ async fn bump(e: &Env, contact: &str) {
             validated_at: None,
         },
     };
-    let outbox = shared::events::counter_change_outbox(&e.ws, "e1", vec![], &now);
+    let outbox = shared::bookings::events::counter_change_outbox(&e.ws, "e1", vec![], &now);
     e.app
         .bookings
-        .create_booking(&shared::ports::NewBooking {
+        .create_booking(&shared::bookings::ports::NewBooking {
             workspace_id: e.ws.clone(),
             booking,
             idempotency: None,

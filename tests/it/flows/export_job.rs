@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use shared::config::Config;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::users::{User, UserInput};
 use shared::App;
 use shared_aws::s3::S3BlobStore;
@@ -282,7 +282,7 @@ async fn seed_fake(store: &shared_testkit::memory::MemoryStore, ws: &str, n: usi
             .create_user(
                 ws,
                 &u,
-                &shared::domain::OutboxRecord::new(ws, &u.created_at),
+                &shared::outbox::OutboxRecord::new(ws, &u.created_at),
             )
             .await
             .unwrap();

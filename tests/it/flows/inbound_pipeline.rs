@@ -10,7 +10,7 @@ use std::time::Duration;
 use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::App;
 use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{call, call_raw, Reply};

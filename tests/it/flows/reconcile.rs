@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use shared::bookings::ports::NewBooking;
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::config::Config;
-use shared::domain::{
-    Booking, BookingStatus, ExamInput, IntegrationInput, IntegrationKind, QrCode, QueueEnvelope,
-    QueueMessage,
-};
-use shared::ports::{NewBooking, QueueName};
+use shared::integrations::{IntegrationInput, IntegrationKind};
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
 use shared::App;
 use shared_aws::keys;
@@ -49,7 +49,7 @@ async fn book(app: &App, ws: &str, exam: &str, contact: &str) -> String {
         },
     };
     let id = booking.id.clone();
-    let outbox = shared::events::counter_change_outbox(ws, exam, vec![], &now);
+    let outbox = shared::bookings::events::counter_change_outbox(ws, exam, vec![], &now);
     let new = NewBooking {
         workspace_id: ws.into(),
         booking,
@@ -65,7 +65,7 @@ async fn book(app: &App, ws: &str, exam: &str, contact: &str) -> String {
 
 async fn cancel(app: &App, ws: &str, exam: &str, booking_id: &str) {
     let now = shared::time::now_string();
-    let outbox = shared::events::counter_change_outbox(ws, exam, vec![], &now);
+    let outbox = shared::bookings::events::counter_change_outbox(ws, exam, vec![], &now);
     shared::retry::on_conflict(&app.config, || {
         app.bookings.cancel_booking(ws, booking_id, &outbox, &now)
     })

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
+use shared::bookings::ports::NewBooking;
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::calendar::{CalendarEvent, SyncMapping, SyncStatus};
 use shared::config::Config;
-use shared::domain::{
-    Booking, BookingStatus, DomainEvent, ExamInput, QrCode, QueueEnvelope, QueueMessage,
-};
-use shared::ports::{NewBooking, QueueName};
+use shared::outbox::DomainEvent;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
 use shared_testkit::moto::{moto_app, pump_once};
 use shared_testkit::targets::webhook::Target;
@@ -42,7 +43,7 @@ async fn orphan(app: &App, ws: &str, contact: &str, age_secs: i64) -> String {
         },
     };
     let event = DomainEvent::new("booking.created", json!({ "id": booking.id }), &created);
-    let outbox = shared::events::counter_change_outbox(ws, "e1", vec![event], &created);
+    let outbox = shared::bookings::events::counter_change_outbox(ws, "e1", vec![event], &created);
     let id = outbox.id.clone();
     app.bookings
         .create_booking(&NewBooking {

@@ -16,8 +16,8 @@ use std::time::Duration;
 use axum::Router;
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::sqs_runner::event_from_bodies;
 use shared_testkit::harness::call;
 use shared_testkit::moto::{moto_app, pump_once, MotoApp};
@@ -421,8 +421,8 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
     // rejects it as the library should.
     let six_minutes_ago = shared::time::now() - chrono::Duration::minutes(6);
     let booking = e.book("contact-1").await;
-    let event = shared::events::booking_only(
-        shared::events::BOOKING_COMPLETED,
+    let event = shared::bookings::events::booking_only(
+        shared::bookings::events::BOOKING_COMPLETED,
         &serde_json::from_value(booking).unwrap(),
         &shared::time::format(six_minutes_ago),
     );
@@ -1007,7 +1007,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     .await;
     let sub = id_of(&r.body["webhook"]);
     let event =
-        shared::domain::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
+        shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
     let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
     let d =
         shared::webhooks::Delivery::pending(&ws, &sub, &event, payload, shared::time::now(), 30);

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::QueueEnvelope;
-use shared::ports::QueueName;
+use shared::queue::QueueEnvelope;
+use shared::queue::QueueName;
 use shared::App;
 use shared_testkit::harness::{call, call_raw};
 
@@ -107,7 +107,7 @@ async fn booking_hands_the_counter_sync_and_events_to_the_queue_after_commit() {
     assert_eq!(kinds, vec![json!("counter_sync"), json!("fan_out")]);
     let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
     assert!(
-        matches!(env.message, shared::domain::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837")
+        matches!(env.message, shared::queue::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837")
     );
     // Marked enqueued: nothing left for the sweeper.
     let far_future = "9999-01-01T00:00:00.000Z";

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::{IntegrationInput, IntegrationKind, QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::integrations::{IntegrationInput, IntegrationKind};
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
 use shared::App;

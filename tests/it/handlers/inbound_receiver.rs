@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use shared::config::Config;
 use shared::inbound::domain::{EventStatus, SigningSecret, Source, SyncJob, WebhookConfig};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::signing;
 use shared::App;
 use shared_testkit::harness::{call_raw, Reply};

@@ -11,7 +11,7 @@ use shared::inbound::domain::{
     EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
 };
 use shared::inbound::receive::receive;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::signing;
 use shared::sqs_runner::event_from_bodies;
 use shared::App;

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::{QueueEnvelope, QueueMessage};
-use shared::ports::QueueName;
+use shared::queue::QueueName;
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::webhooks::{Delivery, DeliveryStatus};
 use shared::App;
 use shared_testkit::harness::{call, Reply};
@@ -620,7 +620,7 @@ async fn seed_delivery(
     age_secs: i64,
 ) -> Delivery {
     let t = shared::time::now() - chrono::Duration::seconds(age_secs);
-    let mut event = shared::domain::DomainEvent::new(
+    let mut event = shared::outbox::DomainEvent::new(
         "booking.created",
         json!({"booking": {}}),
         &shared::time::format(t),
@@ -660,7 +660,7 @@ async fn deliveries_list_newest_first_with_a_cursor_and_hides_expired_ones() {
     }
     expected.reverse();
     let event =
-        shared::domain::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
+        shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
     let mut expired = Delivery::pending(&e.ws, id, &event, "{}".into(), shared::time::now(), 30);
     expired.expires_at = shared::time::now().timestamp() - 1;
     assert!(e.app.deliveries.create_delivery(&expired).await.unwrap());

@@ -9,7 +9,7 @@ use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::inbound::domain::EventStatus;
-use shared::ports::QueueName;
+use shared::queue::QueueName;
 use shared::sqs_runner::event_from_bodies;
 use shared::App;
 use shared_testkit::harness::{call, Reply};
@@ -743,11 +743,11 @@ fn purges(queue: &MemoryQueue) -> Vec<(String, u32, u64)> {
         .drain(QueueName::Delivery)
         .into_iter()
         .filter_map(|(body, delay)| {
-            match serde_json::from_str::<shared::domain::QueueEnvelope>(&body)
+            match serde_json::from_str::<shared::queue::QueueEnvelope>(&body)
                 .unwrap()
                 .message
             {
-                shared::domain::QueueMessage::PurgeSyncJob { job_id, pass, .. } => {
+                shared::queue::QueueMessage::PurgeSyncJob { job_id, pass, .. } => {
                     Some((job_id, pass, delay.as_secs()))
                 }
                 _ => None,

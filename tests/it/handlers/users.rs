@@ -4,9 +4,11 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use shared::bookings::ports::NewBooking;
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::config::Config;
-use shared::domain::{Booking, BookingStatus, ExamInput, OutboxRecord, QrCode};
-use shared::ports::{NewBooking, QueueName};
+use shared::outbox::OutboxRecord;
+use shared::queue::QueueName;
 use shared::App;
 use shared_testkit::harness::{call, workspace};
 use shared_testkit::memory::{MemoryQueue, MemoryStore};

@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::domain::{Booking, DomainEvent, MockExam, OutboxRecord};
+use crate::bookings::{Booking, MockExam};
+
+use crate::outbox::{DomainEvent, OutboxRecord};
 
 pub const BOOKING_CREATED: &str = "booking.created";
 pub const BOOKING_CANCELLED: &str = "booking.cancelled";

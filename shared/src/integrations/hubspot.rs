@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::app::App;
-use crate::domain::{Integration, IntegrationKind};
+use crate::integrations::{Integration, IntegrationKind};
 use crate::outbound::Attempt;
 
 /// The event name carried in `X-Webhook-Event` for counter syncs.

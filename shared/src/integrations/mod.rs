@@ -1,0 +1,89 @@
+//! The workspace's HubSpot and GHL integrations: their settings, secret and attempt
+//! statistics (DESIGN §4 "Integrations").
+
+pub mod hubspot;
+pub mod ports;
+
+use serde::{Deserialize, Serialize};
+
+use crate::signing::WebhookSecret;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrationKind {
+    Hubspot,
+    Ghl,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hubspot => "hubspot",
+            Self::Ghl => "ghl",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Integration {
+    #[serde(rename = "type")]
+    pub kind: IntegrationKind,
+    pub webhook_url: String,
+    pub enabled: bool,
+    pub retry_attempts: u32,
+    /// Seconds, 1..3600.
+    pub retry_delay: u32,
+    pub secret: WebhookSecret,
+    #[serde(default)]
+    pub previous_secret: Option<WebhookSecret>,
+    #[serde(default)]
+    pub previous_secret_expires_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationInput {
+    pub webhook_url: String,
+    pub enabled: bool,
+    pub retry_attempts: u32,
+    pub retry_delay: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptStats {
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+impl AttemptStats {
+    /// Fraction 0–1; with no attempts nothing has failed, so 1.
+    pub fn success_rate(&self) -> f64 {
+        let total = self.succeeded + self.failed;
+        if total == 0 {
+            1.0
+        } else {
+            self.succeeded as f64 / total as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_rate_is_a_fraction() {
+        let s = AttemptStats {
+            succeeded: 99,
+            failed: 1,
+        };
+        assert!((s.success_rate() - 0.99).abs() < 1e-9);
+        assert_eq!(AttemptStats::default().success_rate(), 1.0);
+    }
+}

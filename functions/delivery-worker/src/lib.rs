@@ -1,18 +1,13 @@
 //! The delivery-queue consumer: HubSpot counter syncs, event fan-out, outbound webhook
 //! deliveries, GHL syncs and the purge of deleted sync jobs. Messages carry ids only; state lives in DynamoDB.
 
-pub mod calendar_sync;
-pub mod counter_sync;
-pub mod delivery;
-pub mod fanout;
-
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::sqs_runner::{BatchRunner, RecordHandler, SqsRecord};
-use shared::{App, AppError, AppResult};
+use shared::{App, AppError};
 
 pub struct Deliver {
     pub app: App,
@@ -21,12 +16,6 @@ pub struct Deliver {
 pub fn runner(app: App) -> BatchRunner<Deliver> {
     let max = app.config.max_receive_count;
     BatchRunner::new(Deliver { app }, max)
-}
-
-/// Sends `message` to run after `delay`. SQS delays stop at 900 s: longer waits are chained
-/// through `notBefore` (the consumer re-sends with the remaining delay).
-pub async fn schedule(app: &App, message: QueueMessage, delay: Duration) -> AppResult<()> {
-    shared::queue::schedule(app, message, delay).await
 }
 
 #[async_trait]
@@ -39,7 +28,7 @@ impl RecordHandler for Deliver {
             if remaining > 0 {
                 // A chained delay: not yet due, wait the rest (not counted as an attempt).
                 let wait = Duration::from_secs(remaining as u64);
-                return schedule(&self.app, envelope.message, wait).await;
+                return shared::queue::schedule(&self.app, envelope.message, wait).await;
             }
         }
         match envelope.message {
@@ -49,7 +38,7 @@ impl RecordHandler for Deliver {
                 attempt,
                 delivery_id,
             } => {
-                counter_sync::run(
+                shared::integrations::counter_sync::run(
                     &self.app,
                     &workspace_id,
                     &mock_exam_id,
@@ -61,16 +50,16 @@ impl RecordHandler for Deliver {
             QueueMessage::FanOut {
                 workspace_id,
                 outbox_id,
-            } => fanout::run(&self.app, &workspace_id, &outbox_id).await,
+            } => shared::webhooks::fanout::run(&self.app, &workspace_id, &outbox_id).await,
             QueueMessage::Delivery {
                 workspace_id,
                 delivery_id,
-            } => delivery::run(&self.app, &workspace_id, &delivery_id).await,
+            } => shared::webhooks::delivery::run(&self.app, &workspace_id, &delivery_id).await,
             QueueMessage::CalendarSync {
                 workspace_id,
                 event_id,
                 attempt,
-            } => calendar_sync::run(&self.app, &workspace_id, &event_id, attempt).await,
+            } => shared::calendar::retries::run(&self.app, &workspace_id, &event_id, attempt).await,
             QueueMessage::PurgeSyncJob {
                 workspace_id,
                 job_id,
@@ -83,6 +72,6 @@ impl RecordHandler for Deliver {
 
     async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
         tracing::error!(message_id = %record.message_id, error, "delivery-queue message moves to the DLQ");
-        delivery::fail_after_last_receive(&self.app, &record.body).await;
+        shared::webhooks::delivery::fail_after_last_receive(&self.app, &record.body).await;
     }
 }

@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("in_sync", |b| {
         b.to_async(&rt).iter(|| async {
-            let s = reconcile::run(&app).await.expect("run");
+            let s = shared::bookings::reconcile::run(&app).await.expect("run");
             assert_eq!(s.exams_checked, EXAMS as u64);
             assert_eq!(s.drift_fixed, 0);
         })
@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
             }
             let (app, queue) = (app.clone(), queue.clone());
             async move {
-                let s = reconcile::run(&app).await.expect("run");
+                let s = shared::bookings::reconcile::run(&app).await.expect("run");
                 assert_eq!(s.drift_fixed, EXAMS as u64);
                 queue.drain(QueueName::Delivery);
             }

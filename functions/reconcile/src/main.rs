@@ -8,14 +8,9 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared_aws::app_from_env().await?;
     lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let app = app.clone();
-            async move {
-                // The detail is logged by `run`; the invoker sees the summary or a bare error.
-                reconcile::run(&app)
-                    .await
-                    .map_err(|_| Error::from("reconcile run failed (see logs)"))
-            }
+            async move { reconcile::on_schedule(&app, event.payload).await }
         },
     ))
     .await

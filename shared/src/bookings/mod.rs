@@ -1,8 +1,11 @@
 //! Mock exams and their bookings (seed 000, DESIGN §1.1): the counter, the booking state
 //! machine, idempotency records.
 
+pub mod cancel;
 pub mod events;
 pub mod ports;
+pub mod reconcile;
+pub mod service;
 
 use serde::{Deserialize, Serialize};
 

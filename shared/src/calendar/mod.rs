@@ -14,6 +14,7 @@
 //!   a change that lands mid-call is never marked synced.
 
 pub mod ghl;
+pub mod retries;
 pub mod sync;
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The workspace's HubSpot and GHL integrations: their settings, secret and attempt
 //! statistics (DESIGN §4 "Integrations").
 
+pub mod counter_sync;
 pub mod hubspot;
 pub mod ports;
 

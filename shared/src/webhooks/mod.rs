@@ -10,6 +10,9 @@
 //!   keeps the exact payload bytes (byte-identical across retries), every attempt, and the
 //!   state of its retries. SQS carries only `{workspaceId, deliveryId}`.
 
+pub mod delivery;
+pub mod fanout;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

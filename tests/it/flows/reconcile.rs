@@ -172,7 +172,9 @@ async fn drift_injected_in_dynamodb_is_fixed_and_synced() {
     damage(&m, &ws, "garbled", "SET totalBookings = :v", Some(lots)).await;
     damage(&m, &ws, "noversion", "REMOVE version", None).await;
 
-    let s = reconcile::run(&m.app).await.expect("reconcile runs");
+    let s = shared::bookings::reconcile::run(&m.app)
+        .await
+        .expect("reconcile runs");
     assert_eq!(s.workspaces, 1);
     assert_eq!(s.exams_checked, 6);
     assert_eq!(s.drift_fixed, 4, "{s:?}");
@@ -213,7 +215,7 @@ async fn drift_injected_in_dynamodb_is_fixed_and_synced() {
     assert_eq!(got, want);
 
     // Nothing left to do once HubSpot holds the fixed versions.
-    let again = reconcile::run(&m.app).await.unwrap();
+    let again = shared::bookings::reconcile::run(&m.app).await.unwrap();
     assert_eq!((again.drift_fixed, again.syncs_queued), (0, 0), "{again:?}");
 }
 
@@ -235,7 +237,7 @@ async fn an_exam_hubspot_is_behind_on_gets_resynced() {
     app.bookings.mark_synced(&ws, "current", 2).await.unwrap();
     queue.drain(QueueName::Delivery);
 
-    let s = reconcile::run(&app).await.unwrap();
+    let s = shared::bookings::reconcile::run(&app).await.unwrap();
     assert_eq!((s.exams_checked, s.drift_fixed), (2, 0));
     assert_eq!((s.hubspot_behind, s.syncs_queued), (1, 1));
     let bodies: Vec<String> = queue
@@ -258,7 +260,7 @@ async fn drift_in_the_fake_store_is_fixed_and_synced_across_workspaces_and_pages
     for w in 0..3 {
         let (ws, _) = shared_testkit::harness::workspace(&app, &format!("w{w}")).await;
         // More exams than one listing page.
-        for e in 0..(reconcile::PAGE_SIZE as usize + 20) {
+        for e in 0..(shared::bookings::reconcile::PAGE_SIZE as usize + 20) {
             let exam = format!("e{e:04}");
             app.bookings
                 .put_exam(&ws, &exam, &exam_input(10), &shared::time::now_string())
@@ -274,9 +276,12 @@ async fn drift_in_the_fake_store_is_fixed_and_synced_across_workspaces_and_pages
         }
     }
     queue.drain(QueueName::Delivery);
-    let s = reconcile::run(&app).await.unwrap();
+    let s = shared::bookings::reconcile::run(&app).await.unwrap();
     assert_eq!(s.workspaces, 3);
-    assert_eq!(s.exams_checked, 3 * (reconcile::PAGE_SIZE as u64 + 20));
+    assert_eq!(
+        s.exams_checked,
+        3 * (shared::bookings::reconcile::PAGE_SIZE as u64 + 20)
+    );
     assert_eq!(s.drift_fixed, drifted.len() as u64);
     assert_eq!(s.syncs_queued, drifted.len() as u64);
     assert_eq!(queue.len(QueueName::Delivery), drifted.len());
@@ -318,7 +323,9 @@ async fn concurrent_bookings_never_end_wrong(app: &App, tasks: usize, per_task: 
         tokio::spawn(async move {
             let (mut runs, mut fixed) = (0u64, 0u64);
             while !done.load(std::sync::atomic::Ordering::SeqCst) || runs == 0 {
-                let s = reconcile::run(&app).await.expect("reconcile");
+                let s = shared::bookings::reconcile::run(&app)
+                    .await
+                    .expect("reconcile");
                 runs += 1;
                 fixed += s.drift_fixed;
                 tokio::task::yield_now().await;
@@ -353,7 +360,7 @@ async fn concurrent_bookings_never_end_wrong(app: &App, tasks: usize, per_task: 
         "counter off by {diff} after {runs} runs ({fixed} fixes)"
     );
     assert_eq!(fixed > 0, diff == 0, "a fix happened iff the drift is gone");
-    let last = reconcile::run(app).await.unwrap();
+    let last = shared::bookings::reconcile::run(app).await.unwrap();
     assert_eq!(
         counter(app, &ws, "hot").await.0,
         markers(app, &ws, "hot").await
@@ -492,7 +499,9 @@ async fn exams_reconcile_correctly_against_moto(n: usize) {
     let seeded = t0.elapsed();
 
     let t1 = Instant::now();
-    let s = reconcile::run(&m.app).await.expect("reconcile");
+    let s = shared::bookings::reconcile::run(&m.app)
+        .await
+        .expect("reconcile");
     let took = t1.elapsed();
     eprintln!(
         "reconcile of {n} exams against moto: seeded in {seeded:?}, reconciled in {took:?}: {s:?}"

@@ -437,7 +437,7 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
     );
     let delivery_id = delivery.id.clone();
     assert!(e.m.app.deliveries.create_delivery(&delivery).await.unwrap());
-    delivery_worker::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
+    shared::webhooks::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
         .await
         .unwrap();
     // The retry runs now and is signed with its own, fresh timestamp.
@@ -540,7 +540,7 @@ async fn after_the_overlap_only_the_new_secret_signs() {
             .items[0]
             .clone();
     let later = shared::time::now() + chrono::Duration::hours(25);
-    delivery_worker::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
+    shared::webhooks::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
         .await
         .unwrap();
     let req = &target.requests()[0];
@@ -1014,7 +1014,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     app.deliveries.create_delivery(&d).await.unwrap();
 
     // Call 1 fails: retry 1 waits 600 s ±20 % (one SQS delay).
-    delivery_worker::delivery::run(&app, &ws, &d.id)
+    shared::webhooks::delivery::run(&app, &ws, &d.id)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1039,7 +1039,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
             .unwrap(),
     )
     .unwrap();
-    delivery_worker::delivery::run_at(&app, &ws, &d.id, due)
+    shared::webhooks::delivery::run_at(&app, &ws, &d.id, due)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1065,7 +1065,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     assert_eq!(stored.status, shared::webhooks::DeliveryStatus::Pending);
 
     // A message arriving before the attempt is due is put back, not sent early.
-    delivery_worker::delivery::run(&app, &ws, &d.id)
+    shared::webhooks::delivery::run(&app, &ws, &d.id)
         .await
         .unwrap();
     assert_eq!(target.requests().len(), 2);

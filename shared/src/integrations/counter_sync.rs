@@ -7,12 +7,12 @@
 //! - A failed call is retried through SQS with backoff (at most 1 + retryAttempts calls, the
 //!   same `webhook-id` on every attempt). After the last one, reconcile re-syncs hourly.
 
-use shared::integrations::IntegrationKind;
+use crate::integrations::IntegrationKind;
 
-use shared::lease::Lease;
-use shared::outbound::AttemptOutcome;
-use shared::queue::QueueMessage;
-use shared::{ids, App, AppResult};
+use crate::lease::Lease;
+use crate::outbound::AttemptOutcome;
+use crate::queue::QueueMessage;
+use crate::{ids, App, AppResult};
 
 /// Sends in one lease hold before handing over to a fresh message (bounded work per record).
 const MAX_ROUNDS: u32 = 5;
@@ -53,7 +53,7 @@ pub async fn run(
             mock_exam_id = exam_id,
             "counter sync in flight elsewhere: retrying shortly"
         );
-        return crate::schedule(
+        return crate::queue::schedule(
             app,
             QueueMessage::CounterSync {
                 workspace_id: ws.to_owned(),
@@ -78,7 +78,7 @@ async fn sync_holding_lease(
     app: &App,
     ws: &str,
     exam_id: &str,
-    integration: &shared::integrations::Integration,
+    integration: &crate::integrations::Integration,
     failed_calls: u32,
     delivery_id: Option<String>,
 ) -> AppResult<()> {
@@ -94,7 +94,7 @@ async fn sync_holding_lease(
         if exam.last_synced_version >= exam.version {
             return Ok(());
         }
-        let attempt = shared::integrations::hubspot::send_count(
+        let attempt = crate::integrations::hubspot::send_count(
             app,
             ws,
             integration,
@@ -117,12 +117,12 @@ async fn sync_holding_lease(
             );
             return Ok(());
         }
-        let delay = shared::retry::backoff(
+        let delay = crate::retry::backoff(
             integration.retry_delay,
             failed,
             app.config.retry_delay_scale,
         );
-        return crate::schedule(
+        return crate::queue::schedule(
             app,
             QueueMessage::CounterSync {
                 workspace_id: ws.to_owned(),
@@ -135,7 +135,7 @@ async fn sync_holding_lease(
         .await;
     }
     // The count kept moving: continue in a fresh message rather than hold the lease longer.
-    crate::schedule(
+    crate::queue::schedule(
         app,
         QueueMessage::CounterSync {
             workspace_id: ws.to_owned(),

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use shared::calendar::sync::{self, RunOutcome};
-use shared::queue::QueueMessage;
-use shared::{App, AppResult};
+use crate::calendar::sync::{self, RunOutcome};
+use crate::queue::QueueMessage;
+use crate::{App, AppResult};
 
 /// Budget of one queued run, in per-call timeouts (a create followed by an update).
 const CALLS_PER_RUN: u32 = 2;
@@ -17,7 +17,7 @@ pub async fn run(app: &App, ws: &str, event_id: &str, attempt: u32) -> AppResult
     let outcome = sync::run(app, ws, event_id, timeout, timeout * CALLS_PER_RUN).await?;
     tracing::info!(event_id, attempt, outcome = ?outcome, "calendar sync run");
     let next = |attempt: u32, delay: Duration| {
-        crate::schedule(
+        crate::queue::schedule(
             app,
             QueueMessage::CalendarSync {
                 workspace_id: ws.to_owned(),

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use shared::queue::QueueName;
-use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::webhooks::{self, Delivery, DeliveryStatus};
-use shared::{App, AppResult};
+use crate::queue::QueueName;
+use crate::queue::{QueueEnvelope, QueueMessage};
+use crate::webhooks::{self, Delivery, DeliveryStatus};
+use crate::{App, AppResult};
 
 /// Deliveries written and enqueued concurrently per record.
 const CONCURRENCY: usize = 8;
@@ -31,7 +31,7 @@ pub async fn run(app: &App, ws: &str, outbox_id: &str) -> AppResult<()> {
         return Ok(());
     }
     let subscriptions = app.subscriptions.active_subscriptions(ws).await?;
-    let now = shared::time::now();
+    let now = crate::time::now();
     let mut deliveries = Vec::new();
     for event in &record.events {
         let matching: Vec<_> = subscriptions

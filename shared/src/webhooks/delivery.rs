@@ -12,11 +12,11 @@
 
 use std::time::Duration;
 
-use shared::outbound::AttemptOutcome;
-use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::time::Timestamp;
-use shared::webhooks::{self, AttemptRecord, AttemptResult, DeliveryStatus};
-use shared::{App, AppResult};
+use crate::outbound::AttemptOutcome;
+use crate::queue::{QueueEnvelope, QueueMessage};
+use crate::time::Timestamp;
+use crate::webhooks::{self, AttemptRecord, AttemptResult, DeliveryStatus};
+use crate::{App, AppResult};
 
 /// A message this much before `nextAttemptAt` is early (SQS delays are whole seconds).
 const EARLY_TOLERANCE: Duration = Duration::from_secs(5);
@@ -24,7 +24,7 @@ const EARLY_TOLERANCE: Duration = Duration::from_secs(5);
 const CLAIM_MARGIN_MS: i64 = 30_000;
 
 pub async fn run(app: &App, ws: &str, delivery_id: &str) -> AppResult<()> {
-    run_at(app, ws, delivery_id, shared::time::now()).await
+    run_at(app, ws, delivery_id, crate::time::now()).await
 }
 
 /// Processes the delivery as if the clock read `now` (tests move it to show that a late
@@ -47,7 +47,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
     if let Some(due) = delivery
         .next_attempt_at
         .as_deref()
-        .and_then(shared::time::parse)
+        .and_then(crate::time::parse)
     {
         let early = (due - now).to_std().unwrap_or_default();
         if early > EARLY_TOLERANCE {
@@ -55,7 +55,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
             return reschedule(app, ws, delivery_id, early).await;
         }
     }
-    let now_str = shared::time::format(now);
+    let now_str = crate::time::format(now);
     let subscription = match app
         .subscriptions
         .get_subscription(ws, &delivery.subscription_id)
@@ -115,7 +115,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         AttemptOutcome::Success => DeliveryStatus::Success,
         AttemptOutcome::Gone => DeliveryStatus::Failed,
         AttemptOutcome::Failure if calls_in_round < 1 + subscription.retry_attempts => {
-            retry_in = Some(shared::retry::backoff(
+            retry_in = Some(crate::retry::backoff(
                 subscription.retry_delay,
                 calls_in_round,
                 app.config.retry_delay_scale,
@@ -125,7 +125,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         AttemptOutcome::Failure => DeliveryStatus::Failed,
     };
     let next_attempt_at = retry_in
-        .map(|d| shared::time::format(now + chrono::Duration::from_std(d).unwrap_or_default()));
+        .map(|d| crate::time::format(now + chrono::Duration::from_std(d).unwrap_or_default()));
     tracing::info!(
         delivery_id,
         webhook_id = %subscription.id,
@@ -137,7 +137,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         outcome = status.as_str(),
         "webhook delivery attempt"
     );
-    shared::telemetry::emit_metrics(
+    crate::telemetry::emit_metrics(
         "BookingSync",
         &[("Integration", "webhooks")],
         &[
@@ -181,7 +181,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         return Ok(());
     }
     let done =
-        shared::time::format(now + chrono::Duration::milliseconds(attempt.duration_ms as i64));
+        crate::time::format(now + chrono::Duration::milliseconds(attempt.duration_ms as i64));
     if attempt.outcome == AttemptOutcome::Gone {
         app.subscriptions
             .disable_subscription(ws, &subscription.id, webhooks::GONE_REASON, &done)
@@ -221,7 +221,7 @@ pub async fn count_outcome(app: &App, ws: &str, subscription_id: &str, success: 
 }
 
 async fn reschedule(app: &App, ws: &str, delivery_id: &str, delay: Duration) -> AppResult<()> {
-    crate::schedule(
+    crate::queue::schedule(
         app,
         QueueMessage::Delivery {
             workspace_id: ws.to_owned(),
@@ -256,7 +256,7 @@ async fn mark_failed_after_last_receive(app: &App, ws: &str, delivery_id: &str) 
     let Some(delivery) = app.deliveries.get_delivery(ws, delivery_id).await? else {
         return Ok(());
     };
-    let now = shared::time::now_string();
+    let now = crate::time::now_string();
     let failed = app
         .deliveries
         .fail_delivery(

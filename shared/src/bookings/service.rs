@@ -1,0 +1,255 @@
+//! The booking use cases: put/read an exam, create a booking (idempotent, one transaction
+//! with the counter and the outbox), and the complete / QR transitions. Routers shape HTTP
+//! around these; nothing here knows about requests or status codes.
+
+use super::events;
+use super::ports::{BookingTransition, CreateBookingOutcome, NewBooking};
+use super::{Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode};
+use crate::http::sha256_hex;
+use crate::ids::{self, validate_external_id};
+use crate::outbox::OutboxRecord;
+use crate::{App, AppError, AppResult};
+
+/// Idempotency records live a day.
+const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+/// Checks an exam's id and settings: name 1..=200 characters (trimmed), capacity
+/// 0..=1,000,000, `examDate` a date or an RFC 3339 timestamp.
+pub fn validate_exam(id: &str, mut input: ExamInput) -> AppResult<ExamInput> {
+    validate_external_id("id", id)?;
+    input.name = input.name.trim().to_owned();
+    if input.name.is_empty() || input.name.chars().count() > 200 {
+        return Err(AppError::validation("name must be 1 to 200 characters"));
+    }
+    if !(0..=1_000_000).contains(&input.capacity) {
+        return Err(AppError::validation(
+            "capacity must be an integer from 0 to 1000000",
+        ));
+    }
+    if let Some(d) = &input.exam_date {
+        let ok = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
+            || crate::time::parse(d).is_some();
+        if !ok {
+            return Err(AppError::validation(
+                "examDate must be a date (YYYY-MM-DD) or an RFC 3339 timestamp",
+            ));
+        }
+    }
+    Ok(input)
+}
+
+/// Creates or replaces an exam's settings (never its counter).
+pub async fn put_exam(app: &App, ws: &str, id: &str, input: ExamInput) -> AppResult<MockExam> {
+    let input = validate_exam(id, input)?;
+    app.bookings
+        .put_exam(ws, id, &input, &crate::time::now_string())
+        .await
+}
+
+/// The exam, or `NotFound` (also for an id that could never be stored).
+pub async fn load_exam(app: &App, ws: &str, id: &str) -> AppResult<MockExam> {
+    if validate_external_id("id", id).is_err() {
+        return Err(AppError::NotFound("mock exam"));
+    }
+    app.bookings
+        .get_exam(ws, id)
+        .await?
+        .ok_or(AppError::NotFound("mock exam"))
+}
+
+/// The booking, or `NotFound` (also for an id that is not a `bk_` id).
+pub async fn load_booking(app: &App, ws: &str, id: &str) -> AppResult<Booking> {
+    if !ids::is_valid(ids::BOOKING, id) {
+        return Err(AppError::NotFound("booking"));
+    }
+    app.bookings
+        .get_booking(ws, id)
+        .await?
+        .ok_or(AppError::NotFound("booking"))
+}
+
+/// A booking request: the exam, the contact, and the client's `Idempotency-Key` if any.
+#[derive(Debug, Clone)]
+pub struct CreateBooking {
+    pub mock_exam_id: String,
+    pub contact_id: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// The booking and the exam's count read right after; `replayed` when an `Idempotency-Key`
+/// answered with the booking it created before.
+#[derive(Debug, Clone)]
+pub struct BookingCreated {
+    pub booking: Booking,
+    pub total_bookings: i64,
+    pub replayed: bool,
+}
+
+fn new_booking(exam_id: &str, contact_id: &str, now: &str) -> Booking {
+    Booking {
+        id: ids::new_id(ids::BOOKING),
+        mock_exam_id: exam_id.to_owned(),
+        contact_id: Some(contact_id.to_owned()),
+        status: BookingStatus::Active,
+        created_at: now.to_owned(),
+        updated_at: None,
+        cancelled_at: None,
+        completed_at: None,
+        qr_code: QrCode {
+            id: ids::new_id(ids::QR_CODE),
+            code: ids::new_id("code")
+                .trim_start_matches("code_")
+                .to_ascii_uppercase(),
+            scanned_at: None,
+            scanned_by: None,
+            validated_at: None,
+        },
+    }
+}
+
+/// One transaction (booking, active marker, counter +1 below capacity, outbox, idempotency
+/// record), retried on `TransactionConflict`; then the outbox hand-off. Same key + same body
+/// replays the original booking; same key + another body is `IdempotencyKeyReused`.
+pub async fn create_booking(app: &App, ws: &str, req: CreateBooking) -> AppResult<BookingCreated> {
+    validate_external_id("mockExamId", &req.mock_exam_id)?;
+    validate_external_id("contactId", &req.contact_id)?;
+    let request_hash = sha256_hex(format!("{}\n{}", req.mock_exam_id, req.contact_id).as_bytes());
+    let idem_hash = req
+        .idempotency_key
+        .as_deref()
+        .map(|k| sha256_hex(k.as_bytes()));
+
+    // A replay must not need the exam to still have room: answer it before anything else.
+    if let Some(hash) = &idem_hash {
+        if let Some(rec) = app.bookings.get_idempotency(ws, hash).await? {
+            return replay(app, ws, &rec, &request_hash).await;
+        }
+    }
+
+    // `booking.created` carries the user whose id is the contactId (null otherwise).
+    let user = crate::users::user_snapshot(app, ws, &req.contact_id).await;
+    let outcome = crate::retry::on_conflict(&app.config, || async {
+        let exam = app
+            .bookings
+            .get_exam(ws, &req.mock_exam_id)
+            .await?
+            .ok_or(AppError::NotFound("mock exam"))?;
+        let now_t = crate::time::now();
+        let now = crate::time::format(now_t);
+        let booking = new_booking(&req.mock_exam_id, &req.contact_id, &now);
+        let outbox = events::counter_change_outbox(
+            ws,
+            &req.mock_exam_id,
+            vec![
+                events::booking_created(&booking, user.clone(), &now),
+                events::bookings_changed(&events::exam_after(&exam, 1, &now), &now),
+            ],
+            &now,
+        );
+        let new = NewBooking {
+            workspace_id: ws.to_owned(),
+            booking: booking.clone(),
+            idempotency: idem_hash.as_ref().map(|h| {
+                (
+                    h.clone(),
+                    IdempotencyRecord {
+                        request_hash: request_hash.clone(),
+                        booking_id: booking.id.clone(),
+                        expires_at: now_t.timestamp() + IDEMPOTENCY_TTL_SECS,
+                    },
+                )
+            }),
+            outbox: outbox.clone(),
+            now,
+        };
+        let result = app.bookings.create_booking(&new).await?;
+        Ok((result, booking, outbox))
+    })
+    .await?;
+
+    match outcome {
+        (CreateBookingOutcome::Created, booking, outbox) => {
+            crate::outbox::dispatch_after_commit(app, &outbox).await;
+            let total = current_total(app, ws, &booking.mock_exam_id).await?;
+            tracing::info!(booking_id = %booking.id, mock_exam_id = %booking.mock_exam_id, total_bookings = total, "booking created");
+            Ok(BookingCreated {
+                booking,
+                total_bookings: total,
+                replayed: false,
+            })
+        }
+        (CreateBookingOutcome::IdempotencyKeyExists(rec), _, _) => {
+            replay(app, ws, &rec, &request_hash).await
+        }
+    }
+}
+
+async fn current_total(app: &App, ws: &str, exam_id: &str) -> AppResult<i64> {
+    Ok(app
+        .bookings
+        .get_exam(ws, exam_id)
+        .await?
+        .map(|e| e.total_bookings)
+        .unwrap_or_default())
+}
+
+async fn replay(
+    app: &App,
+    ws: &str,
+    rec: &IdempotencyRecord,
+    request_hash: &str,
+) -> AppResult<BookingCreated> {
+    if rec.request_hash != request_hash {
+        return Err(AppError::IdempotencyKeyReused);
+    }
+    let booking = app
+        .bookings
+        .get_booking(ws, &rec.booking_id)
+        .await?
+        .ok_or_else(|| AppError::internal_msg("idempotency record points to a missing booking"))?;
+    let total = current_total(app, ws, &booking.mock_exam_id).await?;
+    Ok(BookingCreated {
+        booking,
+        total_bookings: total,
+        replayed: true,
+    })
+}
+
+/// Complete / QR scan / QR validate, with its event in the same transaction, retried on
+/// `TransactionConflict`; then the outbox hand-off.
+pub async fn transition(
+    app: &App,
+    ws: &str,
+    id: &str,
+    transition: BookingTransition,
+    scanned_by: Option<&str>,
+) -> AppResult<Booking> {
+    let user = match load_booking(app, ws, id).await?.contact_id {
+        Some(contact) => crate::users::user_snapshot(app, ws, &contact).await,
+        None => None,
+    };
+    let (booking, outbox) = crate::retry::on_conflict(&app.config, || async {
+        let before = load_booking(app, ws, id).await?;
+        let now = crate::time::now_string();
+        // Build the event from the state the transition will produce.
+        let mut after = before.clone();
+        super::apply_transition(&mut after, transition, scanned_by, &now)?;
+        let event = match transition {
+            BookingTransition::Complete => {
+                events::booking_only(events::BOOKING_COMPLETED, &after, &now)
+            }
+            BookingTransition::QrScan => events::qr_scanned(&after, user.clone(), &now),
+            BookingTransition::QrValidate => events::qr_validated(&after, user.clone(), &now),
+        };
+        let mut outbox = OutboxRecord::new(ws, &now);
+        outbox.events.push(event);
+        let booking = app
+            .bookings
+            .transition_booking(ws, id, transition, scanned_by, &outbox, &now)
+            .await?;
+        Ok((booking, outbox))
+    })
+    .await?;
+    crate::outbox::dispatch_after_commit(app, &outbox).await;
+    Ok(booking)
+}

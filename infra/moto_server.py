@@ -8,7 +8,12 @@ SQS/S3 run threaded so a 20 s long poll never blocks anything else.
 MOTO_INDEXED_PARTITION_QUERY=1 (used by infra/scale_reconcile.sh only) makes a base-table Query
 read its one partition instead of sorting every item of the table (moto's Query is O(n log n)
 in the table size: ~0.45 s per Query at 25k items). Same results, same ordering; everything
-else, including CI, runs stock moto.
+else, including CI, runs stock moto's Query.
+
+TransactWriteItems on the single-threaded process journals the items a transaction touches
+instead of deep-copying every table it touches once per item (stock moto: cost and garbage grow
+with the table, DESIGN §7); same results, same cancellation reasons. MOTO_STOCK_TRANSACTIONS=1
+runs stock moto's transactions. Both patches live in moto_patches.py.
 
 The process exits when its stdin reaches EOF (when started with --exit-on-stdin-eof), so a
 test harness that dies never leaves orphans behind.
@@ -21,25 +26,7 @@ import threading
 from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-
-def index_partition_queries() -> None:
-    """Base-table Query on a hash+range table reads only its partition (same results)."""
-    from moto.dynamodb.models.table import Table
-
-    stock_query = Table.query
-
-    def query(self, hash_key, *args, **kwargs):  # type: ignore[no-untyped-def]
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or not self.range_key_attr or hash_key is None:
-            return stock_query(self, hash_key, *args, **kwargs)
-        partition = list(self.items.get(hash_key, {}).values())
-        self.all_items = lambda: partition  # instance attribute shadows the method
-        try:
-            return stock_query(self, hash_key, *args, **kwargs)
-        finally:
-            del self.all_items
-
-    Table.query = query
+from moto_patches import index_partition_queries, journaled_transactions
 
 
 def main() -> None:
@@ -58,9 +45,13 @@ def main() -> None:
 
         threading.Thread(target=watch_stdin, daemon=True).start()
 
-    # Only the single-threaded (DynamoDB) process: the patch swaps a method per call.
-    if os.environ.get("MOTO_INDEXED_PARTITION_QUERY") == "1" and args.single_threaded:
-        index_partition_queries()
+    # Only the single-threaded (DynamoDB) process: the patches keep per-request state in
+    # module globals (the running transaction's journal, a method swapped per Query).
+    if args.single_threaded:
+        if os.environ.get("MOTO_STOCK_TRANSACTIONS") != "1":
+            journaled_transactions()
+        if os.environ.get("MOTO_INDEXED_PARTITION_QUERY") == "1":
+            index_partition_queries()
 
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(

@@ -2,12 +2,17 @@
 //! the one `keys.rs`, one adapter per feature (DynamoDB, SQS, S3) and the production wiring
 //! of `shared::App`.
 
+pub mod bookings;
 pub mod calendar;
 pub mod inbound;
+pub mod integrations;
 pub mod keys;
+pub mod leases;
+pub mod outbox;
 pub mod s3;
 pub mod sqs;
 pub mod table;
+pub mod tenancy;
 pub mod users;
 pub mod webhooks;
 pub mod wiring;

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 
 use crate::keys::{self, Key};
+use crate::outbox::outbox_put;
 use crate::table::{
-    decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, outbox_put,
-    page_of, put, s, str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
+    decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, page_of, put, s,
+    str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
 };
 use shared::bookings::{Booking, BookingStatus};
 use shared::error::{AppError, AppResult};

@@ -1,0 +1,193 @@
+//! DynamoDB adapter of `WorkspaceStore`: workspaces and their API keys (listed under the
+//! workspace, found by hash).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::keys::{self};
+use crate::table::{
+    conditional, decode, delete, encode, key_attrs, n, put, s, unexpected_cancel, update,
+    DynamoStore, UpdateSpec,
+};
+use shared::error::{AppError, AppResult};
+use shared::paging::Page;
+use shared::tenancy::ports::WorkspaceStore;
+use shared::tenancy::{ApiKey, Workspace};
+
+#[async_trait]
+impl WorkspaceStore for DynamoStore {
+    async fn create_workspace(&self, ws: &Workspace, first_key: &ApiKey) -> AppResult<()> {
+        let ws_item = encode(
+            ws,
+            &keys::workspace(&ws.id),
+            &[
+                (keys::GSI1PK, s(keys::WORKSPACES_INDEX_PK)),
+                (keys::GSI1SK, s(&ws.id)),
+                ("activeKeys", n(1)),
+            ],
+        )?;
+        let items = vec![
+            put(&self.table, ws_item, Some("attribute_not_exists(pk)"), &[])?,
+            put(
+                &self.table,
+                encode(first_key, &keys::api_key(&ws.id, &first_key.id), &[])?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+            put(
+                &self.table,
+                encode(first_key, &keys::api_key_hash(&first_key.hash), &[])?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(r) => Err(unexpected_cancel("create workspace", &r)),
+        }
+    }
+
+    async fn get_workspace(&self, id: &str) -> AppResult<Option<Workspace>> {
+        self.get_as(&keys::workspace(id)).await
+    }
+
+    async fn list_workspaces(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Workspace>> {
+        let (items, next_cursor) = self
+            .query_gsi1_page(keys::WORKSPACES_INDEX_PK, cursor, limit)
+            .await?;
+        Ok(Page {
+            items: items.into_iter().map(decode).collect::<AppResult<_>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn add_api_key(&self, key: &ApiKey) -> AppResult<()> {
+        let items = vec![
+            update(
+                &self.table,
+                UpdateSpec {
+                    key: &keys::workspace(&key.workspace_id),
+                    expression: "ADD activeKeys :one",
+                    condition: Some("attribute_exists(pk)"),
+                    names: &[],
+                    values: vec![(":one", n(1))],
+                    return_old_on_failure: false,
+                },
+            )?,
+            put(
+                &self.table,
+                encode(key, &keys::api_key(&key.workspace_id, &key.id), &[])?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+            put(
+                &self.table,
+                encode(key, &keys::api_key_hash(&key.hash), &[])?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(r) if r[0].failed() => Err(AppError::NotFound("workspace")),
+            Err(r) => Err(unexpected_cancel("add api key", &r)),
+        }
+    }
+
+    async fn find_api_key(&self, hash_hex: &str) -> AppResult<Option<ApiKey>> {
+        let key: Option<ApiKey> = self.get_as(&keys::api_key_hash(hash_hex)).await?;
+        Ok(key.filter(|k| k.revoked_at.is_none()))
+    }
+
+    async fn list_api_keys(&self, workspace_id: &str) -> AppResult<Vec<ApiKey>> {
+        let items = self
+            .query_all(
+                &keys::workspace(workspace_id).pk,
+                keys::API_KEY_SK_PREFIX,
+                false,
+            )
+            .await?;
+        let mut keys: Vec<ApiKey> = items
+            .into_iter()
+            .map(decode)
+            .collect::<AppResult<Vec<ApiKey>>>()?;
+        keys.retain(|k| k.revoked_at.is_none());
+        keys.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now: &str,
+    ) -> AppResult<ApiKey> {
+        let listed = keys::api_key(workspace_id, key_id);
+        let Some(mut key) = self.get_as::<ApiKey>(&listed).await? else {
+            return Err(AppError::NotFound("api key"));
+        };
+        if key.revoked_at.is_some() {
+            return Err(AppError::NotFound("api key"));
+        }
+        let items = vec![
+            update(
+                &self.table,
+                UpdateSpec {
+                    key: &keys::workspace(workspace_id),
+                    expression: "ADD activeKeys :minus",
+                    condition: Some("activeKeys > :one"),
+                    names: &[],
+                    values: vec![(":minus", n(-1)), (":one", n(1))],
+                    return_old_on_failure: false,
+                },
+            )?,
+            update(
+                &self.table,
+                UpdateSpec {
+                    key: &listed,
+                    expression: "SET revokedAt = :now",
+                    condition: Some("attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt = :null)"),
+                    names: &[],
+                    values: vec![(":now", s(now)), (":null", AttributeValue::Null(true))],
+                    return_old_on_failure: false,
+                },
+            )?,
+            delete(&self.table, &keys::api_key_hash(&key.hash), "attribute_exists(pk)", &[])?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => {
+                key.revoked_at = Some(now.to_owned());
+                Ok(key)
+            }
+            Err(r) if r[1].failed() || r[2].failed() => Err(AppError::NotFound("api key")),
+            Err(r) if r[0].failed() => Err(AppError::validation(
+                "the last active API key of a workspace cannot be revoked",
+            )),
+            Err(r) => Err(unexpected_cancel("revoke api key", &r)),
+        }
+    }
+
+    async fn touch_api_key(&self, key: &ApiKey, now: &str) -> AppResult<()> {
+        for k in [
+            keys::api_key(&key.workspace_id, &key.id),
+            keys::api_key_hash(&key.hash),
+        ] {
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_attrs(&k)))
+                .update_expression("SET lastUsedAt = :now")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":now", s(now))
+                .send()
+                .await;
+            conditional(res, "dynamodb touch api key")?;
+        }
+        Ok(())
+    }
+}

@@ -8,7 +8,7 @@ use crate::keys::{self, Key};
 use crate::outbox::outbox_put;
 use crate::table::{
     conditional, decode, delete, encode, is_conditional_failure, key_attrs, n, num_attr, put, s,
-    str_attr, unexpected_cancel, update, DynamoStore, Item, TxReason, UpdateSpec,
+    str_attr, update, DynamoStore, Item, Tx, UpdateSpec,
 };
 use shared::bookings::ports::{
     BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter, NewBooking,
@@ -123,56 +123,67 @@ impl BookingStore for DynamoStore {
             booking_id: b.id.clone(),
             contact_id: contact.to_owned(),
         };
-        let mut items = vec![
-            update(
-                &self.table,
-                UpdateSpec {
-                    key: &exam_key,
-                    expression: "SET #t = #t + :one, #v = #v + :one, updatedAt = :now",
-                    condition: Some("attribute_exists(pk) AND #t < #c"),
-                    names: EXAM_NAMES,
-                    values: vec![(":one", n(1)), (":now", s(&new.now))],
-                    return_old_on_failure: true,
-                },
-            )?,
-            put(
-                &self.table,
-                encode(
-                    &marker,
-                    &keys::active_booking(ws, &b.mock_exam_id, contact),
+        let mut items = Tx::new()
+            .with(
+                "counter",
+                update(
+                    &self.table,
+                    UpdateSpec {
+                        key: &exam_key,
+                        expression: "SET #t = #t + :one, #v = #v + :one, updatedAt = :now",
+                        condition: Some("attribute_exists(pk) AND #t < #c"),
+                        names: EXAM_NAMES,
+                        values: vec![(":one", n(1)), (":now", s(&new.now))],
+                        return_old_on_failure: true,
+                    },
+                )?,
+            )
+            .with(
+                "marker",
+                put(
+                    &self.table,
+                    encode(
+                        &marker,
+                        &keys::active_booking(ws, &b.mock_exam_id, contact),
+                        &[],
+                    )?,
+                    Some("attribute_not_exists(pk)"),
                     &[],
                 )?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-            put(
-                &self.table,
-                booking_item(ws, b, contact)?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-            outbox_put(&self.table, &new.outbox)?,
-        ];
+            )
+            .with(
+                "booking",
+                put(
+                    &self.table,
+                    booking_item(ws, b, contact)?,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            )
+            .with("outbox", outbox_put(&self.table, &new.outbox)?);
         if let Some((key_hash, record)) = &new.idempotency {
             let now_secs = shared::time::parse(&new.now)
                 .map(|t| t.timestamp())
                 .unwrap_or_default();
-            items.push(put(
-                &self.table,
-                encode(
-                    record,
-                    &keys::idempotency(ws, "booking", key_hash),
-                    &[(keys::TTL, n(record.expires_at))],
+            items.add(
+                "idempotency",
+                put(
+                    &self.table,
+                    encode(
+                        record,
+                        &keys::idempotency(ws, "booking", key_hash),
+                        &[(keys::TTL, n(record.expires_at))],
+                    )?,
+                    Some("attribute_not_exists(pk) OR expires_at < :now"),
+                    &[(":now", n(now_secs))],
                 )?,
-                Some("attribute_not_exists(pk) OR expires_at < :now"),
-                &[(":now", n(now_secs))],
-            )?);
+            );
         }
         let reasons = match self.transact(items).await? {
             Ok(()) => return Ok(CreateBookingOutcome::Created),
             Err(r) => r,
         };
-        if reasons.get(4).is_some_and(TxReason::failed) {
+        if reasons.failed("idempotency") {
             if let Some((key_hash, _)) = &new.idempotency {
                 return match self.get_idempotency(ws, key_hash).await? {
                     Some(rec) => Ok(CreateBookingOutcome::IdempotencyKeyExists(rec)),
@@ -181,11 +192,11 @@ impl BookingStore for DynamoStore {
                 };
             }
         }
-        if reasons[1].failed() {
+        if reasons.failed("marker") {
             return Err(AppError::AlreadyBooked);
         }
-        if reasons[0].failed() {
-            let exists = match &reasons[0].item {
+        if reasons.failed("counter") {
+            let exists = match reasons.old_item("counter") {
                 Some(item) => !item.is_empty(),
                 None => self.get(&exam_key).await?.is_some(),
             };
@@ -195,7 +206,7 @@ impl BookingStore for DynamoStore {
                 AppError::NotFound("mock exam")
             });
         }
-        Err(unexpected_cancel("create booking", &reasons))
+        Err(reasons.unexpected("create booking"))
     }
 
     async fn get_idempotency(
@@ -244,41 +255,49 @@ impl BookingStore for DynamoStore {
             pk: keys::active_bookings_partition(ws, &booking.mock_exam_id),
             sk: marker_sk,
         };
-        let items = vec![
-            update(
-                &self.table,
-                UpdateSpec {
-                    key: &bkey,
-                    expression: "SET #s = :cancelled, cancelledAt = :now, updatedAt = :now",
-                    condition: Some("#s = :active"),
-                    names: &[("#s", "status")],
-                    values: vec![
-                        (":cancelled", s("cancelled")),
-                        (":active", s("active")),
-                        (":now", s(now)),
-                    ],
-                    return_old_on_failure: false,
-                },
-            )?,
-            delete(
-                &self.table,
-                &marker,
-                "bookingId = :bid",
-                &[(":bid", s(booking_id))],
-            )?,
-            update(
-                &self.table,
-                UpdateSpec {
-                    key: &keys::mock_exam(ws, &booking.mock_exam_id),
-                    expression: "SET #t = #t - :one, #v = #v + :one, updatedAt = :now",
-                    condition: Some("attribute_exists(pk)"),
-                    names: &[("#t", "totalBookings"), ("#v", "version")],
-                    values: vec![(":one", n(1)), (":now", s(now))],
-                    return_old_on_failure: false,
-                },
-            )?,
-            outbox_put(&self.table, outbox)?,
-        ];
+        let items = Tx::new()
+            .with(
+                "booking",
+                update(
+                    &self.table,
+                    UpdateSpec {
+                        key: &bkey,
+                        expression: "SET #s = :cancelled, cancelledAt = :now, updatedAt = :now",
+                        condition: Some("#s = :active"),
+                        names: &[("#s", "status")],
+                        values: vec![
+                            (":cancelled", s("cancelled")),
+                            (":active", s("active")),
+                            (":now", s(now)),
+                        ],
+                        return_old_on_failure: false,
+                    },
+                )?,
+            )
+            .with(
+                "marker",
+                delete(
+                    &self.table,
+                    &marker,
+                    "bookingId = :bid",
+                    &[(":bid", s(booking_id))],
+                )?,
+            )
+            .with(
+                "counter",
+                update(
+                    &self.table,
+                    UpdateSpec {
+                        key: &keys::mock_exam(ws, &booking.mock_exam_id),
+                        expression: "SET #t = #t - :one, #v = #v + :one, updatedAt = :now",
+                        condition: Some("attribute_exists(pk)"),
+                        names: &[("#t", "totalBookings"), ("#v", "version")],
+                        values: vec![(":one", n(1)), (":now", s(now))],
+                        return_old_on_failure: false,
+                    },
+                )?,
+            )
+            .with("outbox", outbox_put(&self.table, outbox)?);
         match self.transact(items).await? {
             Ok(()) => {
                 let mut b = booking;
@@ -287,13 +306,13 @@ impl BookingStore for DynamoStore {
                 b.updated_at = Some(now.to_owned());
                 Ok(CancelOutcome::Cancelled(b))
             }
-            Err(r) if r[0].failed() => match self.get_booking(ws, booking_id).await? {
+            Err(r) if r.failed("booking") => match self.get_booking(ws, booking_id).await? {
                 Some(b) if b.status == BookingStatus::Cancelled => {
                     Ok(CancelOutcome::AlreadyCancelled(b))
                 }
                 _ => Err(AppError::TransactionConflict),
             },
-            Err(r) => Err(unexpected_cancel("cancel booking", &r)),
+            Err(r) => Err(r.unexpected("cancel booking")),
         }
     }
 
@@ -319,8 +338,8 @@ impl BookingStore for DynamoStore {
             .as_ref()
             .map(s)
             .unwrap_or(AttributeValue::Null(true));
-        let items = vec![
-            update(
+        let items = Tx::new()
+            .with("booking", update(
                 &self.table,
                 UpdateSpec {
                     key: &bkey,
@@ -337,13 +356,12 @@ impl BookingStore for DynamoStore {
                     ],
                     return_old_on_failure: false,
                 },
-            )?,
-            outbox_put(&self.table, outbox)?,
-        ];
+            )?)
+            .with("outbox", outbox_put(&self.table, outbox)?);
         match self.transact(items).await? {
             Ok(()) => Ok(booking),
-            Err(r) if r[0].failed() => Err(AppError::TransactionConflict),
-            Err(r) => Err(unexpected_cancel("transition booking", &r)),
+            Err(r) if r.failed("booking") => Err(AppError::TransactionConflict),
+            Err(r) => Err(r.unexpected("transition booking")),
         }
     }
 

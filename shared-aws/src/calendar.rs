@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use crate::keys;
 use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, null, opt_s,
-    page_of, put, s, update, DynamoStore, Item, UpdateSpec,
+    page_of, put, s, update, DynamoStore, Item, Tx, UpdateSpec,
 };
 use shared::calendar::{
     CalendarEvent, CalendarStore, GhlState, StatusUpdate, SyncCounts, SyncMapping, SyncStatus,
@@ -120,23 +120,28 @@ impl CalendarStore for DynamoStore {
             &keys::sync_mapping(ws, &event.id),
             &index_attrs(ws, &event.id, mapping.sync_status),
         )?;
-        let items = vec![
-            put(
-                self.table(),
-                event_item,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-            put(
-                self.table(),
-                mapping_item,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-        ];
+        let items = Tx::new()
+            .with(
+                "event",
+                put(
+                    self.table(),
+                    event_item,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            )
+            .with(
+                "mapping",
+                put(
+                    self.table(),
+                    mapping_item,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            );
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) => Err(crate::table::unexpected_cancel("create calendar event", &r)),
+            Err(r) => Err(r.unexpected("create calendar event")),
         }
     }
 
@@ -169,16 +174,16 @@ impl CalendarStore for DynamoStore {
             (":now", s(now)),
         ];
         values.extend(index_values);
-        let items = vec![
-            put(
+        let items = Tx::new()
+            .with("event", put(
                 self.table(),
                 encode(event, &keys::calendar_event(ws, id), &[])?,
                 Some(
                     "attribute_exists(pk) AND attribute_not_exists(deletedAt) AND revision = :prev",
                 ),
                 &[(":prev", num(event.revision.saturating_sub(1)))],
-            )?,
-            update(
+            )?)
+            .with("mapping", update(
                 self.table(),
                 UpdateSpec {
                     key: &mapping_key,
@@ -188,26 +193,20 @@ impl CalendarStore for DynamoStore {
                     values,
                     return_old_on_failure: false,
                 },
-            )?,
-        ];
+            )?);
         match self.transact(items).await? {
             Ok(()) => {}
-            Err(reasons) if reasons.first().is_some_and(|r| r.failed()) => {
+            Err(reasons) if reasons.failed("event") => {
                 // Gone, deleted, or another change moved the revision.
                 return match self.get_calendar_event(ws, id).await? {
                     Some(e) if !e.is_deleted() => Err(AppError::TransactionConflict),
                     _ => Err(AppError::NotFound("calendar event")),
                 };
             }
-            Err(reasons) if reasons.get(1).is_some_and(|r| r.failed()) => {
+            Err(reasons) if reasons.failed("mapping") => {
                 return Err(AppError::NotFound("sync mapping"))
             }
-            Err(reasons) => {
-                return Err(crate::table::unexpected_cancel(
-                    "update calendar event",
-                    &reasons,
-                ))
-            }
+            Err(reasons) => return Err(reasons.unexpected("update calendar event")),
         }
         self.get_sync_mapping(ws, id)
             .await?

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::keys::{self, Key};
 use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, next_cursor,
-    num_attr, put, s, str_attr, unexpected_cancel, DynamoStore, Item,
+    num_attr, put, s, str_attr, DynamoStore, Item, Tx,
 };
 use shared::error::{AppError, AppResult};
 use shared::inbound::domain::{
@@ -298,19 +298,20 @@ impl InboundEventStore for DynamoStore {
             }
         } else {
             // A body beyond one item: the event and its pieces in one transaction.
-            let mut items = vec![put(
-                self.table(),
-                main,
-                Some(CONDITION),
-                &[(":now", n(now))],
-            )?];
+            let mut items = Tx::new().with(
+                "event",
+                put(self.table(), main, Some(CONDITION), &[(":now", n(now))])?,
+            );
             for (i, piece) in pieces.iter().enumerate().skip(1) {
-                items.push(put(self.table(), chunk_item(ev, i, piece), None, &[])?);
+                items.add(
+                    "piece",
+                    put(self.table(), chunk_item(ev, i, piece), None, &[])?,
+                );
             }
             match self.transact(items).await? {
                 Ok(()) => false,
-                Err(r) if r.first().is_some_and(|r| r.failed()) => true,
-                Err(r) => return Err(unexpected_cancel("insert inbound event", &r)),
+                Err(r) if r.failed("event") => true,
+                Err(r) => return Err(r.unexpected("insert inbound event")),
             }
         };
         if !duplicate {

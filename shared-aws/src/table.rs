@@ -61,10 +61,12 @@ impl DynamoStore {
     }
 
     /// Runs a transaction; on cancellation returns the per-item reason codes.
-    pub async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> AppResult<Result<(), Vec<TxReason>>> {
+    /// Runs one TransactWriteItems. A cancellation whose reasons include a conflict with
+    /// another transaction is `TransactionConflict` (retryable); any other cancellation comes
+    /// back as its reasons, by label.
+    pub async fn transact(&self, tx: Tx) -> AppResult<Result<(), Cancellation>> {
+        let (labels, items): (Vec<&'static str>, Vec<TransactWriteItem>) =
+            tx.items.into_iter().unzip();
         match self
             .client
             .transact_write_items()
@@ -78,7 +80,9 @@ impl DynamoStore {
                     if reasons.iter().any(|r| r.code == "TransactionConflict") {
                         Err(AppError::TransactionConflict)
                     } else {
-                        Ok(Err(reasons))
+                        Ok(Err(Cancellation {
+                            reasons: labels.into_iter().zip(reasons).collect(),
+                        }))
                     }
                 }
                 None if is_conflict(&e) => Err(AppError::TransactionConflict),
@@ -355,9 +359,72 @@ where
     }
 }
 
-pub fn unexpected_cancel(context: &'static str, reasons: &[TxReason]) -> AppError {
-    let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-    AppError::internal(context, format!("transaction cancelled: {codes:?}"))
+/// The items of one TransactWriteItems, each with a label: the reasons of a cancellation are
+/// read by label, never by position.
+#[derive(Default)]
+pub struct Tx {
+    items: Vec<(&'static str, TransactWriteItem)>,
+}
+
+impl Tx {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, label: &'static str, item: TransactWriteItem) -> &mut Self {
+        self.items.push((label, item));
+        self
+    }
+
+    pub fn with(mut self, label: &'static str, item: TransactWriteItem) -> Self {
+        self.add(label, item);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Why DynamoDB cancelled a transaction: the reason of each labelled item.
+#[derive(Debug)]
+pub struct Cancellation {
+    reasons: Vec<(&'static str, TxReason)>,
+}
+
+impl Cancellation {
+    /// Did an item with this label fail its condition? (False for a label not in the
+    /// transaction, or one DynamoDB gave no reason for.)
+    pub fn failed(&self, label: &str) -> bool {
+        self.reasons.iter().any(|(l, r)| *l == label && r.failed())
+    }
+
+    /// The item as it was, returned for the labelled item whose condition failed (with
+    /// `ReturnValuesOnConditionCheckFailure`).
+    pub fn old_item(&self, label: &str) -> Option<&Item> {
+        self.reasons
+            .iter()
+            .find(|(l, r)| *l == label && r.failed())
+            .and_then(|(_, r)| r.item.as_ref())
+    }
+
+    /// A cancellation none of the expected conditions explains: an internal error whose
+    /// detail (labels and codes) goes to the log.
+    pub fn unexpected(&self, context: &'static str) -> AppError {
+        let codes: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(l, r)| format!("{l}={}", r.code))
+            .collect();
+        AppError::internal(
+            context,
+            format!("transaction cancelled: {}", codes.join(", ")),
+        )
+    }
 }
 
 /// Cursors are opaque to clients: base64url of the LastEvaluatedKey's string attributes.
@@ -511,6 +578,36 @@ mod tests {
     use base64::Engine;
 
     use super::*;
+
+    fn reason(code: &str, item: Option<Item>) -> TxReason {
+        TxReason {
+            code: code.to_owned(),
+            item,
+        }
+    }
+
+    #[test]
+    fn cancellation_reasons_are_read_by_label() {
+        let old = HashMap::from([("totalBookings".to_owned(), n(50))]);
+        let c = Cancellation {
+            reasons: vec![
+                (
+                    "counter",
+                    reason("ConditionalCheckFailed", Some(old.clone())),
+                ),
+                ("marker", reason("None", None)),
+            ],
+        };
+        assert!(c.failed("counter"));
+        assert!(!c.failed("marker"));
+        assert_eq!(c.old_item("counter"), Some(&old));
+        assert_eq!(c.old_item("marker"), None);
+        // A label DynamoDB gave no reason for (fewer reasons than items) is not a failure.
+        assert!(!c.failed("idempotency"));
+        let e = c.unexpected("create booking").log_detail();
+        assert!(e.contains("counter=ConditionalCheckFailed"), "{e}");
+        assert!(e.contains("marker=None"), "{e}");
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

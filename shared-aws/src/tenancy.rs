@@ -6,8 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::keys::{self};
 use crate::table::{
-    conditional, decode, delete, encode, key_attrs, n, put, s, unexpected_cancel, update,
-    DynamoStore, UpdateSpec,
+    conditional, decode, delete, encode, key_attrs, n, put, s, update, DynamoStore, Tx, UpdateSpec,
 };
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
@@ -26,24 +25,32 @@ impl WorkspaceStore for DynamoStore {
                 ("activeKeys", n(1)),
             ],
         )?;
-        let items = vec![
-            put(&self.table, ws_item, Some("attribute_not_exists(pk)"), &[])?,
-            put(
-                &self.table,
-                encode(first_key, &keys::api_key(&ws.id, &first_key.id), &[])?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-            put(
-                &self.table,
-                encode(first_key, &keys::api_key_hash(&first_key.hash), &[])?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-        ];
+        let items = Tx::new()
+            .with(
+                "workspace",
+                put(&self.table, ws_item, Some("attribute_not_exists(pk)"), &[])?,
+            )
+            .with(
+                "key",
+                put(
+                    &self.table,
+                    encode(first_key, &keys::api_key(&ws.id, &first_key.id), &[])?,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            )
+            .with(
+                "key_hash",
+                put(
+                    &self.table,
+                    encode(first_key, &keys::api_key_hash(&first_key.hash), &[])?,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            );
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) => Err(unexpected_cancel("create workspace", &r)),
+            Err(r) => Err(r.unexpected("create workspace")),
         }
     }
 
@@ -66,35 +73,43 @@ impl WorkspaceStore for DynamoStore {
     }
 
     async fn add_api_key(&self, key: &ApiKey) -> AppResult<()> {
-        let items = vec![
-            update(
-                &self.table,
-                UpdateSpec {
-                    key: &keys::workspace(&key.workspace_id),
-                    expression: "ADD activeKeys :one",
-                    condition: Some("attribute_exists(pk)"),
-                    names: &[],
-                    values: vec![(":one", n(1))],
-                    return_old_on_failure: false,
-                },
-            )?,
-            put(
-                &self.table,
-                encode(key, &keys::api_key(&key.workspace_id, &key.id), &[])?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-            put(
-                &self.table,
-                encode(key, &keys::api_key_hash(&key.hash), &[])?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?,
-        ];
+        let items = Tx::new()
+            .with(
+                "workspace",
+                update(
+                    &self.table,
+                    UpdateSpec {
+                        key: &keys::workspace(&key.workspace_id),
+                        expression: "ADD activeKeys :one",
+                        condition: Some("attribute_exists(pk)"),
+                        names: &[],
+                        values: vec![(":one", n(1))],
+                        return_old_on_failure: false,
+                    },
+                )?,
+            )
+            .with(
+                "key",
+                put(
+                    &self.table,
+                    encode(key, &keys::api_key(&key.workspace_id, &key.id), &[])?,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            )
+            .with(
+                "key_hash",
+                put(
+                    &self.table,
+                    encode(key, &keys::api_key_hash(&key.hash), &[])?,
+                    Some("attribute_not_exists(pk)"),
+                    &[],
+                )?,
+            );
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) if r[0].failed() => Err(AppError::NotFound("workspace")),
-            Err(r) => Err(unexpected_cancel("add api key", &r)),
+            Err(r) if r.failed("workspace") => Err(AppError::NotFound("workspace")),
+            Err(r) => Err(r.unexpected("add api key")),
         }
     }
 
@@ -133,8 +148,8 @@ impl WorkspaceStore for DynamoStore {
         if key.revoked_at.is_some() {
             return Err(AppError::NotFound("api key"));
         }
-        let items = vec![
-            update(
+        let items = Tx::new()
+            .with("workspace", update(
                 &self.table,
                 UpdateSpec {
                     key: &keys::workspace(workspace_id),
@@ -144,8 +159,8 @@ impl WorkspaceStore for DynamoStore {
                     values: vec![(":minus", n(-1)), (":one", n(1))],
                     return_old_on_failure: false,
                 },
-            )?,
-            update(
+            )?)
+            .with("key", update(
                 &self.table,
                 UpdateSpec {
                     key: &listed,
@@ -155,19 +170,18 @@ impl WorkspaceStore for DynamoStore {
                     values: vec![(":now", s(now)), (":null", AttributeValue::Null(true))],
                     return_old_on_failure: false,
                 },
-            )?,
-            delete(&self.table, &keys::api_key_hash(&key.hash), "attribute_exists(pk)", &[])?,
-        ];
+            )?)
+            .with("key_hash", delete(&self.table, &keys::api_key_hash(&key.hash), "attribute_exists(pk)", &[])?);
         match self.transact(items).await? {
             Ok(()) => {
                 key.revoked_at = Some(now.to_owned());
                 Ok(key)
             }
-            Err(r) if r[1].failed() || r[2].failed() => Err(AppError::NotFound("api key")),
-            Err(r) if r[0].failed() => Err(AppError::validation(
+            Err(r) if r.failed("key") || r.failed("key_hash") => Err(AppError::NotFound("api key")),
+            Err(r) if r.failed("workspace") => Err(AppError::validation(
                 "the last active API key of a workspace cannot be revoked",
             )),
-            Err(r) => Err(unexpected_cancel("revoke api key", &r)),
+            Err(r) => Err(r.unexpected("revoke api key")),
         }
     }
 

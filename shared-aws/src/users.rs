@@ -13,7 +13,7 @@ use crate::keys::{self, Key};
 use crate::outbox::outbox_put;
 use crate::table::{
     decode, decode_cursor, delete, encode, is_conditional_failure, key_attrs, n, page_of, put, s,
-    str_attr, unexpected_cancel, update, DynamoStore, Item, UpdateSpec,
+    str_attr, update, DynamoStore, Item, Tx, UpdateSpec,
 };
 use shared::bookings::{Booking, BookingStatus};
 use shared::error::{AppError, AppResult};
@@ -178,43 +178,47 @@ impl DynamoStore {
         let re_key = booking.status == BookingStatus::Active
             && marker_sk.as_deref() == Some(old_marker.sk.as_str());
         let new_marker = keys::erased_active_booking(ws, &booking.mock_exam_id, &booking.id);
-        let mut items = vec![update(
-            self.table(),
-            UpdateSpec {
-                key: &bkey,
-                expression: if re_key {
-                    "SET contactId = :null, markerSk = :marker REMOVE gsi2pk, gsi2sk"
-                } else {
-                    "SET contactId = :null REMOVE gsi2pk, gsi2sk"
-                },
-                condition: Some("contactId = :c"),
-                names: &[],
-                values: {
-                    let mut v = vec![(":null", AttributeValue::Null(true)), (":c", s(contact))];
-                    if re_key {
-                        v.push((":marker", s(&new_marker.sk)));
-                    }
-                    v
-                },
-                return_old_on_failure: false,
-            },
-        )?];
-        if re_key {
-            items.push(delete(
+        let mut items = Tx::new().with(
+            "booking",
+            update(
                 self.table(),
-                &old_marker,
-                "bookingId = :bid",
-                &[(":bid", s(&booking.id))],
-            )?);
+                UpdateSpec {
+                    key: &bkey,
+                    expression: if re_key {
+                        "SET contactId = :null, markerSk = :marker REMOVE gsi2pk, gsi2sk"
+                    } else {
+                        "SET contactId = :null REMOVE gsi2pk, gsi2sk"
+                    },
+                    condition: Some("contactId = :c"),
+                    names: &[],
+                    values: {
+                        let mut v = vec![(":null", AttributeValue::Null(true)), (":c", s(contact))];
+                        if re_key {
+                            v.push((":marker", s(&new_marker.sk)));
+                        }
+                        v
+                    },
+                    return_old_on_failure: false,
+                },
+            )?,
+        );
+        if re_key {
+            items.add(
+                "old_marker",
+                delete(
+                    self.table(),
+                    &old_marker,
+                    "bookingId = :bid",
+                    &[(":bid", s(&booking.id))],
+                )?,
+            );
             let mut marker = key_attrs(&new_marker);
             marker.insert("bookingId".into(), s(&booking.id));
             marker.insert("contactId".into(), s(""));
-            items.push(put(
-                self.table(),
-                marker,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            )?);
+            items.add(
+                "new_marker",
+                put(self.table(), marker, Some("attribute_not_exists(pk)"), &[])?,
+            );
         }
         match self.transact(items).await? {
             Ok(()) => Ok(true),
@@ -334,39 +338,44 @@ impl DynamoStore {
 impl UserStore for DynamoStore {
     async fn create_user(&self, ws: &str, user: &User, outbox: &OutboxRecord) -> AppResult<()> {
         let t = self.table();
-        let mut items = vec![put(
-            t,
-            user_item(ws, user)?,
-            Some("attribute_not_exists(pk)"),
-            &[],
-        )?];
-        let email_at = match user.email_key() {
-            Some(e) => {
-                items.push(put(
+        let mut items = Tx::new().with(
+            "user",
+            put(
+                t,
+                user_item(ws, user)?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+        );
+        if let Some(e) = user.email_key() {
+            items.add(
+                "email",
+                put(
                     t,
                     entry_item(&keys::user_email(ws, &e), &user.id),
                     Some("attribute_not_exists(pk)"),
                     &[],
-                )?);
-                Some(1)
-            }
-            None => None,
-        };
-        for k in index_entries(ws, user) {
-            items.push(put(t, entry_item(&k, &user.id), None, &[])?);
+                )?,
+            );
         }
-        items.push(update(
-            t,
-            UpdateSpec {
-                key: &keys::user_counter(ws),
-                expression: "ADD #u :one",
-                condition: None,
-                names: &[("#u", "users")],
-                values: vec![(":one", n(1))],
-                return_old_on_failure: false,
-            },
-        )?);
-        items.push(outbox_put(t, outbox)?);
+        for k in index_entries(ws, user) {
+            items.add("index_entry", put(t, entry_item(&k, &user.id), None, &[])?);
+        }
+        items.add(
+            "counter",
+            update(
+                t,
+                UpdateSpec {
+                    key: &keys::user_counter(ws),
+                    expression: "ADD #u :one",
+                    condition: None,
+                    names: &[("#u", "users")],
+                    values: vec![(":one", n(1))],
+                    return_old_on_failure: false,
+                },
+            )?,
+        );
+        items.add("outbox", outbox_put(t, outbox)?);
         if items.len() > MAX_TX_ITEMS {
             return Err(AppError::validation(
                 "the user has too many tags and opt-ins to store at once",
@@ -374,8 +383,8 @@ impl UserStore for DynamoStore {
         }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) if email_at.is_some_and(|i| r[i].failed()) => Err(AppError::EmailTaken),
-            Err(r) => Err(unexpected_cancel("create user", &r)),
+            Err(r) if r.failed("email") => Err(AppError::EmailTaken),
+            Err(r) => Err(r.unexpected("create user")),
         }
     }
 
@@ -391,47 +400,57 @@ impl UserStore for DynamoStore {
         outbox: &OutboxRecord,
     ) -> AppResult<()> {
         let t = self.table();
-        let mut items = vec![put(
-            t,
-            user_item(ws, new)?,
-            Some("attribute_exists(pk) AND version = :v AND attribute_not_exists(deleted)"),
-            &[(":v", n(old.version))],
-        )?];
-        let mut email_put_at = None;
+        let mut items = Tx::new().with(
+            "user",
+            put(
+                t,
+                user_item(ws, new)?,
+                Some("attribute_exists(pk) AND version = :v AND attribute_not_exists(deleted)"),
+                &[(":v", n(old.version))],
+            )?,
+        );
         let (oe, ne) = (old.email_key(), new.email_key());
         if oe != ne {
             if let Some(e) = &oe {
-                items.push(delete(
-                    t,
-                    &keys::user_email(ws, e),
-                    "userId = :id",
-                    &[(":id", s(&old.id))],
-                )?);
+                items.add(
+                    "old_email",
+                    delete(
+                        t,
+                        &keys::user_email(ws, e),
+                        "userId = :id",
+                        &[(":id", s(&old.id))],
+                    )?,
+                );
             }
             if let Some(e) = &ne {
-                email_put_at = Some(items.len());
-                items.push(put(
-                    t,
-                    entry_item(&keys::user_email(ws, e), &new.id),
-                    Some("attribute_not_exists(pk)"),
-                    &[],
-                )?);
+                items.add(
+                    "email",
+                    put(
+                        t,
+                        entry_item(&keys::user_email(ws, e), &new.id),
+                        Some("attribute_not_exists(pk)"),
+                        &[],
+                    )?,
+                );
             }
         }
         let (before, after) = (index_entries(ws, old), index_entries(ws, new));
         for k in before.iter().filter(|k| !after.contains(k)) {
-            items.push(delete(
-                t,
-                k,
-                "attribute_exists(pk) OR attribute_not_exists(pk)",
-                &[],
-            )?);
+            items.add(
+                "stale_index_entry",
+                delete(
+                    t,
+                    k,
+                    "attribute_exists(pk) OR attribute_not_exists(pk)",
+                    &[],
+                )?,
+            );
         }
         for k in after.iter().filter(|k| !before.contains(k)) {
-            items.push(put(t, entry_item(k, &new.id), None, &[])?);
+            items.add("index_entry", put(t, entry_item(k, &new.id), None, &[])?);
         }
         if !outbox.events.is_empty() {
-            items.push(outbox_put(t, outbox)?);
+            items.add("outbox", outbox_put(t, outbox)?);
         }
         if items.len() > MAX_TX_ITEMS {
             return Err(AppError::validation(
@@ -440,12 +459,12 @@ impl UserStore for DynamoStore {
         }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(r) if email_put_at.is_some_and(|i| r[i].failed()) => Err(AppError::EmailTaken),
-            Err(r) if r[0].failed() => match self.get_user(ws, &old.id).await? {
+            Err(r) if r.failed("email") => Err(AppError::EmailTaken),
+            Err(r) if r.failed("user") => match self.get_user(ws, &old.id).await? {
                 Some(_) => Err(AppError::TransactionConflict),
                 None => Err(AppError::NotFound("user")),
             },
-            Err(r) => Err(unexpected_cancel("update user", &r)),
+            Err(r) => Err(r.unexpected("update user")),
         }
     }
 
@@ -469,49 +488,61 @@ impl UserStore for DynamoStore {
         tomb.insert("deleted".into(), AttributeValue::Bool(true));
         tomb.insert("deletedAt".into(), s(now));
         tomb.insert("workspaceId".into(), s(ws));
-        let mut items = vec![put(
-            t,
-            tomb,
-            Some("attribute_exists(pk) AND version = :v AND attribute_not_exists(deleted)"),
-            &[(":v", n(user.version))],
-        )?];
-        if let Some(e) = user.email_key() {
-            items.push(delete(
+        let mut items = Tx::new().with(
+            "user",
+            put(
                 t,
-                &keys::user_email(ws, &e),
-                "userId = :id",
-                &[(":id", s(id))],
-            )?);
+                tomb,
+                Some("attribute_exists(pk) AND version = :v AND attribute_not_exists(deleted)"),
+                &[(":v", n(user.version))],
+            )?,
+        );
+        if let Some(e) = user.email_key() {
+            items.add(
+                "email",
+                delete(
+                    t,
+                    &keys::user_email(ws, &e),
+                    "userId = :id",
+                    &[(":id", s(id))],
+                )?,
+            );
         }
         for k in index_entries(ws, &user) {
-            items.push(delete(
-                t,
-                &k,
-                "attribute_exists(pk) OR attribute_not_exists(pk)",
-                &[],
-            )?);
+            items.add(
+                "index_entry",
+                delete(
+                    t,
+                    &k,
+                    "attribute_exists(pk) OR attribute_not_exists(pk)",
+                    &[],
+                )?,
+            );
         }
-        items.push(update(
-            t,
-            UpdateSpec {
-                key: &keys::user_counter(ws),
-                expression: "ADD #u :minus",
-                condition: None,
-                names: &[("#u", "users")],
-                values: vec![(":minus", n(-1))],
-                return_old_on_failure: false,
-            },
-        )?);
-        items.push(outbox_put(t, outbox)?);
+        items.add(
+            "counter",
+            update(
+                t,
+                UpdateSpec {
+                    key: &keys::user_counter(ws),
+                    expression: "ADD #u :minus",
+                    condition: None,
+                    names: &[("#u", "users")],
+                    values: vec![(":minus", n(-1))],
+                    return_old_on_failure: false,
+                },
+            )?,
+        );
+        items.add("outbox", outbox_put(t, outbox)?);
         match self.transact(items).await? {
             Ok(()) => {}
-            Err(r) if r[0].failed() => {
+            Err(r) if r.failed("user") => {
                 return match self.get_user(ws, id).await? {
                     Some(_) => Err(AppError::TransactionConflict),
                     None => Err(AppError::NotFound("user")),
                 }
             }
-            Err(r) => return Err(unexpected_cancel("erase user", &r)),
+            Err(r) => return Err(r.unexpected("erase user")),
         }
         // A booking made while the erase ran: unlink it too.
         bookings_unlinked += self.unlink_bookings(ws, id).await.unwrap_or_else(|e| {

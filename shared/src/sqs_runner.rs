@@ -1,5 +1,9 @@
 //! Lifts a per-record handler to an SQS batch with partial batch failures.
 //!
+//! Each queue has one message type (`RecordHandler::Message`): the runner deserializes every
+//! body into it, so a handler never sees raw JSON, and a body that is not a message fails as
+//! a validation error (a poison message: it reaches the DLQ after its last receive).
+//!
 //! Records run concurrently (bounded), each in its own task and tracing span; a record that
 //! errors or panics fails alone and is reported in `batchItemFailures` (the event source must
 //! have `ReportBatchItemFailures`, or SQS treats failed messages as processed). A record that
@@ -11,6 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::error::AppError;
@@ -39,10 +44,28 @@ impl SqsRecord {
 
 #[async_trait]
 pub trait RecordHandler: Send + Sync + 'static {
-    async fn handle(&self, record: &SqsRecord) -> Result<(), AppError>;
+    /// The queue's one message type.
+    type Message: DeserializeOwned + Send + Sync + 'static;
+    /// The queue's name, for the error of a body that is not a message.
+    const QUEUE: &'static str;
+
+    async fn handle(&self, message: &Self::Message, record: &SqsRecord) -> Result<(), AppError>;
 
     /// The record failed on its last receive; record the error where users can see it.
-    async fn on_final_failure(&self, _record: &SqsRecord, _error: &str) {}
+    /// `message` is `None` when the body was not a message at all.
+    async fn on_final_failure(
+        &self,
+        _message: Option<&Self::Message>,
+        _record: &SqsRecord,
+        _error: &str,
+    ) {
+    }
+}
+
+/// The body as the queue's message type.
+pub fn parse<M: DeserializeOwned>(queue: &str, body: &str) -> Result<M, AppError> {
+    serde_json::from_str(body)
+        .map_err(|e| AppError::validation(format!("malformed {queue} message: {e}")))
 }
 
 pub struct BatchRunner<H> {
@@ -76,11 +99,22 @@ impl<H: RecordHandler> BatchRunner<H> {
                         message_id = %record.message_id,
                         receive_count = record.receive_count
                     );
+                    // The parse error is kept as text: each task re-raises it as a validation error.
+                    let message = parse::<H::Message>(H::QUEUE, &record.body)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string());
                     let task = {
                         let handler = handler.clone();
                         let record = record.clone();
+                        let message = message.clone();
                         tokio::spawn(
-                            async move { handler.handle(&record).await }.instrument(span.clone()),
+                            async move {
+                                match message {
+                                    Ok(m) => handler.handle(&m, &record).await,
+                                    Err(detail) => Err(AppError::Validation(detail)),
+                                }
+                            }
+                            .instrument(span.clone()),
                         )
                     };
                     let outcome = match task.await {
@@ -94,7 +128,8 @@ impl<H: RecordHandler> BatchRunner<H> {
                         tracing::error!(error = %error, "record failed");
                         if record.receive_count >= max {
                             tracing::error!("last receive: the record goes to the DLQ");
-                            handler.on_final_failure(&record, &error).await;
+                            let message = message.as_deref().ok();
+                            handler.on_final_failure(message, &record, &error).await;
                         }
                     }
                     .instrument(span)
@@ -149,14 +184,22 @@ mod tests {
 
     #[async_trait]
     impl RecordHandler for Handler {
-        async fn handle(&self, record: &SqsRecord) -> Result<(), AppError> {
-            match record.body.as_str() {
+        type Message = String;
+        const QUEUE: &'static str = "test-queue";
+
+        async fn handle(&self, message: &String, _record: &SqsRecord) -> Result<(), AppError> {
+            match message.as_str() {
                 "ok" => Ok(()),
                 "panic" => panic!("boom"),
                 _ => Err(AppError::validation("bad record")),
             }
         }
-        async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
+        async fn on_final_failure(
+            &self,
+            _message: Option<&String>,
+            record: &SqsRecord,
+            error: &str,
+        ) {
             self.finals
                 .lock()
                 .unwrap()
@@ -169,10 +212,11 @@ mod tests {
         let runner = BatchRunner::new(Handler::default(), 5);
         let resp = runner
             .run(event_from_bodies(&[
-                ("a", "ok", 1),
-                ("b", "bad", 1),
-                ("c", "panic", 1),
-                ("d", "bad", 5),
+                ("a", "\"ok\"", 1),
+                ("b", "\"bad\"", 1),
+                ("c", "\"panic\"", 1),
+                ("d", "\"bad\"", 5),
+                ("e", "not json", 1),
             ]))
             .await;
         let mut ids: Vec<_> = resp
@@ -181,7 +225,11 @@ mod tests {
             .map(|f| f.item_identifier.clone())
             .collect();
         ids.sort();
-        assert_eq!(ids, vec!["b", "c", "d"]);
+        assert_eq!(
+            ids,
+            vec!["b", "c", "d", "e"],
+            "a body that is not a message fails too"
+        );
         let finals = runner.handler().finals.lock().unwrap().clone();
         assert_eq!(finals.len(), 1);
         assert!(finals[0].starts_with("d:"));

@@ -20,18 +20,19 @@ pub fn runner(app: App) -> BatchRunner<Deliver> {
 
 #[async_trait]
 impl RecordHandler for Deliver {
-    async fn handle(&self, record: &SqsRecord) -> Result<(), AppError> {
-        let envelope: QueueEnvelope = serde_json::from_str(&record.body)
-            .map_err(|e| AppError::validation(format!("malformed delivery-queue message: {e}")))?;
+    type Message = QueueEnvelope;
+    const QUEUE: &'static str = "delivery-queue";
+
+    async fn handle(&self, envelope: &QueueEnvelope, _record: &SqsRecord) -> Result<(), AppError> {
         if let Some(not_before) = envelope.not_before {
             let remaining = not_before - shared::time::now().timestamp();
             if remaining > 0 {
                 // A chained delay: not yet due, wait the rest (not counted as an attempt).
                 let wait = Duration::from_secs(remaining as u64);
-                return shared::queue::schedule(&self.app, envelope.message, wait).await;
+                return shared::queue::schedule(&self.app, envelope.message.clone(), wait).await;
             }
         }
-        match envelope.message {
+        match &envelope.message {
             QueueMessage::CounterSync {
                 workspace_id,
                 mock_exam_id,
@@ -40,38 +41,45 @@ impl RecordHandler for Deliver {
             } => {
                 shared::integrations::counter_sync::run(
                     &self.app,
-                    &workspace_id,
-                    &mock_exam_id,
-                    attempt,
-                    delivery_id,
+                    workspace_id,
+                    mock_exam_id,
+                    *attempt,
+                    delivery_id.clone(),
                 )
                 .await
             }
             QueueMessage::FanOut {
                 workspace_id,
                 outbox_id,
-            } => shared::webhooks::fanout::run(&self.app, &workspace_id, &outbox_id).await,
+            } => shared::webhooks::fanout::run(&self.app, workspace_id, outbox_id).await,
             QueueMessage::Delivery {
                 workspace_id,
                 delivery_id,
-            } => shared::webhooks::delivery::run(&self.app, &workspace_id, &delivery_id).await,
+            } => shared::webhooks::delivery::run(&self.app, workspace_id, delivery_id).await,
             QueueMessage::CalendarSync {
                 workspace_id,
                 event_id,
                 attempt,
-            } => shared::calendar::retries::run(&self.app, &workspace_id, &event_id, attempt).await,
+            } => shared::calendar::retries::run(&self.app, workspace_id, event_id, *attempt).await,
             QueueMessage::PurgeSyncJob {
                 workspace_id,
                 job_id,
                 pass,
-            } => shared::inbound::purge::run(&self.app, &workspace_id, &job_id, pass)
+            } => shared::inbound::purge::run(&self.app, workspace_id, job_id, *pass)
                 .await
                 .map(|_| ()),
         }
     }
 
-    async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
+    async fn on_final_failure(
+        &self,
+        envelope: Option<&QueueEnvelope>,
+        record: &SqsRecord,
+        error: &str,
+    ) {
         tracing::error!(message_id = %record.message_id, error, "delivery-queue message moves to the DLQ");
-        shared::webhooks::delivery::fail_after_last_receive(&self.app, &record.body).await;
+        if let Some(envelope) = envelope {
+            shared::webhooks::delivery::fail_after_last_receive(&self.app, &envelope.message).await;
+        }
     }
 }

@@ -18,32 +18,31 @@ pub fn runner(app: App) -> BatchRunner<ExportHandler> {
     BatchRunner::new(ExportHandler { app }, max)
 }
 
-fn message(record: &SqsRecord) -> Result<ExportMessage, AppError> {
-    serde_json::from_str(&record.body)
-        .map_err(|e| AppError::internal("export message is not {workspaceId, exportId}", e))
-}
-
 #[async_trait]
 impl RecordHandler for ExportHandler {
-    async fn handle(&self, record: &SqsRecord) -> Result<(), AppError> {
-        let msg = match message(record) {
-            Ok(m) => m,
-            // Poison: reported as a failure on every receive, so SQS moves it to the DLQ
-            // where it can be inspected instead of vanishing.
-            Err(e) => return Err(e),
-        };
-        run_job(&self.app, &msg)
+    type Message = ExportMessage;
+    // A body that is not `{workspaceId, exportId}` is poison: reported as a failure on every
+    // receive, so SQS moves it to the DLQ where it can be inspected instead of vanishing.
+    const QUEUE: &'static str = "export-queue";
+
+    async fn handle(&self, msg: &ExportMessage, _record: &SqsRecord) -> Result<(), AppError> {
+        run_job(&self.app, msg)
             .await
             .inspect_err(|e| {
                 tracing::error!(export_id = %msg.export_id, error = %e.log_detail(), "export job failed");
             })
     }
 
-    async fn on_final_failure(&self, record: &SqsRecord, _error: &str) {
-        let Ok(msg) = message(record) else { return };
+    async fn on_final_failure(
+        &self,
+        msg: Option<&ExportMessage>,
+        record: &SqsRecord,
+        _error: &str,
+    ) {
+        let Some(msg) = msg else { return };
         // The detail is in the log; the record shows a stable, non-internal message.
         let shown = format!("the export failed after {} attempts", record.receive_count);
-        if let Err(e) = fail_job(&self.app, &msg, &shown).await {
+        if let Err(e) = fail_job(&self.app, msg, &shown).await {
             tracing::error!(error = %e.log_detail(), "could not mark the export failed");
         }
     }

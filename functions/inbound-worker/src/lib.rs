@@ -51,9 +51,10 @@ pub struct ApplyEvent {
 }
 
 fn parse_message(body: &str) -> AppResult<InboundMessage> {
-    serde_json::from_str(body)
-        .map_err(|e| AppError::validation(format!("malformed inbound-queue message: {e}")))
+    shared::sqs_runner::parse(INBOUND_QUEUE, body)
 }
+
+const INBOUND_QUEUE: &str = "inbound-queue";
 
 impl ApplyEvent {
     pub fn new(app: App) -> Self {
@@ -207,9 +208,11 @@ async fn finish(
 
 #[async_trait]
 impl RecordHandler for ApplyEvent {
-    async fn handle(&self, record: &SqsRecord) -> Result<(), AppError> {
-        let msg = parse_message(&record.body)?;
-        match apply_event(&self.app, &msg).await {
+    type Message = InboundMessage;
+    const QUEUE: &'static str = INBOUND_QUEUE;
+
+    async fn handle(&self, msg: &InboundMessage, record: &SqsRecord) -> Result<(), AppError> {
+        match apply_event(&self.app, msg).await {
             Ok(outcome) => {
                 self.outcomes
                     .lock()
@@ -229,7 +232,7 @@ impl RecordHandler for ApplyEvent {
                         at: now.clone(),
                         error: truncate_error(&e.public_detail()),
                     });
-                    if let Err(e2) = self.mark(&msg, change).await {
+                    if let Err(e2) = self.mark(msg, change).await {
                         tracing::warn!(error = %e2.log_detail(), "could not record the attempt's error");
                     }
                 }
@@ -238,8 +241,13 @@ impl RecordHandler for ApplyEvent {
         }
     }
 
-    async fn on_final_failure(&self, record: &SqsRecord, error: &str) {
-        let Ok(msg) = parse_message(&record.body) else {
+    async fn on_final_failure(
+        &self,
+        msg: Option<&InboundMessage>,
+        _record: &SqsRecord,
+        error: &str,
+    ) {
+        let Some(msg) = msg else {
             return;
         };
         let now = shared::time::now_string();
@@ -250,7 +258,7 @@ impl RecordHandler for ApplyEvent {
             at: now.clone(),
             error: truncate_error(error),
         });
-        if let Err(e) = self.mark(&msg, change).await {
+        if let Err(e) = self.mark(msg, change).await {
             tracing::error!(error = %e.log_detail(), event_id = %msg.event_id, "could not mark the event failed");
         }
     }

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use crate::outbound::AttemptOutcome;
-use crate::queue::{QueueEnvelope, QueueMessage};
+use crate::queue::QueueMessage;
 use crate::time::Timestamp;
 use crate::webhooks::{self, AttemptRecord, AttemptResult, DeliveryStatus};
 use crate::{App, AppResult};
@@ -235,19 +235,15 @@ async fn reschedule(app: &App, ws: &str, delivery_id: &str, delay: Duration) -> 
 /// A delivery-queue message failed on its last receive: if it is a delivery, the delivery is
 /// marked failed with the reason and counted, so its log says why before SQS moves the message
 /// to the DLQ. Other messages are left to their own handlers.
-pub async fn fail_after_last_receive(app: &App, body: &str) {
-    let Ok(QueueEnvelope {
-        message:
-            QueueMessage::Delivery {
-                workspace_id,
-                delivery_id,
-            },
-        ..
-    }) = serde_json::from_str::<QueueEnvelope>(body)
+pub async fn fail_after_last_receive(app: &App, message: &QueueMessage) {
+    let QueueMessage::Delivery {
+        workspace_id,
+        delivery_id,
+    } = message
     else {
         return;
     };
-    if let Err(e) = mark_failed_after_last_receive(app, &workspace_id, &delivery_id).await {
+    if let Err(e) = mark_failed_after_last_receive(app, workspace_id, delivery_id).await {
         tracing::error!(%delivery_id, error = %e.log_detail(), "could not mark the delivery failed");
     }
 }

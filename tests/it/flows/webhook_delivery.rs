@@ -976,7 +976,14 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
         receive_count: 5,
     };
     let runner = delivery_worker::runner(e.m.app.clone());
-    shared::sqs_runner::RecordHandler::on_final_failure(runner.handler(), &record, "boom").await;
+    let envelope: QueueEnvelope = serde_json::from_str(&record.body).unwrap();
+    shared::sqs_runner::RecordHandler::on_final_failure(
+        runner.handler(),
+        Some(&envelope),
+        &record,
+        "boom",
+    )
+    .await;
     let got = e.webhook(&id_of(&w)).await;
     assert_eq!(got["deliveries"][0]["status"], "failed");
     assert!(got["deliveries"][0]["error"]

@@ -8,14 +8,9 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared_aws::app_from_env().await?;
     lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let app = app.clone();
-            async move {
-                sweeper::run(&app).await.map_err(|e| {
-                    tracing::error!(error = %e.log_detail(), "outbox sweep failed");
-                    Error::from("outbox sweep failed (see logs)")
-                })
-            }
+            async move { sweeper::on_schedule(&app, event.payload).await }
         },
     ))
     .await

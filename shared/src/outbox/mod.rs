@@ -3,6 +3,7 @@
 //! re-sends records older than two minutes. Consumers are idempotent, so duplicates are harmless.
 
 pub mod ports;
+pub mod sweep;
 
 use std::time::Duration;
 

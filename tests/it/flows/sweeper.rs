@@ -106,11 +106,11 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
         let (a, b) = tokio::join!(
             tokio::spawn({
                 let app = app.clone();
-                async move { sweeper::run(&app).await.unwrap() }
+                async move { shared::outbox::sweep::run(&app).await.unwrap() }
             }),
             tokio::spawn({
                 let app = app.clone();
-                async move { sweeper::run(&app).await.unwrap() }
+                async move { shared::outbox::sweep::run(&app).await.unwrap() }
             }),
         );
         let (a, b) = (a.unwrap(), b.unwrap());
@@ -125,7 +125,7 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
             assert!(r.enqueued_at.is_some());
         }
         // Nothing left for a third sweep.
-        let c = sweeper::run(&app).await.unwrap();
+        let c = shared::outbox::sweep::run(&app).await.unwrap();
         assert_eq!(c.outbox_resent, 0);
         assert!(queue.drain(QueueName::Delivery).is_empty());
     }
@@ -140,7 +140,10 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
         ids.push(orphan(&m.app, &ws, &format!("c{c}"), 300).await);
     }
     let young = orphan(&m.app, &ws, "young", 10).await;
-    let (a, b) = tokio::join!(sweeper::run(&m.app), sweeper::run(&m.app));
+    let (a, b) = tokio::join!(
+        shared::outbox::sweep::run(&m.app),
+        shared::outbox::sweep::run(&m.app)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.outbox_resent + b.outbox_resent, 4, "{a:?} {b:?}");
 
@@ -192,7 +195,7 @@ async fn records_younger_than_two_minutes_are_left_to_the_committing_function() 
     let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let ws = setup(&app).await;
     let young = orphan(&app, &ws, "c1", 60).await;
-    let s = sweeper::run(&app).await.unwrap();
+    let s = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!(s.outbox_resent, 0);
     assert!(queue.drain(QueueName::Delivery).is_empty());
     let r = app.outbox.get_outbox(&young).await.unwrap().unwrap();
@@ -205,7 +208,7 @@ async fn a_failed_resend_is_retried_by_the_next_sweep() {
     let ws = setup(&app).await;
     let id = orphan(&app, &ws, "c1", 300).await;
     queue.fail_next_sends(1);
-    let first = sweeper::run(&app).await.unwrap();
+    let first = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!((first.outbox_resent, first.outbox_errors), (0, 1));
     assert!(app
         .outbox
@@ -217,7 +220,7 @@ async fn a_failed_resend_is_retried_by_the_next_sweep() {
         .is_none());
     queue.drain(QueueName::Delivery);
 
-    let second = sweeper::run(&app).await.unwrap();
+    let second = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!((second.outbox_resent, second.outbox_errors), (1, 0));
     let (fanouts, syncs) = tally(&fake_bodies(&queue));
     assert_eq!((fanouts.len(), syncs), (1, 1));
@@ -271,7 +274,10 @@ async fn a_stuck_pending_ghl_mapping_is_redriven_once() {
             .await
             .unwrap();
     }
-    let (a, b) = tokio::join!(sweeper::run(&app), sweeper::run(&app));
+    let (a, b) = tokio::join!(
+        shared::outbox::sweep::run(&app),
+        shared::outbox::sweep::run(&app)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.mappings_redriven + b.mappings_redriven, 1, "{a:?} {b:?}");
     let redriven: Vec<String> = fake_bodies(&queue)
@@ -285,7 +291,7 @@ async fn a_stuck_pending_ghl_mapping_is_redriven_once() {
         .collect();
     assert_eq!(redriven, ["cal_stuck"]);
     // The next sweep (5 minutes later) leaves it to the run it queued.
-    let c = sweeper::run(&app).await.unwrap();
+    let c = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!(c.mappings_redriven, 0);
 }
 
@@ -298,9 +304,9 @@ fn a_mapping_waiting_for_its_backoff_is_not_stuck() {
     m.attempts = 3;
     m.last_sync_attempt = Some(at.clone());
     // retryDelay 3600 s: the third retry waits up to 4 h × 1.2.
-    assert!(!sweeper::is_stuck(&m, 3600, 1.0, now));
+    assert!(!shared::outbox::sweep::is_stuck(&m, 3600, 1.0, now));
     // retryDelay 60 s: it should have run long ago.
-    assert!(sweeper::is_stuck(&m, 60, 1.0, now));
+    assert!(shared::outbox::sweep::is_stuck(&m, 60, 1.0, now));
 }
 
 /// A pending delivery of a fresh `booking.created` event, due `age_secs` ago, with no message.
@@ -337,7 +343,10 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
         assert!(m.app.deliveries.create_delivery(d).await.unwrap());
     }
 
-    let (a, b) = tokio::join!(sweeper::run(&m.app), sweeper::run(&m.app));
+    let (a, b) = tokio::join!(
+        shared::outbox::sweep::run(&m.app),
+        shared::outbox::sweep::run(&m.app)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
         a.deliveries_redriven + b.deliveries_redriven,
@@ -376,7 +385,7 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
     assert_eq!(untouched.attempts, 0);
 
     // Delivered: nothing left to re-drive.
-    let c = sweeper::run(&m.app).await.unwrap();
+    let c = shared::outbox::sweep::run(&m.app).await.unwrap();
     assert_eq!(
         (c.deliveries_redriven, c.deliveries_skipped),
         (0, 0),
@@ -399,7 +408,7 @@ async fn overdue_deliveries_of_every_workspace_are_redriven() {
         assert!(app.deliveries.create_delivery(&d).await.unwrap());
         expected.push((ws, d.id));
     }
-    let s = sweeper::run(&app).await.unwrap();
+    let s = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!((s.deliveries_redriven, s.delivery_errors), (9, 0), "{s:?}");
     let mut queued: Vec<(String, String)> = fake_bodies(&queue)
         .iter()

@@ -83,3 +83,57 @@ pub async fn workspace(app: &shared::App, name: &str) -> (String, String) {
         .expect("create workspace");
     (ws.id, plain)
 }
+
+/// The one handler-test harness: an `App` over the in-memory fakes with one workspace and
+/// its key. A test file's own `Env` holds one of these (and derefs to it) plus the router or
+/// worker it exercises.
+pub struct TestApp {
+    pub app: shared::App,
+    pub store: std::sync::Arc<crate::memory::MemoryStore>,
+    pub queue: std::sync::Arc<crate::memory::MemoryQueue>,
+    pub ws: String,
+    pub key: String,
+}
+
+impl TestApp {
+    /// Over the test config (`Config::for_tests`).
+    pub async fn new() -> Self {
+        Self::with_config(shared::config::Config::for_tests("t", "q")).await
+    }
+
+    pub async fn with_config(config: shared::config::Config) -> Self {
+        let (app, store, queue) = crate::in_memory_app(config);
+        let (ws, key) = workspace(&app, "w").await;
+        Self {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        }
+    }
+
+    /// A JSON call to `router` with this workspace's key.
+    pub async fn call(
+        &self,
+        router: &Router,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        call(router, method, path, Some(&self.key), body).await
+    }
+}
+
+/// `impl Deref<Target = TestApp>` for a test file's `Env` whose field `t` is the harness.
+#[macro_export]
+macro_rules! deref_test_app {
+    ($env:ty) => {
+        impl std::ops::Deref for $env {
+            type Target = $crate::harness::TestApp;
+            fn deref(&self) -> &$crate::harness::TestApp {
+                &self.t
+            }
+        }
+    };
+}

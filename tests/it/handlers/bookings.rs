@@ -4,20 +4,24 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::queue::QueueEnvelope;
 use shared::queue::QueueName;
-use shared::App;
+use shared_testkit::harness::TestApp;
 use shared_testkit::harness::{call, call_raw};
 
 struct Env {
-    app: App,
-    store: std::sync::Arc<shared_testkit::memory::MemoryStore>,
-    queue: std::sync::Arc<shared_testkit::memory::MemoryQueue>,
+    t: TestApp,
     router: axum::Router,
-    key: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env() -> Env {
-    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (_ws, key) = shared_testkit::harness::workspace(&app, "w").await;
+    let TestApp {
+        app,
+        store,
+        queue,
+        ws,
+        key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
     let router = bookings_api::router(app.clone());
     let r = call(
         &router,
@@ -29,11 +33,14 @@ async fn env() -> Env {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     Env {
-        app,
-        store,
-        queue,
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
         router,
-        key,
     }
 }
 

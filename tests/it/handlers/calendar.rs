@@ -1,7 +1,7 @@
 //! Calendar handlers against the in-memory fakes and a local GHL stand-in; retries run
 //! through the real delivery-queue consumer (`delivery_worker::runner`) fed from the memory queue.
 
-use std::sync::Arc;
+use shared_testkit::harness::TestApp;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -11,26 +11,29 @@ use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
-use shared::App;
 use shared_testkit::harness::{call, call_raw, Reply};
 use shared_testkit::memory::MemoryQueue;
 use shared_testkit::targets::ghl::Ghl;
 
 struct Env {
-    app: App,
-    queue: Arc<MemoryQueue>,
+    t: TestApp,
     router: axum::Router,
-    ws: String,
-    key: String,
     ghl: Ghl,
     secret: WebhookSecret,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let mut config = Config::for_tests("t", "q");
     tweak(&mut config);
-    let (app, _store, queue) = shared_testkit::in_memory_app(config);
-    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
+    let TestApp {
+        app,
+        store,
+        queue,
+        ws,
+        key,
+    } = TestApp::with_config(config).await;
     let ghl = Ghl::start().await;
     let secret = WebhookSecret::generate();
     let integration = app
@@ -51,11 +54,14 @@ async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
         .unwrap();
     let router = calendar_api::router(app.clone());
     Env {
-        app,
-        queue,
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
         router,
-        ws,
-        key,
         ghl,
         secret: integration.secret,
     }

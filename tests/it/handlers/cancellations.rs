@@ -2,20 +2,25 @@
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::App;
+use shared_testkit::harness::TestApp;
 use shared_testkit::harness::{call, workspace, Reply};
 
 struct Env {
-    store: std::sync::Arc<shared_testkit::memory::MemoryStore>,
+    t: TestApp,
     bookings: axum::Router,
     cancels: axum::Router,
-    key: String,
-    app: App,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env(capacity: i64) -> Env {
-    let (app, store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (_ws, key) = workspace(&app, "w").await;
+    let TestApp {
+        app,
+        store,
+        queue,
+        ws,
+        key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
     let bookings = bookings_api::router(app.clone());
     for exam in ["e1", "e2"] {
         let r = call(
@@ -29,11 +34,15 @@ async fn env(capacity: i64) -> Env {
         assert_eq!(r.status, 200);
     }
     Env {
-        store,
         cancels: cancellations_api::router(app.clone()),
         bookings,
-        key,
-        app,
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
     }
 }
 

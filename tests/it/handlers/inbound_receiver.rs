@@ -2,39 +2,44 @@
 //! good / wrong secret / stale / future / missing / malformed / several v1 / one byte changed),
 //! idempotency, filters, status codes.
 
-use std::sync::Arc;
+use shared_testkit::harness::TestApp;
 
 use serde_json::json;
 use shared::config::Config;
 use shared::inbound::domain::{EventStatus, SigningSecret, Source, SyncJob, WebhookConfig};
 use shared::queue::QueueName;
 use shared::signing;
-use shared::App;
 use shared_testkit::harness::{call_raw, Reply};
-use shared_testkit::memory::{MemoryQueue, MemoryStore};
 
 const STRIPE_SECRET: &str = "whsec_test_secret";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
 const STD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
 struct Env {
-    app: App,
+    t: TestApp,
     router: axum::Router,
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
-    ws: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env() -> Env {
-    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
-    let router = inbound_receiver::router(app.clone());
-    Env {
+    let TestApp {
         app,
-        router,
         store,
         queue,
         ws,
+        key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
+    let router = inbound_receiver::router(app.clone());
+    Env {
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
+        router,
     }
 }
 
@@ -639,5 +644,4 @@ async fn a_body_near_one_mib_is_stored_whole() {
         .unwrap()
         .unwrap();
     assert_eq!(ev.raw_body.len(), body.len());
-    drop(e.store);
 }

@@ -2,7 +2,7 @@
 //! queue → worker → record), ordering and tombstones, idempotency, write groups (batchSize),
 //! partial batch failures, permanent vs. transient failures, the last-receive rule.
 
-use std::sync::Arc;
+use shared_testkit::harness::TestApp;
 
 use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
@@ -14,27 +14,30 @@ use shared::inbound::receive::receive;
 use shared::queue::QueueName;
 use shared::signing;
 use shared::sqs_runner::event_from_bodies;
-use shared::App;
-use shared_testkit::memory::{MemoryQueue, MemoryStore};
 
 const STRIPE_SECRET: &str = "whsec_worker_test";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
 
 struct Env {
-    app: App,
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
+    t: TestApp,
     worker: SyncWorker,
     job: SyncJob,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env_with(source: Source, config: WebhookConfig) -> Env {
-    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
+    let TestApp {
+        app,
+        store,
+        queue,
+        ws,
+        key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
     let now = shared::time::now_string();
     let job = SyncJob {
         id: shared::ids::new_id(shared::ids::SYNC_JOB),
-        workspace_id: ws,
+        workspace_id: ws.clone(),
         name: "job".into(),
         kind: "webhook".into(),
         source,
@@ -52,9 +55,13 @@ async fn env_with(source: Source, config: WebhookConfig) -> Env {
     app.sync_jobs.create_sync_job(&job).await.unwrap();
     let worker = SyncWorker::new(app.clone()).quiet();
     Env {
-        app,
-        store,
-        queue,
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
         worker,
         job,
     }

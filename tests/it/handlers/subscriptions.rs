@@ -1,5 +1,6 @@
 //! Webhook subscription routes against the in-memory fakes.
 
+use shared_testkit::harness::TestApp;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -7,27 +8,33 @@ use shared::config::Config;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::webhooks::{Delivery, DeliveryStatus};
-use shared::App;
 use shared_testkit::harness::{call, Reply};
 
 struct Env {
-    app: App,
-    queue: Arc<shared_testkit::memory::MemoryQueue>,
+    t: TestApp,
     router: axum::Router,
-    ws: String,
-    key: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env_with(config: Config) -> Env {
-    let (app, _store, queue) = shared_testkit::in_memory_app(config);
-    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
-    let router = subscriptions_api::router(app.clone());
-    Env {
+    let TestApp {
         app,
+        store,
         queue,
-        router,
         ws,
         key,
+    } = TestApp::with_config(config).await;
+    let router = subscriptions_api::router(app.clone());
+    Env {
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
+        router,
     }
 }
 

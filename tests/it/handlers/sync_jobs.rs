@@ -3,7 +3,7 @@
 //! webhook admin routes (stats, events, detail, retry, retry-failed, replay, executions,
 //! regenerate-secret, records).
 
-use std::sync::Arc;
+use shared_testkit::harness::TestApp;
 
 use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
@@ -11,33 +11,37 @@ use shared::config::Config;
 use shared::inbound::domain::EventStatus;
 use shared::queue::QueueName;
 use shared::sqs_runner::event_from_bodies;
-use shared::App;
 use shared_testkit::harness::{call, Reply};
-use shared_testkit::memory::{MemoryQueue, MemoryStore};
+use shared_testkit::memory::MemoryQueue;
 
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
 
 struct Env {
-    app: App,
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
+    t: TestApp,
     router: axum::Router,
     worker: SyncWorker,
-    ws: String,
-    key: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env() -> Env {
-    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
-    Env {
-        router: sync_jobs_api::router(app.clone()),
-        worker: SyncWorker::new(app.clone()).quiet(),
+    let TestApp {
         app,
         store,
         queue,
         ws,
         key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
+    Env {
+        router: sync_jobs_api::router(app.clone()),
+        worker: SyncWorker::new(app.clone()).quiet(),
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
     }
 }
 

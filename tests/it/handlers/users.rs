@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use shared_testkit::harness::TestApp;
 
 use shared::bookings::ports::NewBooking;
 use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
@@ -11,29 +12,32 @@ use shared::outbox::OutboxRecord;
 use shared::queue::QueueName;
 use shared::App;
 use shared_testkit::harness::{call, workspace};
-use shared_testkit::memory::{MemoryQueue, MemoryStore};
-use std::sync::Arc;
 
 struct Env {
-    app: App,
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
+    t: TestApp,
     router: axum::Router,
-    ws: String,
-    key: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env() -> Env {
-    let (app, store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, key) = workspace(&app, "users").await;
-    let router = users_api::router(app.clone());
-    Env {
+    let TestApp {
         app,
         store,
         queue,
-        router,
         ws,
         key,
+    } = TestApp::with_config(Config::for_tests("t", "q")).await;
+    let router = users_api::router(app.clone());
+    Env {
+        t: TestApp {
+            app,
+            store,
+            queue,
+            ws,
+            key,
+        },
+        router,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Production wiring: typed config from the environment, the one HTTPS client of the SDK, SDK
-//! clients built once at init, handed to `shared::App` as its ports.
+//! Production wiring: typed config from the environment, the one HTTPS client of the SDK, and
+//! the SDK clients a function names in its `main.rs` (`Clients`), built once at init and handed
+//! to `shared::App` as its ports.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +11,7 @@ use aws_smithy_http_client::{Builder, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use base64::Engine as _;
 use shared::config::{Config, ConfigError};
-use shared::queue::QueueName;
+use shared::queue::{NoQueue, QueueName};
 use shared::App;
 
 use crate::s3::S3BlobStore;
@@ -79,7 +80,51 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_config_loader().load().await
 }
 
-// --- the App ------------------------------------------------------------------------------------
+// --- the clients a function uses -----------------------------------------------------------------
+
+/// The AWS clients a function builds at init. DynamoDB always (every port but the queue and the
+/// blob store lives in the table); SQS and S3 when its `main.rs` says so:
+///
+/// ```ignore
+/// shared_aws::app_from_env(Clients::dynamodb().sqs()).await?
+/// ```
+///
+/// A port whose client is not built answers every call with an error naming the missing
+/// wiring (`NoQueue`, `NoBlobStore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Clients {
+    sqs: bool,
+    s3: bool,
+}
+
+impl Clients {
+    /// The table only.
+    pub const fn dynamodb() -> Self {
+        Self {
+            sqs: false,
+            s3: false,
+        }
+    }
+
+    /// Also SQS: the function sends messages (outbox hand-offs, retries, jobs).
+    pub const fn sqs(self) -> Self {
+        Self { sqs: true, ..self }
+    }
+
+    /// Also S3: the function reads or writes export files. Requires `EXPORT_BUCKET`.
+    pub const fn s3(self) -> Self {
+        Self { s3: true, ..self }
+    }
+
+    pub const fn has_sqs(self) -> bool {
+        self.sqs
+    }
+
+    pub const fn has_s3(self) -> bool {
+        self.s3
+    }
+}
 
 pub fn dynamo_store(sdk: &aws_config::SdkConfig, cfg: &Config) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table_name.clone())
@@ -97,20 +142,25 @@ pub fn sqs_queue(sdk: &aws_config::SdkConfig, cfg: &Config) -> SqsQueue {
 }
 
 /// The `App` of a function: typed config from the environment (a missing or malformed
-/// variable fails here, at init, with its name), DynamoDB + SQS, and S3 when an export
-/// bucket is configured.
-pub async fn app_from_env() -> Result<App, ConfigError> {
+/// variable fails here, at init, with its name, including `EXPORT_BUCKET` when `clients`
+/// has S3) and the SDK clients `clients` names, nothing more.
+pub async fn app_from_env(clients: Clients) -> Result<App, ConfigError> {
     let config = Config::from_env()?;
+    let bucket = if clients.s3 {
+        Some(config.require_export_bucket()?.to_owned())
+    } else {
+        None
+    };
     let sdk = sdk_config().await;
     let store = Arc::new(dynamo_store(&sdk, &config));
-    let queue = Arc::new(sqs_queue(&sdk, &config));
-    let blobs = config
-        .export_bucket
-        .clone()
-        .map(|bucket| S3BlobStore::from_sdk(&sdk, bucket));
-    let app = App::new(config, store, queue);
-    Ok(match blobs {
-        Some(b) => app.with_blobs(Arc::new(b)),
+    let app = if clients.sqs {
+        let queue = sqs_queue(&sdk, &config);
+        App::new(config, store, Arc::new(queue))
+    } else {
+        App::new(config, store, Arc::new(NoQueue))
+    };
+    Ok(match bucket {
+        Some(bucket) => app.with_blobs(Arc::new(S3BlobStore::from_sdk(&sdk, bucket))),
         None => app,
     })
 }
@@ -118,6 +168,15 @@ pub async fn app_from_env() -> Result<App, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_name_what_they_build() {
+        let c = Clients::dynamodb();
+        assert!(!c.has_sqs() && !c.has_s3());
+        let c = Clients::dynamodb().sqs().s3();
+        assert!(c.has_sqs() && c.has_s3());
+        assert_eq!(Clients::dynamodb().s3().sqs(), c);
+    }
 
     #[test]
     fn bundled_roots_are_pem_the_tls_context_accepts() {

@@ -18,4 +18,4 @@ pub mod webhooks;
 pub mod wiring;
 
 pub use table::DynamoStore;
-pub use wiring::app_from_env;
+pub use wiring::{app_from_env, Clients};

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
 use shared::config::Config;
 use shared::queue::QueueName;
@@ -78,8 +78,9 @@ pub fn moto() -> &'static Moto {
     })
 }
 
+/// The production loader (its one HTTP client: `load()` panics without one), pointed at moto.
 async fn sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    shared_aws::wiring::sdk_config_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
         .load()

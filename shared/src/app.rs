@@ -34,7 +34,7 @@ pub struct AppInner {
     pub calendar: Arc<dyn CalendarStore>,
     pub users: Arc<dyn UserStore>,
     pub exports: Arc<dyn ExportStore>,
-    /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (or `from_env` with a bucket).
+    /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub http: OutboundClient,

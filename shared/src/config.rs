@@ -163,6 +163,13 @@ impl Config {
             .ok_or_else(|| ConfigError("environment variable ROOT_API_KEY is required".to_owned()))
     }
 
+    /// For functions that read or write export files (S3).
+    pub fn require_export_bucket(&self) -> Result<&str, ConfigError> {
+        self.export_bucket
+            .as_deref()
+            .ok_or_else(|| ConfigError("environment variable EXPORT_BUCKET is required".to_owned()))
+    }
+
     /// Settings for in-process tests: fast retries, fakes need no URLs.
     pub fn for_tests(table_name: &str, delivery_queue_url: &str) -> Self {
         let mut vars = HashMap::new();
@@ -251,6 +258,8 @@ mod tests {
         assert_eq!(c.retry_delay_scale, 1.0);
         assert_eq!(c.max_receive_count, 5);
         assert!(c.require_root_api_key().is_err());
+        let err = c.require_export_bucket().unwrap_err().to_string();
+        assert!(err.contains("EXPORT_BUCKET"), "{err}");
     }
 
     #[test]

@@ -97,6 +97,19 @@ pub trait Queue: Send + Sync {
     }
 }
 
+/// The queue of an `App` built without SQS (`shared_aws::Clients` without `.sqs()`): every
+/// send is a 500 naming the missing wiring (in the log).
+pub struct NoQueue;
+
+#[async_trait]
+impl Queue for NoQueue {
+    async fn send_raw(&self, _: QueueName, _: &str, _: Duration) -> AppResult<()> {
+        Err(crate::AppError::internal_msg(
+            "this function is wired without SQS (add .sqs() to its Clients)",
+        ))
+    }
+}
+
 /// Sends `message` on the delivery queue to run after `delay`. SQS delays stop at 900 s:
 /// longer waits are chained through `notBefore` (the consumer re-sends with the remaining
 /// delay, not counted as an attempt).

@@ -2,11 +2,13 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use shared_aws::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let app = shared_aws::app_from_env().await?;
+    // Table + SQS: drifted exams are re-synced through the delivery queue.
+    let app = shared_aws::app_from_env(Clients::dynamodb().sqs()).await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let app = app.clone();

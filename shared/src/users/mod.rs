@@ -1074,29 +1074,31 @@ pub trait BlobStore: Send + Sync {
     async fn read_all(&self, key: &str) -> AppResult<Vec<u8>>;
 }
 
-/// The blob store of an `App` built without a bucket: every call is a 500 naming the
-/// missing configuration (in the log).
+/// The blob store of an `App` built without S3 (`shared_aws::Clients` without `.s3()`): every
+/// call is a 500 naming the missing wiring (in the log).
 pub struct NoBlobStore;
+
+const NO_S3: &str = "this function is wired without S3 (add .s3() to its Clients)";
 
 #[async_trait]
 impl BlobStore for NoBlobStore {
     async fn start_upload(&self, _: &str, _: &str) -> AppResult<String> {
-        Err(AppError::internal_msg("EXPORT_BUCKET is not configured"))
+        Err(AppError::internal_msg(NO_S3))
     }
     async fn upload_part(&self, _: &str, _: &str, _: i32, _: Vec<u8>) -> AppResult<String> {
-        Err(AppError::internal_msg("EXPORT_BUCKET is not configured"))
+        Err(AppError::internal_msg(NO_S3))
     }
     async fn complete_upload(&self, _: &str, _: &str, _: &[(i32, String)]) -> AppResult<()> {
-        Err(AppError::internal_msg("EXPORT_BUCKET is not configured"))
+        Err(AppError::internal_msg(NO_S3))
     }
     async fn abort_upload(&self, _: &str, _: &str) -> AppResult<()> {
         Ok(())
     }
     async fn presign_get(&self, _: &str, _: Duration) -> AppResult<String> {
-        Err(AppError::internal_msg("EXPORT_BUCKET is not configured"))
+        Err(AppError::internal_msg(NO_S3))
     }
     async fn read_all(&self, _: &str) -> AppResult<Vec<u8>> {
-        Err(AppError::internal_msg("EXPORT_BUCKET is not configured"))
+        Err(AppError::internal_msg(NO_S3))
     }
 }
 

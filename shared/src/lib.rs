@@ -15,6 +15,7 @@ pub mod lease;
 pub mod outbound;
 pub mod outbox;
 pub mod paging;
+pub mod patch;
 pub mod queue;
 pub mod retry;
 pub mod signing;

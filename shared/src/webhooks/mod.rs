@@ -25,6 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::outbound::Attempt;
 use crate::outbox::DomainEvent;
 use crate::paging::Page;
+use crate::patch::Patch;
 use crate::signing::WebhookSecret;
 use crate::time::Timestamp;
 
@@ -147,14 +148,14 @@ impl Subscription {
     }
 }
 
-/// A PATCH: `None` = leave as is. `description: Some(None)` clears it. `active: Some(true)`
+/// A PATCH: `None` = leave as is. `description: Patch::Null` clears it. `active: Some(true)`
 /// also clears `disabledReason` and resets `consecutiveFailures` (DESIGN §4).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscriptionPatch {
     pub name: Option<String>,
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
-    pub description: Option<Option<String>>,
+    pub description: Patch<String>,
     pub retry_attempts: Option<u32>,
     pub retry_delay: Option<u32>,
     pub timeout_ms: Option<u32>,

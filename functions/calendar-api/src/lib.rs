@@ -19,9 +19,10 @@ use serde_json::{json, Map, Value};
 
 use shared::calendar::sync::{self, RunOutcome};
 use shared::calendar::{status_after_change, CalendarEvent, SyncMapping, SyncStatus};
-use shared::http::{parse_limit, success, Auth, JsonBody};
+use shared::http::{success, Auth, JsonBody};
 use shared::ids;
 use shared::integrations::{Integration, IntegrationKind};
+use shared::paging::{parse_limit, Pagination};
 use shared::patch::Patch;
 use shared::{App, AppError, AppResult};
 
@@ -444,12 +445,7 @@ async fn list_mappings(
                 "pending": counts.pending,
                 "failed": counts.failed,
             },
-            "pagination": {
-                "limit": limit,
-                "hasMore": page.next_cursor.is_some(),
-                "nextCursor": page.next_cursor,
-                "total": null,
-            },
+            "pagination": Pagination::of(&page, limit),
         }),
     ))
 }

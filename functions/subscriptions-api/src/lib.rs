@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 
 use shared::outbox::DomainEvent;
 
-use shared::http::{parse_limit, success, Auth, JsonBody, OptionalJsonBody};
+use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
 use shared::ids;
 use shared::outbound::AttemptOutcome;
-use shared::paging::Page;
+use shared::paging::{parse_limit, Pagination};
 use shared::patch::Patch;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
@@ -145,15 +145,6 @@ fn query_params(
         .map_err(|_| AppError::validation("query string is malformed"))
 }
 
-fn pagination<T>(page: &Page<T>, limit: u32) -> Value {
-    json!({
-        "limit": limit,
-        "hasMore": page.next_cursor.is_some(),
-        "nextCursor": page.next_cursor,
-        "total": Value::Null,
-    })
-}
-
 // --- CRUD ----------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -248,7 +239,7 @@ async fn list_webhooks(
     let webhooks: Vec<Value> = page.items.iter().map(|s| s.view(false)).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "webhooks": webhooks, "pagination": pagination(&page, limit) }),
+        json!({ "webhooks": webhooks, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 
@@ -418,7 +409,7 @@ async fn list_deliveries(
     let deliveries: Vec<Value> = page.items.iter().map(Delivery::view).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "deliveries": deliveries, "pagination": pagination(&page, limit) }),
+        json!({ "deliveries": deliveries, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 

@@ -10,13 +10,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::http::{parse_limit, success, Auth, JsonBody};
+use shared::http::{success, Auth, JsonBody};
 use shared::inbound::domain::{SigningSecret, Source, SyncJob, WebhookConfig};
+use shared::paging::{parse_limit, Pagination};
 use shared::patch::Patch;
 use shared::signing::WebhookSecret;
 use shared::{ids, App, AppError, AppResult};
 
-use crate::{base_url, load_job, pagination};
+use crate::{base_url, load_job};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -172,7 +173,7 @@ pub async fn list(
     let jobs: Vec<_> = page.items.iter().map(|j| j.view(&base)).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "syncJobs": jobs, "pagination": pagination(limit, &page.next_cursor) }),
+        json!({ "syncJobs": jobs, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 

@@ -6,6 +6,7 @@ pub mod app;
 pub mod bookings;
 pub mod calendar;
 pub mod config;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod ids;

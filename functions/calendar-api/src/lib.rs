@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use shared::calendar::sync::{self, RunOutcome};
 use shared::calendar::{status_after_change, CalendarEvent, SyncMapping, SyncStatus};
+use shared::email::Email;
 use shared::http::{success, Auth, JsonBody};
 use shared::ids;
 use shared::integrations::{Integration, IntegrationKind};
@@ -118,19 +119,10 @@ fn client_id(v: &Value) -> AppResult<Value> {
     }
 }
 
-fn email(s: &str) -> AppResult<()> {
-    let ok = s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-    }) && !s.chars().any(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::validation("clientEmail must be an email address"))
-    }
+fn email(s: String) -> AppResult<Option<String>> {
+    Email::parse(&s)
+        .map(|e| Some(e.into_string()))
+        .map_err(|_| AppError::validation("clientEmail must be an email address"))
 }
 
 /// Applies the fields present in `body` to `event` (all of them on create), then checks the
@@ -169,10 +161,7 @@ fn apply(event: &mut CalendarEvent, body: &Map<String, Value>, creating: bool) -
     }
     optional(body, "description", MAX_DESCRIPTION)?
         .apply_to(&mut event.description, |v| Ok(Some(v)))?;
-    optional(body, "clientEmail", MAX_EMAIL)?.apply_to(&mut event.client_email, |v| {
-        email(&v)?;
-        Ok(Some(v))
-    })?;
+    optional(body, "clientEmail", MAX_EMAIL)?.apply_to(&mut event.client_email, email)?;
     optional(body, "clientPhone", MAX_PHONE)?.apply_to(&mut event.client_phone, |v| Ok(Some(v)))?;
     optional(body, "clientName", MAX_NAME)?.apply_to(&mut event.client_name, |v| Ok(Some(v)))?;
     date("startDate", &event.start_date)?;

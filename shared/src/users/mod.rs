@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::bookings::Booking;
+use crate::email::Email;
 use crate::error::{AppError, AppResult};
 use crate::outbox::{DomainEvent, OutboxRecord};
 use crate::paging::Page;
@@ -455,30 +456,11 @@ fn clean_text(field: &str, value: &str, max: usize) -> AppResult<Option<String>>
     Ok(Some(v.to_owned()))
 }
 
-/// A pragmatic address check: one `@`, a non-empty local part (≤ 64), a dotted domain of
-/// letters, digits, `-` and `.`, no whitespace, ≤ 254 characters.
+/// `email` parsed by the one address rule (`crate::email`), trimmed.
 pub fn validate_email(value: &str) -> AppResult<String> {
-    let bad = || AppError::validation("email is not a valid email address");
-    let v = value.trim();
-    if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    let (local, domain) = v.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || local.len() > 64 || domain.contains('@') {
-        return Err(bad());
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2
-        || labels.iter().any(|l| {
-            l.is_empty()
-                || l.starts_with('-')
-                || l.ends_with('-')
-                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-    {
-        return Err(bad());
-    }
-    Ok(v.to_owned())
+    Email::parse(value)
+        .map(Email::into_string)
+        .map_err(|_| AppError::validation("email is not a valid email address"))
 }
 
 fn validate_phone(field: &str, value: &str) -> AppResult<Option<String>> {

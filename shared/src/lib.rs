@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod config;
 pub mod email;
 pub mod error;
+pub mod event_pattern;
 pub mod http;
 pub mod ids;
 pub mod inbound;

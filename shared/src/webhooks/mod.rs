@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::event_pattern;
 use crate::outbound::Attempt;
 use crate::outbox::DomainEvent;
 use crate::paging::Page;
@@ -106,7 +107,7 @@ pub struct Subscription {
 impl Subscription {
     /// Whether any of the subscription's patterns matches `event`.
     pub fn subscribes_to(&self, event: &str) -> bool {
-        self.events.iter().any(|p| pattern_matches(p, event))
+        self.events.iter().any(|p| event_pattern::matches(p, event))
     }
 
     /// The old secret signs too while its overlap lasts.
@@ -182,21 +183,6 @@ pub const GONE_REASON: &str = "the endpoint answered 410 Gone";
 
 // --- event patterns ----------------------------------------------------------------------------
 
-/// `*` matches everything; `prefix.*` matches every event below `prefix` at any depth
-/// (`booking.*` matches `booking.created` and `booking.qr.scanned`, not `booking` or
-/// `bookings.created`); anything else matches itself exactly.
-pub fn pattern_matches(pattern: &str, event: &str) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => event
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.')),
-        None => pattern == event,
-    }
-}
-
 /// Checks a subscription's `events`: 1..=50 patterns, each `*`, a known event, or `prefix.*`
 /// covering at least one known event. Returns them trimmed and de-duplicated, in order.
 pub fn validate_patterns(events: &[String]) -> AppResult<Vec<String>> {
@@ -208,9 +194,8 @@ pub fn validate_patterns(events: &[String]) -> AppResult<Vec<String>> {
         let p = raw.trim();
         let known = p == "*"
             || EVENT_TYPES.contains(&p)
-            || (p.ends_with(".*")
-                && p.len() > 2
-                && EVENT_TYPES.iter().any(|e| pattern_matches(p, e)));
+            || (event_pattern::is_wildcard(p)
+                && EVENT_TYPES.iter().any(|e| event_pattern::matches(p, e)));
         if !known {
             return Err(AppError::validation(format!(
                 "events[{i}]: unknown event {p:?}; use \"*\", \"prefix.*\" or one of: {}",
@@ -673,7 +658,7 @@ mod tests {
         ];
         for (pattern, event, expected) in table {
             assert_eq!(
-                pattern_matches(pattern, event),
+                event_pattern::matches(pattern, event),
                 *expected,
                 "{pattern} vs {event}"
             );

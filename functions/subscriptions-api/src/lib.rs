@@ -372,7 +372,7 @@ async fn rotate_secret(
 ) -> AppResult<Response> {
     let id = load_id(&id)?;
     let now = shared::time::now();
-    let until = now + chrono::Duration::from_std(webhooks::ROTATION_OVERLAP).unwrap_or_default();
+    let until = shared::signing::overlap_ends(now);
     let sub = app
         .subscriptions
         .rotate_secret(

@@ -52,8 +52,6 @@ pub const EVENT_TYPES: &[&str] = &[
 pub const TEST_EVENT: &str = "webhook.test";
 /// Most patterns one subscription may hold.
 pub const MAX_EVENT_PATTERNS: usize = 50;
-/// How long the previous secret keeps signing after a rotation (DESIGN §5).
-pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 /// Deliveries shown by `GET /api/admin/webhooks/{id}` (seed 001).
 pub const RECENT_DELIVERIES: u32 = 50;
 /// `metadata.source` of payloads: where the change came from.
@@ -112,11 +110,11 @@ impl Subscription {
 
     /// The old secret signs too while its overlap lasts.
     pub fn previous_secret_at(&self, now: Timestamp) -> Option<&WebhookSecret> {
-        let until = self
-            .previous_secret_expires_at
-            .as_deref()
-            .and_then(crate::time::parse)?;
-        (until > now).then_some(self.previous_secret.as_ref()?)
+        crate::signing::previous_secret_at(
+            self.previous_secret.as_ref(),
+            self.previous_secret_expires_at.as_deref(),
+            now,
+        )
     }
 
     /// The API representation. The secret appears only when `with_secret` (create, rotate).

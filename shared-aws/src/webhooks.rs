@@ -141,9 +141,9 @@ impl SubscriptionStore for DynamoStore {
             sets.push("events = :events");
             values.push((":events", AttributeValue::L(v.iter().map(s).collect())));
         }
-        if let Some(v) = &patch.description {
+        if let Some(v) = patch.description.as_ref().into_change() {
             sets.push("description = :description");
-            values.push((":description", opt_s(v.as_deref())));
+            values.push((":description", opt_s(v.map(String::as_str))));
         }
         if let Some(v) = patch.retry_attempts {
             sets.push("retryAttempts = :ra");

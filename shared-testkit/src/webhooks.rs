@@ -165,8 +165,8 @@ impl SubscriptionStore for MemoryStore {
             if let Some(v) = &patch.events {
                 sub.events = v.clone();
             }
-            if let Some(v) = &patch.description {
-                sub.description = v.clone();
+            if let Some(v) = patch.description.clone().into_change() {
+                sub.description = v;
             }
             if let Some(v) = patch.retry_attempts {
                 sub.retry_attempts = v;

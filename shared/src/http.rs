@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every API function: bounded JSON bodies with precise errors, Bearer
-//! authentication, the per-request span, pagination parameters and the success envelope.
+//! authentication, the per-request span and the success envelope (list plumbing: `paging`).
 
 use std::time::Instant;
 
@@ -198,19 +198,6 @@ pub fn success(status: StatusCode, fields: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// `limit` of list routes: 1..=1000, default 50; anything else is a 400 naming it.
-pub fn parse_limit(raw: Option<&str>) -> Result<u32, AppError> {
-    match raw {
-        None => Ok(50),
-        Some(s) => match s.trim().parse::<u32>() {
-            Ok(n) if (1..=1000).contains(&n) => Ok(n),
-            _ => Err(AppError::validation(
-                "limit must be an integer from 1 to 1000",
-            )),
-        },
-    }
-}
-
 /// One span per request, with method, route and outcome; logs status and latency.
 pub async fn request_span(req: Request, next: Next) -> Response {
     let request_id = req
@@ -284,17 +271,5 @@ mod tests {
         let e = parse_json::<In>(b"[]").unwrap_err();
         assert_eq!(e.code(), "invalid_json");
         assert!(parse_json::<In>(br#"{"mockExamId":"1","extra":true}"#).is_ok());
-    }
-
-    #[test]
-    fn limit_bounds() {
-        assert_eq!(parse_limit(None).unwrap(), 50);
-        assert_eq!(parse_limit(Some("1000")).unwrap(), 1000);
-        assert!(parse_limit(Some("0")).is_err());
-        assert!(parse_limit(Some("1001")).is_err());
-        assert!(parse_limit(Some("abc"))
-            .unwrap_err()
-            .to_string()
-            .contains("limit"));
     }
 }

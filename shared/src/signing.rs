@@ -21,6 +21,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
+use crate::time::Timestamp;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Standard Webhooks header carrying the message (delivery) id.
@@ -447,6 +449,31 @@ pub fn verify_close(
         return Err(SignatureError::TimestampOutOfTolerance);
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation overlap
+// ---------------------------------------------------------------------------------------------
+
+/// How long the previous secret keeps signing after a rotation (DESIGN §5): the same rule for
+/// subscriptions and integrations.
+pub const ROTATION_OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// When the previous secret of a rotation made at `rotated_at` stops signing (the stored
+/// `previousSecretExpiresAt`).
+pub fn overlap_ends(rotated_at: Timestamp) -> Timestamp {
+    rotated_at + chrono::Duration::from_std(ROTATION_OVERLAP).unwrap_or_default()
+}
+
+/// The previous secret while its overlap lasts: `expires_at` (RFC 3339, as stored) is strictly
+/// later than `now`. No expiry or an unreadable one: no previous secret.
+pub fn previous_secret_at<'a>(
+    previous: Option<&'a WebhookSecret>,
+    expires_at: Option<&str>,
+    now: Timestamp,
+) -> Option<&'a WebhookSecret> {
+    let until = expires_at.and_then(crate::time::parse)?;
+    (until > now).then_some(previous?)
 }
 
 #[cfg(test)]
@@ -1101,5 +1128,25 @@ mod tests {
             ),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn the_previous_secret_signs_until_the_overlap_ends_and_not_at_it() {
+        let rotated = crate::time::parse("2026-01-01T00:00:00Z").unwrap();
+        let ends = overlap_ends(rotated);
+        assert_eq!(ends - rotated, chrono::Duration::hours(24));
+        let old = WebhookSecret::generate();
+        let stored = crate::time::format(ends);
+        let at = |t| previous_secret_at(Some(&old), Some(&stored), t);
+        assert!(at(rotated).is_some());
+        assert!(at(ends - chrono::Duration::milliseconds(1)).is_some());
+        assert!(
+            at(ends).is_none(),
+            "the overlap ends exactly at the stored instant"
+        );
+        assert!(at(ends + chrono::Duration::seconds(1)).is_none());
+        assert!(previous_secret_at(None, Some(&stored), rotated).is_none());
+        assert!(previous_secret_at(Some(&old), None, rotated).is_none());
+        assert!(previous_secret_at(Some(&old), Some("garbage"), rotated).is_none());
     }
 }

@@ -19,9 +19,12 @@ use serde_json::{json, Map, Value};
 
 use shared::calendar::sync::{self, RunOutcome};
 use shared::calendar::{status_after_change, CalendarEvent, SyncMapping, SyncStatus};
-use shared::http::{parse_limit, success, Auth, JsonBody};
+use shared::email::Email;
+use shared::http::{success, Auth, JsonBody};
 use shared::ids;
 use shared::integrations::{Integration, IntegrationKind};
+use shared::paging::{parse_limit, Pagination};
+use shared::patch::Patch;
 use shared::{App, AppError, AppResult};
 
 /// Failed mappings one `retry-failed` call re-queues (the answer says when more are left).
@@ -51,11 +54,6 @@ const MAX_EMAIL: usize = 254;
 const MAX_PHONE: usize = 40;
 const MAX_CLIENT_ID: usize = 128;
 
-/// `Some(None)` is an explicit null (clears an optional field in PATCH); `None` is absent.
-fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<Option<&'a Value>> {
-    body.get(name).map(|v| (!v.is_null()).then_some(v))
-}
-
 fn text(name: &str, v: &Value, max: usize) -> AppResult<String> {
     let s = v
         .as_str()
@@ -80,23 +78,15 @@ fn text(name: &str, v: &Value, max: usize) -> AppResult<String> {
 }
 
 fn required(body: &Map<String, Value>, name: &str, max: usize) -> AppResult<Option<String>> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(None) => Err(AppError::validation(format!("{name} must not be null"))),
-        Some(Some(v)) => text(name, v, max).map(Some),
-    }
+    Patch::of_key(body, name)
+        .not_null(name)?
+        .map(|v| text(name, v, max))
+        .transpose()
 }
 
-fn optional(
-    body: &Map<String, Value>,
-    name: &str,
-    max: usize,
-) -> AppResult<Option<Option<String>>> {
-    match field(body, name) {
-        None => Ok(None),
-        Some(None) => Ok(Some(None)),
-        Some(Some(v)) => text(name, v, max).map(|s| Some(Some(s))),
-    }
+/// Absent keeps, `null` clears (PATCH); a value must be text.
+fn optional(body: &Map<String, Value>, name: &str, max: usize) -> AppResult<Patch<String>> {
+    Patch::of_key(body, name).try_map(|v| text(name, v, max))
 }
 
 fn date(name: &str, s: &str) -> AppResult<()> {
@@ -129,19 +119,10 @@ fn client_id(v: &Value) -> AppResult<Value> {
     }
 }
 
-fn email(s: &str) -> AppResult<()> {
-    let ok = s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-    }) && !s.chars().any(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::validation("clientEmail must be an email address"))
-    }
+fn email(s: String) -> AppResult<Option<String>> {
+    Email::parse(&s)
+        .map(|e| Some(e.into_string()))
+        .map_err(|_| AppError::validation("clientEmail must be an email address"))
 }
 
 /// Applies the fields present in `body` to `event` (all of them on create), then checks the
@@ -172,27 +153,17 @@ fn apply(event: &mut CalendarEvent, body: &Map<String, Value>, creating: bool) -
     if let Some(v) = must("endTime", 5)? {
         event.end_time = v;
     }
-    match field(body, "clientId") {
-        None if creating => return Err(AppError::validation("clientId is required")),
-        None => {}
-        Some(None) => return Err(AppError::validation("clientId must not be null")),
-        Some(Some(v)) => event.client_id = client_id(v)?,
+    match Patch::of_key(body, "clientId") {
+        Patch::Absent if creating => return Err(AppError::validation("clientId is required")),
+        Patch::Absent => {}
+        Patch::Null => return Err(AppError::validation("clientId must not be null")),
+        Patch::Value(v) => event.client_id = client_id(v)?,
     }
-    if let Some(v) = optional(body, "description", MAX_DESCRIPTION)? {
-        event.description = v;
-    }
-    if let Some(v) = optional(body, "clientEmail", MAX_EMAIL)? {
-        if let Some(e) = &v {
-            email(e)?;
-        }
-        event.client_email = v;
-    }
-    if let Some(v) = optional(body, "clientPhone", MAX_PHONE)? {
-        event.client_phone = v;
-    }
-    if let Some(v) = optional(body, "clientName", MAX_NAME)? {
-        event.client_name = v;
-    }
+    optional(body, "description", MAX_DESCRIPTION)?
+        .apply_to(&mut event.description, |v| Ok(Some(v)))?;
+    optional(body, "clientEmail", MAX_EMAIL)?.apply_to(&mut event.client_email, email)?;
+    optional(body, "clientPhone", MAX_PHONE)?.apply_to(&mut event.client_phone, |v| Ok(Some(v)))?;
+    optional(body, "clientName", MAX_NAME)?.apply_to(&mut event.client_name, |v| Ok(Some(v)))?;
     date("startDate", &event.start_date)?;
     date("endDate", &event.end_date)?;
     time("startTime", &event.start_time)?;
@@ -463,12 +434,7 @@ async fn list_mappings(
                 "pending": counts.pending,
                 "failed": counts.failed,
             },
-            "pagination": {
-                "limit": limit,
-                "hasMore": page.next_cursor.is_some(),
-                "nextCursor": page.next_cursor,
-                "total": null,
-            },
+            "pagination": Pagination::of(&page, limit),
         }),
     ))
 }

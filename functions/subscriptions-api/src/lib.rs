@@ -12,15 +12,16 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use shared::outbox::DomainEvent;
 
-use shared::http::{parse_limit, success, Auth, JsonBody, OptionalJsonBody};
+use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
 use shared::ids;
 use shared::outbound::AttemptOutcome;
-use shared::paging::Page;
+use shared::paging::{parse_limit, Pagination};
+use shared::patch::Patch;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
@@ -91,13 +92,13 @@ fn validate_url(app: &App, url: &str) -> AppResult<String> {
     Ok(url.to_owned())
 }
 
-fn validate_description(d: Option<String>) -> AppResult<Option<String>> {
-    match d {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(AppError::validation(format!(
+fn validate_description(d: String) -> AppResult<String> {
+    if d.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::validation(format!(
             "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        ))),
-        other => Ok(other),
+        )));
     }
+    Ok(d)
 }
 
 fn in_range(field: &str, value: i64, min: u32, max: u32, unit: &str) -> AppResult<u32> {
@@ -144,15 +145,6 @@ fn query_params(
         .map_err(|_| AppError::validation("query string is malformed"))
 }
 
-fn pagination<T>(page: &Page<T>, limit: u32) -> Value {
-    json!({
-        "limit": limit,
-        "hasMore": page.next_cursor.is_some(),
-        "nextCursor": page.next_cursor,
-        "total": Value::Null,
-    })
-}
-
 // --- CRUD ----------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -187,7 +179,7 @@ async fn create_webhook(
         name: validate_name(&body.name)?,
         url: validate_url(&app, &body.url)?,
         events: webhooks::validate_patterns(&body.events)?,
-        description: validate_description(body.description)?,
+        description: body.description.map(validate_description).transpose()?,
         retry_attempts: body
             .retry_attempts
             .map(retry_attempts)
@@ -247,7 +239,7 @@ async fn list_webhooks(
     let webhooks: Vec<Value> = page.items.iter().map(|s| s.view(false)).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "webhooks": webhooks, "pagination": pagination(&page, limit) }),
+        json!({ "webhooks": webhooks, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 
@@ -272,75 +264,68 @@ async fn get_webhook(
     ))
 }
 
-/// Distinguishes an absent field (`None`) from `null` (`Some(None)`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct PatchBody {
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    events: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    retry_attempts: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    retry_delay: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    timeout_ms: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    max_consecutive_failures: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    active: Option<Option<bool>>,
-}
-
-/// A field that may be absent but not null.
-fn not_null<T>(field: &str, v: Option<Option<T>>) -> AppResult<Option<T>> {
-    match v {
-        Some(None) => Err(AppError::validation(format!("{field} must not be null"))),
-        Some(Some(v)) => Ok(Some(v)),
-        None => Ok(None),
-    }
+    #[serde(default)]
+    name: Patch<String>,
+    #[serde(default)]
+    url: Patch<String>,
+    #[serde(default)]
+    events: Patch<Vec<String>>,
+    #[serde(default)]
+    description: Patch<String>,
+    #[serde(default)]
+    retry_attempts: Patch<i64>,
+    #[serde(default)]
+    retry_delay: Patch<i64>,
+    #[serde(default)]
+    timeout_ms: Patch<i64>,
+    #[serde(default)]
+    max_consecutive_failures: Patch<i64>,
+    #[serde(default)]
+    active: Patch<bool>,
 }
 
 fn validate_patch(app: &App, body: PatchBody) -> AppResult<SubscriptionPatch> {
     Ok(SubscriptionPatch {
-        name: not_null("name", body.name)?
+        name: body
+            .name
+            .not_null("name")?
             .map(|n| validate_name(&n))
             .transpose()?,
-        url: not_null("url", body.url)?
+        url: body
+            .url
+            .not_null("url")?
             .map(|u| validate_url(app, &u))
             .transpose()?,
-        events: not_null("events", body.events)?
+        events: body
+            .events
+            .not_null("events")?
             .map(|e| webhooks::validate_patterns(&e))
             .transpose()?,
-        description: body.description.map(validate_description).transpose()?,
-        retry_attempts: not_null("retryAttempts", body.retry_attempts)?
+        description: body.description.try_map(validate_description)?,
+        retry_attempts: body
+            .retry_attempts
+            .not_null("retryAttempts")?
             .map(retry_attempts)
             .transpose()?,
-        retry_delay: not_null("retryDelay", body.retry_delay)?
+        retry_delay: body
+            .retry_delay
+            .not_null("retryDelay")?
             .map(retry_delay)
             .transpose()?,
-        timeout_ms: not_null("timeoutMs", body.timeout_ms)?
+        timeout_ms: body
+            .timeout_ms
+            .not_null("timeoutMs")?
             .map(timeout_ms)
             .transpose()?,
-        max_consecutive_failures: not_null(
-            "maxConsecutiveFailures",
-            body.max_consecutive_failures,
-        )?
-        .map(max_consecutive_failures)
-        .transpose()?,
-        active: not_null("active", body.active)?,
+        max_consecutive_failures: body
+            .max_consecutive_failures
+            .not_null("maxConsecutiveFailures")?
+            .map(max_consecutive_failures)
+            .transpose()?,
+        active: body.active.not_null("active")?,
     })
 }
 
@@ -387,7 +372,7 @@ async fn rotate_secret(
 ) -> AppResult<Response> {
     let id = load_id(&id)?;
     let now = shared::time::now();
-    let until = now + chrono::Duration::from_std(webhooks::ROTATION_OVERLAP).unwrap_or_default();
+    let until = shared::signing::overlap_ends(now);
     let sub = app
         .subscriptions
         .rotate_secret(
@@ -424,7 +409,7 @@ async fn list_deliveries(
     let deliveries: Vec<Value> = page.items.iter().map(Delivery::view).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "deliveries": deliveries, "pagination": pagination(&page, limit) }),
+        json!({ "deliveries": deliveries, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 

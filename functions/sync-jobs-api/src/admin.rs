@@ -11,13 +11,14 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use shared::http::{parse_limit, success, Auth, JsonBody, OptionalJsonBody};
+use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
 use shared::inbound::domain::{EventChange, EventStatus, InboundEvent, Source};
 use shared::inbound::receive::{enqueue, send_test_event};
+use shared::paging::{parse_limit, Pagination};
 use shared::signing::WebhookSecret;
 use shared::{ids, App, AppError, AppResult};
 
-use crate::{base_url, load_job, pagination};
+use crate::{base_url, load_job};
 
 /// Events re-queued by one `retry-failed` or `replay` call; `hasMore` says to call again.
 const MAX_REQUEUE_PER_CALL: usize = 500;
@@ -107,7 +108,7 @@ pub async fn list_events(
     let events: Vec<Value> = page.items.iter().map(InboundEvent::summary).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "events": events, "pagination": pagination(limit, &page.next_cursor) }),
+        json!({ "events": events, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 
@@ -289,7 +290,7 @@ pub async fn executions(
     let items: Vec<Value> = page.items.iter().map(|x| x.view()).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "executions": items, "pagination": pagination(limit, &page.next_cursor) }),
+        json!({ "executions": items, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 

@@ -7,32 +7,25 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 
-use shared::http::{parse_limit, success, Auth, JsonBody};
+use shared::http::{success, Auth, JsonBody};
 use shared::inbound::domain::{SigningSecret, Source, SyncJob, WebhookConfig};
+use shared::paging::{parse_limit, Pagination};
+use shared::patch::Patch;
 use shared::signing::WebhookSecret;
 use shared::{ids, App, AppError, AppResult};
 
-use crate::{base_url, load_job, pagination};
-
-/// `Some(None)` for an explicit `null`, `None` when the field is absent.
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
+use crate::{base_url, load_job};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigInput {
     #[serde(default)]
     event_filters: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    signing_secret: Option<Option<String>>,
+    #[serde(default)]
+    signing_secret: Patch<String>,
     #[serde(default)]
     tolerance_seconds: Option<i64>,
     #[serde(default)]
@@ -132,7 +125,7 @@ pub async fn create(
     merge_config(&mut config, &input)?;
     let given = input
         .signing_secret
-        .flatten()
+        .into_value()
         .map(|s| SigningSecret::validate(source, &s))
         .transpose()?;
     // A generic job signs with a secret we generate, unless the sender brings its own.
@@ -180,7 +173,7 @@ pub async fn list(
     let jobs: Vec<_> = page.items.iter().map(|j| j.view(&base)).collect();
     Ok(success(
         StatusCode::OK,
-        json!({ "syncJobs": jobs, "pagination": pagination(limit, &page.next_cursor) }),
+        json!({ "syncJobs": jobs, "pagination": Pagination::of(&page, limit) }),
     ))
 }
 
@@ -216,14 +209,14 @@ fn patched(mut job: SyncJob, body: &PatchBody, now: &str) -> AppResult<SyncJob> 
     if let Some(input) = &body.webhook_config {
         merge_config(&mut job.webhook_config, input)?;
         match &input.signing_secret {
-            None => {}
-            Some(Some(s)) => job.signing_secret = Some(SigningSecret::validate(job.source, s)?),
-            Some(None) if job.source == Source::Generic => {
+            Patch::Absent => {}
+            Patch::Value(s) => job.signing_secret = Some(SigningSecret::validate(job.source, s)?),
+            Patch::Null if job.source == Source::Generic => {
                 return Err(AppError::validation(
                     "webhookConfig.signingSecret of a generic job cannot be removed; use POST …/webhook/regenerate-secret",
                 ))
             }
-            Some(None) => job.signing_secret = None,
+            Patch::Null => job.signing_secret = None,
         }
     }
     job.check_enable()?;

@@ -11,8 +11,6 @@ pub mod jobs;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
-
 use shared::inbound::domain::SyncJob;
 use shared::{ids, App, AppError, AppResult};
 
@@ -91,13 +89,4 @@ pub async fn load_job(app: &App, auth_ws: &str, path_ws: &str, job_id: &str) -> 
         .get_sync_job(path_ws, job_id)
         .await?
         .ok_or(AppError::NotFound("sync job"))
-}
-
-pub fn pagination(limit: u32, next_cursor: &Option<String>) -> Value {
-    json!({
-        "limit": limit,
-        "hasMore": next_cursor.is_some(),
-        "nextCursor": next_cursor,
-        "total": null,
-    })
 }

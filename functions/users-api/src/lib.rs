@@ -12,8 +12,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use shared::bookings::Booking;
-use shared::http::{parse_limit, success, Auth, JsonBody};
+use shared::http::{success, Auth, JsonBody};
 use shared::ids;
+use shared::paging::{parse_limit, Pagination};
 use shared::users::export::{export_view, run_direct, DirectOutcome};
 use shared::users::query::{list_page, parse_export_params, parse_list_params, query_pairs};
 use shared::users::{
@@ -170,13 +171,9 @@ async fn list_users(
         StatusCode::OK,
         json!({
             "users": users,
-            "pagination": {
-                "total": page.total,
-                "limit": params.limit,
-                "offset": params.offset,
-                "hasMore": page.next_cursor.is_some(),
-                "nextCursor": page.next_cursor,
-            },
+            "pagination": Pagination::new(params.limit, page.next_cursor)
+                .with_offset(params.offset)
+                .with_total(page.total),
         }),
     ))
 }
@@ -268,12 +265,7 @@ async fn list_exports(
         StatusCode::OK,
         json!({
             "exports": exports,
-            "pagination": {
-                "limit": limit,
-                "hasMore": page.next_cursor.is_some(),
-                "nextCursor": page.next_cursor,
-                "total": Value::Null,
-            },
+            "pagination": Pagination::of(&page, limit),
         }),
     ))
 }

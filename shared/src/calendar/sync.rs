@@ -254,7 +254,7 @@ async fn send(
     let now = crate::time::now();
     let mut headers = crate::signing::outbound_headers(
         &integration.secret,
-        crate::integrations::hubspot::previous_secret(integration, now),
+        integration.previous_secret_at(now),
         &ghl::delivery_id(event, step),
         ghl::event_type(step),
         now.timestamp(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{AppError, AppResult};
+use crate::event_pattern;
 
 /// A new prefixed id that is strictly increasing within this process, even inside one
 /// millisecond (monotonic ULIDs; across instances the millisecond decides). `iev_` ids are the
@@ -186,7 +187,7 @@ impl WebhookConfig {
             || self
                 .event_filters
                 .iter()
-                .any(|f| filter_matches(f, event_type))
+                .any(|f| event_pattern::matches(f, event_type))
     }
 }
 
@@ -198,23 +199,11 @@ fn validate_filter(f: &str) -> Result<(), &'static str> {
         return Err("may contain only visible ASCII characters");
     }
     let stars = f.bytes().filter(|b| *b == b'*').count();
-    let well_placed = f == "*" || (f.ends_with(".*") && f.len() > 2);
+    let well_placed = event_pattern::is_wildcard(f);
     if stars > 1 || (stars == 1 && !well_placed) {
         return Err("may use * only alone or as a trailing .* (e.g. customer.*)");
     }
     Ok(())
-}
-
-/// `*` matches everything; `prefix.*` matches `prefix.` followed by anything (any depth);
-/// anything else matches exactly.
-pub fn filter_matches(filter: &str, event_type: &str) -> bool {
-    if filter == "*" {
-        return true;
-    }
-    match filter.strip_suffix('*') {
-        Some(prefix) => event_type.len() > prefix.len() && event_type.starts_with(prefix),
-        None => filter == event_type,
-    }
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -677,17 +666,20 @@ mod tests {
 
     #[test]
     fn filters_match_star_prefix_and_exact() {
-        assert!(filter_matches("*", "anything.at.all"));
-        assert!(filter_matches("customer.*", "customer.updated"));
-        assert!(filter_matches(
+        assert!(event_pattern::matches("*", "anything.at.all"));
+        assert!(event_pattern::matches("customer.*", "customer.updated"));
+        assert!(event_pattern::matches(
             "customer.*",
             "customer.subscription.deleted"
         ));
-        assert!(!filter_matches("customer.*", "customer"));
-        assert!(!filter_matches("customer.*", "customers.updated"));
-        assert!(!filter_matches("customer.*", "invoice.paid"));
-        assert!(filter_matches("invoice.paid", "invoice.paid"));
-        assert!(!filter_matches("invoice.paid", "invoice.paid.extra"));
+        assert!(!event_pattern::matches("customer.*", "customer"));
+        assert!(!event_pattern::matches("customer.*", "customers.updated"));
+        assert!(!event_pattern::matches("customer.*", "invoice.paid"));
+        assert!(event_pattern::matches("invoice.paid", "invoice.paid"));
+        assert!(!event_pattern::matches(
+            "invoice.paid",
+            "invoice.paid.extra"
+        ));
         let cfg = WebhookConfig {
             event_filters: vec![],
             ..WebhookConfig::default()

@@ -19,18 +19,6 @@ pub fn counter_body(mock_exam_id: &str, total_bookings: i64) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The old secret still signs while its rotation overlap lasts.
-pub fn previous_secret(
-    integration: &Integration,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<&crate::signing::WebhookSecret> {
-    let until = integration
-        .previous_secret_expires_at
-        .as_deref()
-        .and_then(crate::time::parse)?;
-    (until > now).then_some(integration.previous_secret.as_ref()?)
-}
-
 /// One signed POST of the count, recorded in the integration's 24 h statistics.
 pub async fn send_count(
     app: &App,
@@ -45,7 +33,7 @@ pub async fn send_count(
     let now = crate::time::now();
     let mut headers = crate::signing::outbound_headers(
         &integration.secret,
-        previous_secret(integration, now),
+        integration.previous_secret_at(now),
         delivery_id,
         COUNTER_EVENT,
         now.timestamp(),

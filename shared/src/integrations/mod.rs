@@ -48,6 +48,17 @@ pub struct Integration {
     pub updated_at: String,
 }
 
+impl Integration {
+    /// The old secret still signs while its rotation overlap lasts.
+    pub fn previous_secret_at(&self, now: crate::time::Timestamp) -> Option<&WebhookSecret> {
+        crate::signing::previous_secret_at(
+            self.previous_secret.as_ref(),
+            self.previous_secret_expires_at.as_deref(),
+            now,
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationInput {
     pub webhook_url: String,

@@ -16,14 +16,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::bookings::Booking;
+use crate::email::Email;
 use crate::error::{AppError, AppResult};
 use crate::outbox::{DomainEvent, OutboxRecord};
 use crate::paging::Page;
+use crate::patch::Patch;
 
 pub use query::{IndexScan, ScanPage, UserIndex};
 
@@ -362,15 +364,6 @@ pub fn email_key(email: &str) -> String {
 
 // --- input ---------------------------------------------------------------------------------------
 
-/// `Some(None)` = explicit null (clear), `None` = absent (keep).
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct OptInsInput {
     #[serde(default)]
@@ -405,32 +398,32 @@ pub struct InteractionsInput {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct UserInput {
-    #[serde(default, deserialize_with = "nullable")]
-    pub manychat_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub instagram_username: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub instagram_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub last_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub full_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub whatsapp_phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub gender: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub locale: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub timezone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub profile_pic: Option<Option<String>>,
+    #[serde(default)]
+    pub manychat_id: Patch<String>,
+    #[serde(default)]
+    pub instagram_username: Patch<String>,
+    #[serde(default)]
+    pub instagram_id: Patch<String>,
+    #[serde(default)]
+    pub first_name: Patch<String>,
+    #[serde(default)]
+    pub last_name: Patch<String>,
+    #[serde(default)]
+    pub full_name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    pub whatsapp_phone: Patch<String>,
+    #[serde(default)]
+    pub gender: Patch<String>,
+    #[serde(default)]
+    pub locale: Patch<String>,
+    #[serde(default)]
+    pub timezone: Patch<String>,
+    #[serde(default)]
+    pub profile_pic: Patch<String>,
     #[serde(default)]
     pub opt_ins: Option<OptInsInput>,
     #[serde(default)]
@@ -441,8 +434,8 @@ pub struct UserInput {
     pub custom_fields: Option<BTreeMap<String, Value>>,
     #[serde(default)]
     pub interactions: Option<InteractionsInput>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub subscribed_at: Option<Option<String>>,
+    #[serde(default)]
+    pub subscribed_at: Patch<String>,
 }
 
 fn clean_text(field: &str, value: &str, max: usize) -> AppResult<Option<String>> {
@@ -463,30 +456,11 @@ fn clean_text(field: &str, value: &str, max: usize) -> AppResult<Option<String>>
     Ok(Some(v.to_owned()))
 }
 
-/// A pragmatic address check: one `@`, a non-empty local part (≤ 64), a dotted domain of
-/// letters, digits, `-` and `.`, no whitespace, ≤ 254 characters.
+/// `email` parsed by the one address rule (`crate::email`), trimmed.
 pub fn validate_email(value: &str) -> AppResult<String> {
-    let bad = || AppError::validation("email is not a valid email address");
-    let v = value.trim();
-    if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    let (local, domain) = v.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || local.len() > 64 || domain.contains('@') {
-        return Err(bad());
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2
-        || labels.iter().any(|l| {
-            l.is_empty()
-                || l.starts_with('-')
-                || l.ends_with('-')
-                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-    {
-        return Err(bad());
-    }
-    Ok(v.to_owned())
+    Email::parse(value)
+        .map(Email::into_string)
+        .map_err(|_| AppError::validation("email is not a valid email address"))
 }
 
 fn validate_phone(field: &str, value: &str) -> AppResult<Option<String>> {
@@ -572,12 +546,9 @@ impl UserInput {
     pub fn apply(&self, user: &mut User, now: &str) -> AppResult<()> {
         macro_rules! text {
             ($field:ident, $name:literal, $max:expr) => {
-                if let Some(v) = &self.$field {
-                    user.$field = match v {
-                        Some(s) => clean_text($name, s, $max)?,
-                        None => None,
-                    };
-                }
+                self.$field
+                    .as_ref()
+                    .apply_to(&mut user.$field, |s| clean_text($name, s, $max))?;
             };
         }
         text!(manychat_id, "manychatId", 128);
@@ -589,47 +560,39 @@ impl UserInput {
         text!(gender, "gender", 32);
         text!(locale, "locale", 35);
         text!(timezone, "timezone", 64);
-        if let Some(v) = &self.email {
-            user.email = match v {
-                Some(s) if !s.trim().is_empty() => Some(validate_email(s)?),
-                _ => None,
-            };
-        }
-        if let Some(v) = &self.phone {
-            user.phone = match v {
-                Some(s) => validate_phone("phone", s)?,
-                None => None,
-            };
-        }
-        if let Some(v) = &self.whatsapp_phone {
-            user.whatsapp_phone = match v {
-                Some(s) => validate_phone("whatsappPhone", s)?,
-                None => None,
-            };
-        }
-        if let Some(v) = &self.profile_pic {
-            user.profile_pic = match v {
-                Some(s) => {
-                    let url = clean_text("profilePic", s, 2048)?;
-                    if let Some(u) = &url {
-                        let parsed = url::Url::parse(u).map_err(|_| {
-                            AppError::validation("profilePic must be an http(s) URL")
-                        })?;
-                        if !matches!(parsed.scheme(), "http" | "https") {
-                            return Err(AppError::validation("profilePic must be an http(s) URL"));
-                        }
+        self.email.as_ref().apply_to(&mut user.email, |s| {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                validate_email(s).map(Some)
+            }
+        })?;
+        self.phone
+            .as_ref()
+            .apply_to(&mut user.phone, |s| validate_phone("phone", s))?;
+        self.whatsapp_phone
+            .as_ref()
+            .apply_to(&mut user.whatsapp_phone, |s| {
+                validate_phone("whatsappPhone", s)
+            })?;
+        self.profile_pic
+            .as_ref()
+            .apply_to(&mut user.profile_pic, |s| {
+                let url = clean_text("profilePic", s, 2048)?;
+                if let Some(u) = &url {
+                    let parsed = url::Url::parse(u)
+                        .map_err(|_| AppError::validation("profilePic must be an http(s) URL"))?;
+                    if !matches!(parsed.scheme(), "http" | "https") {
+                        return Err(AppError::validation("profilePic must be an http(s) URL"));
                     }
-                    url
                 }
-                None => None,
-            };
-        }
-        if let Some(v) = &self.subscribed_at {
-            user.subscribed_at = match v {
-                Some(s) => Some(validate_timestamp("subscribedAt", s)?),
-                None => None,
-            };
-        }
+                Ok(url)
+            })?;
+        self.subscribed_at
+            .as_ref()
+            .apply_to(&mut user.subscribed_at, |s| {
+                validate_timestamp("subscribedAt", s).map(Some)
+            })?;
         if let Some(o) = &self.opt_ins {
             for (p, v) in [
                 ("messenger", o.messenger),

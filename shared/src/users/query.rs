@@ -439,7 +439,7 @@ pub fn parse_list_params(pairs: &[(String, String)]) -> AppResult<ListParams> {
     };
     for (k, v) in rest {
         match k.as_str() {
-            "limit" => p.limit = crate::http::parse_limit(Some(&v))?,
+            "limit" => p.limit = crate::paging::parse_limit(Some(&v))?,
             "offset" => {
                 p.offset = v
                     .trim()

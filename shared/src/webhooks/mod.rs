@@ -22,9 +22,11 @@ use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::event_pattern;
 use crate::outbound::Attempt;
 use crate::outbox::DomainEvent;
 use crate::paging::Page;
+use crate::patch::Patch;
 use crate::signing::WebhookSecret;
 use crate::time::Timestamp;
 
@@ -50,8 +52,6 @@ pub const EVENT_TYPES: &[&str] = &[
 pub const TEST_EVENT: &str = "webhook.test";
 /// Most patterns one subscription may hold.
 pub const MAX_EVENT_PATTERNS: usize = 50;
-/// How long the previous secret keeps signing after a rotation (DESIGN §5).
-pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 /// Deliveries shown by `GET /api/admin/webhooks/{id}` (seed 001).
 pub const RECENT_DELIVERIES: u32 = 50;
 /// `metadata.source` of payloads: where the change came from.
@@ -105,16 +105,16 @@ pub struct Subscription {
 impl Subscription {
     /// Whether any of the subscription's patterns matches `event`.
     pub fn subscribes_to(&self, event: &str) -> bool {
-        self.events.iter().any(|p| pattern_matches(p, event))
+        self.events.iter().any(|p| event_pattern::matches(p, event))
     }
 
     /// The old secret signs too while its overlap lasts.
     pub fn previous_secret_at(&self, now: Timestamp) -> Option<&WebhookSecret> {
-        let until = self
-            .previous_secret_expires_at
-            .as_deref()
-            .and_then(crate::time::parse)?;
-        (until > now).then_some(self.previous_secret.as_ref()?)
+        crate::signing::previous_secret_at(
+            self.previous_secret.as_ref(),
+            self.previous_secret_expires_at.as_deref(),
+            now,
+        )
     }
 
     /// The API representation. The secret appears only when `with_secret` (create, rotate).
@@ -147,14 +147,14 @@ impl Subscription {
     }
 }
 
-/// A PATCH: `None` = leave as is. `description: Some(None)` clears it. `active: Some(true)`
+/// A PATCH: `None` = leave as is. `description: Patch::Null` clears it. `active: Some(true)`
 /// also clears `disabledReason` and resets `consecutiveFailures` (DESIGN §4).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscriptionPatch {
     pub name: Option<String>,
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
-    pub description: Option<Option<String>>,
+    pub description: Patch<String>,
     pub retry_attempts: Option<u32>,
     pub retry_delay: Option<u32>,
     pub timeout_ms: Option<u32>,
@@ -181,21 +181,6 @@ pub const GONE_REASON: &str = "the endpoint answered 410 Gone";
 
 // --- event patterns ----------------------------------------------------------------------------
 
-/// `*` matches everything; `prefix.*` matches every event below `prefix` at any depth
-/// (`booking.*` matches `booking.created` and `booking.qr.scanned`, not `booking` or
-/// `bookings.created`); anything else matches itself exactly.
-pub fn pattern_matches(pattern: &str, event: &str) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => event
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.')),
-        None => pattern == event,
-    }
-}
-
 /// Checks a subscription's `events`: 1..=50 patterns, each `*`, a known event, or `prefix.*`
 /// covering at least one known event. Returns them trimmed and de-duplicated, in order.
 pub fn validate_patterns(events: &[String]) -> AppResult<Vec<String>> {
@@ -207,9 +192,8 @@ pub fn validate_patterns(events: &[String]) -> AppResult<Vec<String>> {
         let p = raw.trim();
         let known = p == "*"
             || EVENT_TYPES.contains(&p)
-            || (p.ends_with(".*")
-                && p.len() > 2
-                && EVENT_TYPES.iter().any(|e| pattern_matches(p, e)));
+            || (event_pattern::is_wildcard(p)
+                && EVENT_TYPES.iter().any(|e| event_pattern::matches(p, e)));
         if !known {
             return Err(AppError::validation(format!(
                 "events[{i}]: unknown event {p:?}; use \"*\", \"prefix.*\" or one of: {}",
@@ -672,7 +656,7 @@ mod tests {
         ];
         for (pattern, event, expected) in table {
             assert_eq!(
-                pattern_matches(pattern, event),
+                event_pattern::matches(pattern, event),
                 *expected,
                 "{pattern} vs {event}"
             );

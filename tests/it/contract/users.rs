@@ -8,6 +8,7 @@ use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::error::AppError;
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::OutboxRecord;
+use shared::patch::Patch;
 use shared::time::now_string;
 use shared::users::export::new_record;
 use shared::users::query::{list_page, parse_list_params, query_pairs, IndexScan, UserIndex};
@@ -75,7 +76,7 @@ async fn a_created_user_reads_back_and_is_counted<S: Store + ?Sized>(s: &S) {
 async fn emails_are_unique_case_insensitively_on_create_and_update<S: Store + ?Sized>(s: &S) {
     create(s, WS, json!({"email": "Ann@Example.com"})).await;
     let dup = UserInput {
-        email: Some(Some("ann@EXAMPLE.com".into())),
+        email: Patch::Value("ann@EXAMPLE.com".into()),
         ..UserInput::default()
     }
     .create(&now_string())

@@ -5,6 +5,7 @@ use serde_json::json;
 use shared::error::AppError;
 use shared::ids::{new_id, EVENT, WEBHOOK};
 use shared::outbox::DomainEvent;
+use shared::patch::Patch;
 use shared::signing::WebhookSecret;
 use shared::time::{format, now, now_string};
 use shared::webhooks::{
@@ -194,7 +195,7 @@ async fn a_patch_changes_only_the_given_fields<S: Store + ?Sized>(s: &S) {
     let patch = SubscriptionPatch {
         name: Some("Renamed".into()),
         events: Some(vec!["*".into()]),
-        description: Some(None),
+        description: Patch::Null,
         retry_attempts: Some(0),
         timeout_ms: Some(1000),
         ..Default::default()

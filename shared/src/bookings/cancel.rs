@@ -108,6 +108,11 @@ pub async fn cancel_many(
         .map(|id| async move {
             let result = async {
                 if let Some(exam) = exam_filter {
+                    // An id that is no booking id is unknown, never a key read (DynamoDB
+                    // refuses keys over 2 KB, which would surface as `internal`).
+                    if !ids::is_valid(ids::BOOKING, &id) {
+                        return Err(AppError::NotFound("booking"));
+                    }
                     // Only bookings of this exam may be cancelled through its route.
                     app.bookings
                         .get_booking(ws, &id)

@@ -2,7 +2,7 @@
 //! events its writes emit, the filtered listing over the store's indexes, consent-aware
 //! CSV/JSON export with an audit record per export, and the GDPR erase.
 //!
-//! - `query.rs`: list parameters (every one of the seed's), the index plan and the paging
+//! - `query/`: list parameters (every one of the seed's), the index plan and the paging
 //!   engine shared by the fake and DynamoDB (both only provide `scan_users` over an index).
 //! - `render.rs`: CSV/JSON rendering as pure functions.
 //! - `export.rs`: the export runner (direct and as an S3 multipart job).

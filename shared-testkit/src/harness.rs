@@ -112,17 +112,6 @@ impl TestApp {
             key,
         }
     }
-
-    /// A JSON call to `router` with this workspace's key.
-    pub async fn call(
-        &self,
-        router: &Router,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        call(router, method, path, Some(&self.key), body).await
-    }
 }
 
 /// `impl Deref<Target = TestApp>` for a test file's `Env` whose field `t` is the harness.

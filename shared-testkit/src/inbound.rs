@@ -14,7 +14,7 @@ use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
 use shared::paging::Page;
-use shared::paging::{decode_cursor, encode_cursor};
+use shared::paging::{cursor_of, decode_cursor};
 
 type JobKey = (String, String);
 
@@ -46,10 +46,7 @@ fn cursor_after(cursor: Option<&str>, partition: &str) -> AppResult<Option<Strin
 }
 
 fn make_cursor(partition: &str, id: &str) -> String {
-    encode_cursor(&HashMap::from([
-        ("p".to_owned(), partition.to_owned()),
-        ("id".to_owned(), id.to_owned()),
-    ]))
+    cursor_of(&[("p", partition), ("id", id)])
 }
 
 /// `sorted` is already in page order and past the cursor.

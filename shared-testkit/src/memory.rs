@@ -24,8 +24,8 @@ use shared::lease::Lease;
 use shared::lease::LeaseStore;
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::OutboxRecord;
+use shared::paging::decode_cursor;
 use shared::paging::Page;
-use shared::paging::{decode_cursor, encode_cursor};
 use shared::queue::{Queue, QueueName};
 use shared::signing::WebhookSecret;
 use shared::tenancy::ports::WorkspaceStore;
@@ -306,7 +306,7 @@ fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> P
     let next_cursor = if more {
         items
             .last()
-            .map(|i| encode_cursor(&HashMap::from([("id".to_owned(), cursor_of(i))])))
+            .map(|i| shared::paging::cursor_of(&[("id", &cursor_of(i))]))
     } else {
         None
     };

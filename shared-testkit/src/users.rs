@@ -13,7 +13,7 @@ use shared::bookings::Booking;
 use shared::error::{AppError, AppResult};
 use shared::outbox::OutboxRecord;
 use shared::paging::Page;
-use shared::paging::{decode_cursor, encode_cursor};
+use shared::paging::{cursor_of, decode_cursor};
 use shared::users::query::{IndexScan, ScanPage};
 use shared::users::{
     redact_event, BlobStore, EraseReport, ExportRecord, ExportStatus, ExportStore, User, UserStore,
@@ -235,8 +235,7 @@ impl ExportStore for MemoryStore {
         let more = page.len() > limit;
         page.truncate(limit);
         let next_cursor = if more {
-            page.last()
-                .map(|r| encode_cursor(&HashMap::from([("id".to_owned(), r.id.clone())])))
+            page.last().map(|r| cursor_of(&[("id", &r.id)]))
         } else {
             None
         };

@@ -1,14 +1,14 @@
 //! In-memory fake of the subscription and delivery ports, kept in `MemoryStore`'s extension
 //! state: one `with_ext` call = one atomic change, like one conditional DynamoDB write.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
 use crate::memory::MemoryStore;
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
-use shared::paging::{decode_cursor, encode_cursor};
+use shared::paging::{cursor_of, decode_cursor};
 use shared::signing::WebhookSecret;
 use shared::webhooks::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
@@ -33,10 +33,7 @@ fn now_secs() -> i64 {
 
 /// The fake's cursors: the last id of the previous page, for one partition (`scope`).
 fn cursor_for(scope: &str, last_id: &str) -> String {
-    encode_cursor(&HashMap::from([
-        ("scope".to_owned(), scope.to_owned()),
-        ("id".to_owned(), last_id.to_owned()),
-    ]))
+    cursor_of(&[("scope", scope), ("id", last_id)])
 }
 
 fn after_cursor(cursor: Option<&str>, scope: &str) -> AppResult<Option<String>> {

@@ -11,10 +11,10 @@ pub mod leases;
 pub mod outbox;
 pub mod s3;
 pub mod sqs;
+pub mod subscriptions;
 pub mod table;
 pub mod tenancy;
 pub mod users;
-pub mod webhooks;
 pub mod wiring;
 
 pub use table::DynamoStore;

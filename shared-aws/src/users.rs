@@ -297,7 +297,8 @@ impl DynamoStore {
             // (event id, subscription id), so each can be found without an index.
             for e in &redacted {
                 for sub in &subscriptions {
-                    let dkey = keys::delivery(ws, &shared::webhooks::delivery_id_for(&e.id, sub));
+                    let dkey =
+                        keys::delivery(ws, &shared::subscriptions::delivery_id_for(&e.id, sub));
                     let Some(d) = self.get(&dkey).await? else {
                         continue;
                     };

@@ -8,9 +8,9 @@ pub mod harness;
 pub mod inbound;
 pub mod memory;
 pub mod moto;
+pub mod subscriptions;
 pub mod targets;
 pub mod users;
-pub mod webhooks;
 pub mod wiring;
 
 pub use memory::{MemoryQueue, MemoryStore};

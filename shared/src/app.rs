@@ -14,9 +14,9 @@ use crate::lease::LeaseStore;
 use crate::outbound::OutboundClient;
 use crate::outbox::ports::OutboxStore;
 use crate::queue::Queue;
+use crate::subscriptions::{DeliveryStore, SubscriptionStore};
 use crate::tenancy::ports::WorkspaceStore;
 use crate::users::{BlobStore, ExportStore, UserStore};
-use crate::webhooks::{DeliveryStore, SubscriptionStore};
 
 pub struct AppInner {
     pub config: Config,

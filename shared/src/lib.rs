@@ -22,11 +22,11 @@ pub mod queue;
 pub mod retry;
 pub mod signing;
 pub mod sqs_runner;
+pub mod subscriptions;
 pub mod telemetry;
 pub mod tenancy;
 pub mod time;
 pub mod users;
-pub mod webhooks;
 
 pub use app::App;
 pub use error::{AppError, AppResult};

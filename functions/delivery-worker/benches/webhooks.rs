@@ -11,7 +11,7 @@ use shared::outbox::DomainEvent;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::{outbound_headers, WebhookSecret};
 use shared::sqs_runner::event_from_bodies;
-use shared::webhooks::{payload_body, Delivery, Subscription};
+use shared::subscriptions::{payload_body, Delivery, Subscription};
 
 fn signing(c: &mut Criterion) {
     let secret = WebhookSecret::generate();

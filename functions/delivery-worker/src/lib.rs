@@ -51,11 +51,11 @@ impl RecordHandler for Deliver {
             QueueMessage::FanOut {
                 workspace_id,
                 outbox_id,
-            } => shared::webhooks::fanout::run(&self.app, workspace_id, outbox_id).await,
+            } => shared::subscriptions::fanout::run(&self.app, workspace_id, outbox_id).await,
             QueueMessage::Delivery {
                 workspace_id,
                 delivery_id,
-            } => shared::webhooks::delivery::run(&self.app, workspace_id, delivery_id).await,
+            } => shared::subscriptions::delivery::run(&self.app, workspace_id, delivery_id).await,
             QueueMessage::CalendarSync {
                 workspace_id,
                 event_id,
@@ -79,7 +79,8 @@ impl RecordHandler for Deliver {
     ) {
         tracing::error!(message_id = %record.message_id, error, "delivery-queue message moves to the DLQ");
         if let Some(envelope) = envelope {
-            shared::webhooks::delivery::fail_after_last_receive(&self.app, &envelope.message).await;
+            shared::subscriptions::delivery::fail_after_last_receive(&self.app, &envelope.message)
+                .await;
         }
     }
 }

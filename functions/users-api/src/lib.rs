@@ -13,14 +13,11 @@ use serde_json::{json, Value};
 
 use shared::bookings::Booking;
 use shared::http::{success, Auth, JsonBody};
-use shared::ids;
+use shared::ids::{ExportId, UserId};
 use shared::paging::{parse_limit, Pagination};
 use shared::users::export::{export_view, run_direct, DirectOutcome};
-use shared::users::query::{list_page, parse_export_params, parse_list_params, query_pairs};
-use shared::users::{
-    created_event, deleted_event, outbox_with, select_fields, update_events, ExportFormat,
-    UserInput,
-};
+use shared::users::query::{parse_export_params, parse_list_params, query_pairs};
+use shared::users::{service, ExportFormat, UserInput};
 use shared::{App, AppError, AppResult};
 
 pub fn router(app: App) -> Router {
@@ -38,25 +35,12 @@ pub fn router(app: App) -> Router {
     shared::http::finish_router(routes, app)
 }
 
-fn user_id(id: &str) -> AppResult<&str> {
-    if ids::is_valid(ids::USER, id) {
-        Ok(id)
-    } else {
-        Err(AppError::NotFound("user"))
-    }
-}
-
 async fn create_user(
     State(app): State<App>,
     auth: Auth,
     JsonBody(input): JsonBody<UserInput>,
 ) -> AppResult<Response> {
-    let ws = auth.workspace_id.as_str();
-    let now = shared::time::now_string();
-    let user = input.create(&now)?;
-    let outbox = outbox_with(ws, vec![created_event(&user, &now)], &now);
-    shared::retry::on_conflict(&app.config, || app.users.create_user(ws, &user, &outbox)).await?;
-    shared::outbox::dispatch_after_commit(&app, &outbox).await;
+    let user = service::create(&app, &auth.workspace_id, input).await?;
     let none: &[Booking] = &[];
     Ok(success(
         StatusCode::CREATED,
@@ -69,14 +53,7 @@ async fn get_user(
     auth: Auth,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let ws = auth.workspace_id.as_str();
-    let id = user_id(&id)?;
-    let user = app
-        .users
-        .get_user(ws, id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    let bookings = app.users.bookings_of(ws, id).await?;
+    let (user, bookings) = service::get(&app, &auth.workspace_id, &UserId::parse(&id)?).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "user": user.full_view(Some(&bookings)) }),
@@ -89,32 +66,8 @@ async fn patch_user(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<UserInput>,
 ) -> AppResult<Response> {
-    let ws = auth.workspace_id.as_str();
-    let id = user_id(&id)?;
-    let (user, outbox) = shared::retry::on_conflict(&app.config, || async {
-        let old = app
-            .users
-            .get_user(ws, id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        let now = shared::time::now_string();
-        let mut new = old.clone();
-        input.apply(&mut new, &now)?;
-        let events = update_events(&old, &new, &now);
-        if events.is_empty() {
-            return Ok((old, None));
-        }
-        new.version = old.version + 1;
-        new.updated_at = now.clone();
-        let outbox = outbox_with(ws, events, &now);
-        app.users.update_user(ws, &old, &new, &outbox).await?;
-        Ok((new, Some(outbox)))
-    })
-    .await?;
-    if let Some(o) = &outbox {
-        shared::outbox::dispatch_after_commit(&app, o).await;
-    }
-    let bookings = app.users.bookings_of(ws, id).await?;
+    let id = UserId::parse(&id)?;
+    let (user, bookings) = service::update(&app, &auth.workspace_id, &id, &input).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "user": user.full_view(Some(&bookings)) }),
@@ -126,20 +79,8 @@ async fn erase_user(
     auth: Auth,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let ws = auth.workspace_id.as_str();
-    let id = user_id(&id)?;
-    let now = shared::time::now_string();
-    let outbox = outbox_with(ws, vec![deleted_event(id, &now)], &now);
-    let report =
-        shared::retry::on_conflict(&app.config, || app.users.erase_user(ws, id, &outbox, &now))
-            .await?;
-    tracing::info!(
-        bookings_unlinked = report.bookings_unlinked,
-        outbox_records_redacted = report.outbox_records_redacted,
-        deliveries_redacted = report.deliveries_redacted,
-        "user erased"
-    );
-    shared::outbox::dispatch_after_commit(&app, &outbox).await;
+    let id = UserId::parse(&id)?;
+    service::erase(&app, &auth.workspace_id, &id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "user": { "id": id, "deleted": true } }),
@@ -151,30 +92,11 @@ async fn list_users(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    let ws = auth.workspace_id.as_str();
     let params = parse_list_params(&query_pairs(raw.as_deref()))?;
-    let page = list_page(app.users.as_ref(), ws, &params).await?;
-    let mut users = Vec::with_capacity(page.users.len());
-    for u in &page.users {
-        let bookings = if params.includes.needs_bookings() {
-            Some(app.users.bookings_of(ws, &u.id).await?)
-        } else {
-            None
-        };
-        let view = u.view_with(params.includes, bookings.as_deref());
-        users.push(match &params.fields {
-            Some(f) => select_fields(view, f),
-            None => view,
-        });
-    }
+    let (users, pagination) = service::list(&app, &auth.workspace_id, &params).await?;
     Ok(success(
         StatusCode::OK,
-        json!({
-            "users": users,
-            "pagination": Pagination::new(params.limit, page.next_cursor)
-                .with_offset(params.offset)
-                .with_total(page.total),
-        }),
+        json!({ "users": users, "pagination": pagination }),
     ))
 }
 
@@ -275,9 +197,7 @@ async fn get_export(
     auth: Auth,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    if !ids::is_valid(ids::EXPORT, &id) {
-        return Err(AppError::NotFound("export"));
-    }
+    let id = ExportId::parse(&id)?;
     let record = app
         .exports
         .get_export(&auth.workspace_id, &id)

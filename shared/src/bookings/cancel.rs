@@ -7,7 +7,7 @@ use futures::StreamExt;
 use super::events;
 use super::ports::CancelOutcome;
 use super::{Booking, BookingStatus};
-use crate::ids::{self, validate_external_id};
+use crate::ids::{validate_external_id, BookingId};
 use crate::{App, AppError, AppResult};
 
 /// Largest batch accepted by the batch routes.
@@ -37,9 +37,7 @@ impl Cancelled {
 
 /// Cancels one booking (retrying transaction conflicts) and hands its outbox to SQS.
 pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<Cancelled> {
-    if !ids::is_valid(ids::BOOKING, booking_id) {
-        return Err(AppError::NotFound("booking"));
-    }
+    BookingId::parse(booking_id)?;
     let (outcome, outbox) = crate::retry::on_conflict(&app.config, || async {
         let before = app
             .bookings
@@ -110,9 +108,7 @@ pub async fn cancel_many(
                 if let Some(exam) = exam_filter {
                     // An id that is no booking id is unknown, never a key read (DynamoDB
                     // refuses keys over 2 KB, which would surface as `internal`).
-                    if !ids::is_valid(ids::BOOKING, &id) {
-                        return Err(AppError::NotFound("booking"));
-                    }
+                    BookingId::parse(&id)?;
                     // Only bookings of this exam may be cancelled through its route.
                     app.bookings
                         .get_booking(ws, &id)

@@ -6,7 +6,7 @@ use super::events;
 use super::ports::{BookingTransition, CreateBookingOutcome, NewBooking};
 use super::{Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode};
 use crate::http::sha256_hex;
-use crate::ids::{self, validate_external_id};
+use crate::ids::{self, validate_external_id, BookingId};
 use crate::outbox::OutboxRecord;
 use crate::{App, AppError, AppResult};
 
@@ -59,9 +59,7 @@ pub async fn load_exam(app: &App, ws: &str, id: &str) -> AppResult<MockExam> {
 
 /// The booking, or `NotFound` (also for an id that is not a `bk_` id).
 pub async fn load_booking(app: &App, ws: &str, id: &str) -> AppResult<Booking> {
-    if !ids::is_valid(ids::BOOKING, id) {
-        return Err(AppError::NotFound("booking"));
-    }
+    BookingId::parse(id)?;
     app.bookings
         .get_booking(ws, id)
         .await?

@@ -9,10 +9,12 @@
 
 use crate::integrations::IntegrationKind;
 
+use crate::bookings::MockExam;
 use crate::lease::Lease;
+use crate::outbound::Attempt;
 use crate::outbound::AttemptOutcome;
 use crate::queue::QueueMessage;
-use crate::{ids, App, AppResult};
+use crate::{ids, App, AppError, AppResult};
 
 /// Sends in one lease hold before handing over to a fresh message (bounded work per record).
 const MAX_ROUNDS: u32 = 5;
@@ -146,4 +148,41 @@ async fn sync_holding_lease(
         std::time::Duration::ZERO,
     )
     .await
+}
+
+// --- on request ----------------------------------------------------------------------------
+
+/// Seed 000's test script as a use case: sends the exam's current count to HubSpot now (not
+/// through the queue) and records `lastSyncedVersion` when HubSpot took it. Returns the
+/// attempt and the exam as read.
+pub async fn send_current_count(
+    app: &App,
+    ws: &str,
+    mock_exam_id: &str,
+) -> AppResult<(Attempt, MockExam)> {
+    ids::validate_external_id("mockExamId", mock_exam_id)?;
+    let integration = app
+        .integrations
+        .get_integration(ws, IntegrationKind::Hubspot)
+        .await?
+        .ok_or(AppError::NotFound("hubspot integration"))?;
+    let exam = app
+        .bookings
+        .get_exam(ws, mock_exam_id)
+        .await?
+        .ok_or(AppError::NotFound("mock exam"))?;
+    let attempt = super::hubspot::send_count(
+        app,
+        ws,
+        &integration,
+        &exam.id,
+        exam.total_bookings,
+        &ids::new_id(ids::DELIVERY),
+        app.config.hubspot_timeout,
+    )
+    .await;
+    if attempt.outcome == AttemptOutcome::Success {
+        app.bookings.mark_synced(ws, &exam.id, exam.version).await?;
+    }
+    Ok((attempt, exam))
 }

@@ -3,9 +3,11 @@
 
 pub mod counter_sync;
 pub mod hubspot;
+pub mod input;
 pub mod ports;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::signing::WebhookSecret;
 
@@ -49,6 +51,23 @@ pub struct Integration {
 }
 
 impl Integration {
+    /// What the API shows; the secret only where it was just made (a PUT).
+    pub fn view(&self, with_secret: bool) -> Value {
+        let mut v = json!({
+            "type": self.kind,
+            "webhookUrl": self.webhook_url,
+            "enabled": self.enabled,
+            "retryAttempts": self.retry_attempts,
+            "retryDelay": self.retry_delay,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        });
+        if with_secret {
+            v["secret"] = json!(self.secret.expose());
+        }
+        v
+    }
+
     /// The old secret still signs while its rotation overlap lasts.
     pub fn previous_secret_at(&self, now: crate::time::Timestamp) -> Option<&WebhookSecret> {
         crate::signing::previous_secret_at(

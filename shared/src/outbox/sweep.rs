@@ -320,7 +320,7 @@ async fn redrive_deliveries(
     Ok(())
 }
 
-async fn redrive_delivery(app: &App, owner: &str, d: crate::webhooks::Delivery) -> Resend {
+async fn redrive_delivery(app: &App, owner: &str, d: crate::subscriptions::Delivery) -> Resend {
     let (ws, id) = (d.workspace_id.as_str(), d.id.as_str());
     // Kept (not released): overlapping sweeps queue one message per delivery per grace period.
     let claim = Lease::delivery_redrive(ws, id);

@@ -7,6 +7,7 @@
 //! - `render.rs`: CSV/JSON rendering as pure functions.
 //! - `export.rs`: the export runner (direct and as an S3 multipart job).
 //! - `input.rs`: the create and PATCH bodies and their validation;
+//! - `service.rs`: create, change, erase and list (the use cases of the users API);
 //! - `ports.rs`: the user, export and blob stores (adapters in `shared-aws`, fakes in
 //!   `shared-testkit`).
 
@@ -15,6 +16,7 @@ mod input;
 mod ports;
 pub mod query;
 pub mod render;
+pub mod service;
 
 pub use input::*;
 pub use ports::*;

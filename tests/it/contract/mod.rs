@@ -7,6 +7,6 @@ mod integrations;
 mod leases;
 mod outbox;
 mod queue;
+mod subscriptions;
 mod users;
-mod webhooks;
 mod workspaces;

@@ -551,12 +551,12 @@ async fn dynamo_erase_leaves_no_personal_data_in_any_item() {
     sub.insert("id".into(), shared_aws::table::s("wh_gdpr"));
     let dkey = shared_aws::keys::delivery(
         WS,
-        &shared::webhooks::delivery_id_for(&created.id, "wh_gdpr"),
+        &shared::subscriptions::delivery_id_for(&created.id, "wh_gdpr"),
     );
     let mut delivery = shared_aws::table::key_attrs(&dkey);
     delivery.insert(
         "payload".into(),
-        shared_aws::table::s(shared::webhooks::payload_body(WS, &created, "api").unwrap()),
+        shared_aws::table::s(shared::subscriptions::payload_body(WS, &created, "api").unwrap()),
     );
     for item in [sub, delivery] {
         s.client()

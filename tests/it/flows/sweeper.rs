@@ -310,11 +310,11 @@ fn a_mapping_waiting_for_its_backoff_is_not_stuck() {
 }
 
 /// A pending delivery of a fresh `booking.created` event, due `age_secs` ago, with no message.
-fn pending_delivery(ws: &str, sub: &str, age_secs: i64) -> shared::webhooks::Delivery {
+fn pending_delivery(ws: &str, sub: &str, age_secs: i64) -> shared::subscriptions::Delivery {
     let at = shared::time::now() - chrono::Duration::seconds(age_secs);
     let event = DomainEvent::new("booking.created", json!({}), &shared::time::format(at));
-    let payload = shared::webhooks::payload_body(ws, &event, "api").unwrap();
-    shared::webhooks::Delivery::pending(ws, sub, &event, payload, at, 30)
+    let payload = shared::subscriptions::payload_body(ws, &event, "api").unwrap();
+    shared::subscriptions::Delivery::pending(ws, sub, &event, payload, at, 30)
 }
 
 /// A pending delivery whose message was lost an hour ago is queued again by exactly one of two
@@ -373,7 +373,7 @@ async fn an_overdue_pending_delivery_is_redriven_once_and_delivered_on_moto() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.status, shared::webhooks::DeliveryStatus::Success);
+    assert_eq!(done.status, shared::subscriptions::DeliveryStatus::Success);
     assert_eq!(done.attempts, 1);
     let untouched = m
         .app

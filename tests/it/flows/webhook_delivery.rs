@@ -426,8 +426,8 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
         &serde_json::from_value(booking).unwrap(),
         &shared::time::format(six_minutes_ago),
     );
-    let payload = shared::webhooks::payload_body(&e.ws, &event, "api").unwrap();
-    let delivery = shared::webhooks::Delivery::pending(
+    let payload = shared::subscriptions::payload_body(&e.ws, &event, "api").unwrap();
+    let delivery = shared::subscriptions::Delivery::pending(
         &e.ws,
         &id_of(&w),
         &event,
@@ -437,7 +437,7 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
     );
     let delivery_id = delivery.id.clone();
     assert!(e.m.app.deliveries.create_delivery(&delivery).await.unwrap());
-    shared::webhooks::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
+    shared::subscriptions::delivery::run_at(&e.m.app, &e.ws, &delivery_id, six_minutes_ago)
         .await
         .unwrap();
     // The retry runs now and is signed with its own, fresh timestamp.
@@ -473,7 +473,7 @@ async fn a_retry_more_than_five_minutes_after_the_first_attempt_still_verifies()
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(d.status, shared::webhooks::DeliveryStatus::Success);
+    assert_eq!(d.status, shared::subscriptions::DeliveryStatus::Success);
     assert_eq!(d.attempts, 2);
     assert_eq!(d.attempt_log[0].status_code, Some(401));
     assert_eq!(d.attempt_log[1].status_code, Some(200));
@@ -540,7 +540,7 @@ async fn after_the_overlap_only_the_new_secret_signs() {
             .items[0]
             .clone();
     let later = shared::time::now() + chrono::Duration::hours(25);
-    shared::webhooks::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
+    shared::subscriptions::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
         .await
         .unwrap();
     let req = &target.requests()[0];
@@ -1015,13 +1015,19 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     let sub = id_of(&r.body["webhook"]);
     let event =
         shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
-    let payload = shared::webhooks::payload_body(&ws, &event, "api").unwrap();
-    let d =
-        shared::webhooks::Delivery::pending(&ws, &sub, &event, payload, shared::time::now(), 30);
+    let payload = shared::subscriptions::payload_body(&ws, &event, "api").unwrap();
+    let d = shared::subscriptions::Delivery::pending(
+        &ws,
+        &sub,
+        &event,
+        payload,
+        shared::time::now(),
+        30,
+    );
     app.deliveries.create_delivery(&d).await.unwrap();
 
     // Call 1 fails: retry 1 waits 600 s ±20 % (one SQS delay).
-    shared::webhooks::delivery::run(&app, &ws, &d.id)
+    shared::subscriptions::delivery::run(&app, &ws, &d.id)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1046,7 +1052,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
             .unwrap(),
     )
     .unwrap();
-    shared::webhooks::delivery::run_at(&app, &ws, &d.id, due)
+    shared::subscriptions::delivery::run_at(&app, &ws, &d.id, due)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1069,10 +1075,13 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.attempts, 2);
-    assert_eq!(stored.status, shared::webhooks::DeliveryStatus::Pending);
+    assert_eq!(
+        stored.status,
+        shared::subscriptions::DeliveryStatus::Pending
+    );
 
     // A message arriving before the attempt is due is put back, not sent early.
-    shared::webhooks::delivery::run(&app, &ws, &d.id)
+    shared::subscriptions::delivery::run(&app, &ws, &d.id)
         .await
         .unwrap();
     assert_eq!(target.requests().len(), 2);

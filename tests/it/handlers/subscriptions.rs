@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::webhooks::{Delivery, DeliveryStatus};
+use shared::subscriptions::{Delivery, DeliveryStatus};
 use shared_testkit::harness::{call, Reply};
 
 struct Env {
@@ -633,7 +633,7 @@ async fn seed_delivery(
         &shared::time::format(t),
     );
     event.id = format!("msg_{}", ulid_at(t));
-    let payload = shared::webhooks::payload_body(&e.ws, &event, "api").unwrap();
+    let payload = shared::subscriptions::payload_body(&e.ws, &event, "api").unwrap();
     let mut d = Delivery::pending(&e.ws, webhook_id, &event, payload, t, 30);
     d.status = status;
     d.attempts = if status == DeliveryStatus::Pending {
@@ -646,7 +646,7 @@ async fn seed_delivery(
 }
 
 fn ulid_at(t: shared::time::Timestamp) -> String {
-    let id = shared::webhooks::delivery_id_floor(t);
+    let id = shared::subscriptions::delivery_id_floor(t);
     // Same time, random tail: a distinct, time-ordered event id.
     let tail = shared::ids::new_id("x");
     format!(

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use crate::outbound::AttemptOutcome;
 use crate::queue::QueueMessage;
+use crate::subscriptions::{self, AttemptRecord, AttemptResult, DeliveryStatus};
 use crate::time::Timestamp;
-use crate::webhooks::{self, AttemptRecord, AttemptResult, DeliveryStatus};
 use crate::{App, AppResult};
 
 /// A message this much before `nextAttemptAt` is early (SQS delays are whole seconds).
@@ -97,14 +97,14 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         return Ok(());
     }
 
-    let attempt = webhooks::send_attempt(
+    let attempt = subscriptions::send_attempt(
         app,
         &subscription,
         &delivery.id,
         &delivery.event,
         &delivery.payload,
         now,
-        webhooks::call_timeout(&subscription),
+        subscriptions::call_timeout(&subscription),
     )
     .await;
     let number = delivery.attempts + 1;
@@ -184,7 +184,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         crate::time::format(now + chrono::Duration::milliseconds(attempt.duration_ms as i64));
     if attempt.outcome == AttemptOutcome::Gone {
         app.subscriptions
-            .disable_subscription(ws, &subscription.id, webhooks::GONE_REASON, &done)
+            .disable_subscription(ws, &subscription.id, subscriptions::GONE_REASON, &done)
             .await?;
     }
     count_outcome(

@@ -7,11 +7,11 @@ use shared::ids::{new_id, EVENT, WEBHOOK};
 use shared::outbox::DomainEvent;
 use shared::patch::Patch;
 use shared::signing::WebhookSecret;
-use shared::time::{format, now, now_string};
-use shared::webhooks::{
+use shared::subscriptions::{
     delivery_id_floor, AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore,
     Subscription, SubscriptionPatch, SubscriptionStore,
 };
+use shared::time::{format, now, now_string};
 
 shared_testkit::contract!(
     a_created_subscription_reads_back_as_written,
@@ -94,7 +94,7 @@ fn delivery(ws: &str, sub: &str, age_secs: i64) -> Delivery {
         &format(t),
     );
     event.id = event_id;
-    let payload = shared::webhooks::payload_body(ws, &event, "api").unwrap();
+    let payload = shared::subscriptions::payload_body(ws, &event, "api").unwrap();
     Delivery::pending(ws, sub, &event, payload, t, 30)
 }
 

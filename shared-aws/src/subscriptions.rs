@@ -17,7 +17,7 @@ use crate::table::{
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
 use shared::signing::WebhookSecret;
-use shared::webhooks::{
+use shared::subscriptions::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
     Subscription, SubscriptionPatch, SubscriptionStore,
 };
@@ -303,7 +303,9 @@ impl SubscriptionStore for DynamoStore {
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(
                     ":reason",
-                    s(shared::webhooks::streak_reason(sub.consecutive_failures)),
+                    s(shared::subscriptions::streak_reason(
+                        sub.consecutive_failures,
+                    )),
                 )
                 .expression_attribute_values(":now", s(now))
                 .send()

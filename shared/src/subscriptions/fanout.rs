@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use crate::queue::QueueName;
 use crate::queue::{QueueEnvelope, QueueMessage};
-use crate::webhooks::{self, Delivery, DeliveryStatus};
+use crate::subscriptions::{self, Delivery, DeliveryStatus};
 use crate::{App, AppResult};
 
 /// Deliveries written and enqueued concurrently per record.
@@ -41,7 +41,7 @@ pub async fn run(app: &App, ws: &str, outbox_id: &str) -> AppResult<()> {
         if matching.is_empty() {
             continue;
         }
-        let payload = webhooks::payload_body(ws, event, webhooks::SOURCE_API)?;
+        let payload = subscriptions::payload_body(ws, event, subscriptions::SOURCE_API)?;
         for sub in matching {
             deliveries.push(Delivery::pending(
                 ws,

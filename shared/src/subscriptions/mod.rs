@@ -12,10 +12,14 @@
 
 pub mod delivery;
 pub mod fanout;
+pub mod input;
+mod ports;
+pub mod service;
+
+pub use ports::*;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -25,7 +29,6 @@ use crate::error::{AppError, AppResult};
 use crate::event_pattern;
 use crate::outbound::Attempt;
 use crate::outbox::DomainEvent;
-use crate::paging::Page;
 use crate::patch::Patch;
 use crate::signing::WebhookSecret;
 use crate::time::Timestamp;
@@ -502,133 +505,6 @@ pub async fn send_attempt(
 /// The per-call timeout of a subscription.
 pub fn call_timeout(subscription: &Subscription) -> Duration {
     Duration::from_millis(u64::from(subscription.timeout_ms))
-}
-
-// --- ports ------------------------------------------------------------------------------------------
-
-#[async_trait]
-pub trait SubscriptionStore: Send + Sync {
-    /// Creates a subscription (its id is new).
-    async fn create_subscription(&self, subscription: &Subscription) -> AppResult<()>;
-    async fn get_subscription(&self, ws: &str, id: &str) -> AppResult<Option<Subscription>>;
-    /// Newest first.
-    async fn list_subscriptions(
-        &self,
-        ws: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Subscription>>;
-    /// Every active subscription of the workspace (what fan-out matches against).
-    async fn active_subscriptions(&self, ws: &str) -> AppResult<Vec<Subscription>>;
-    /// Applies the fields present in `patch`; `NotFound` when absent. Counters are untouched
-    /// unless `active: true` resets the streak.
-    async fn update_subscription(
-        &self,
-        ws: &str,
-        id: &str,
-        patch: &SubscriptionPatch,
-        now: &str,
-    ) -> AppResult<Subscription>;
-    /// Deletes and returns the final state; `NotFound` when absent.
-    async fn delete_subscription(&self, ws: &str, id: &str) -> AppResult<Subscription>;
-    /// Atomically: the current secret becomes the previous one (signing until
-    /// `previous_expires_at`), `new_secret` the current one.
-    async fn rotate_secret(
-        &self,
-        ws: &str,
-        id: &str,
-        new_secret: &WebhookSecret,
-        previous_expires_at: &str,
-        now: &str,
-    ) -> AppResult<Subscription>;
-    /// Counts one finished delivery atomically: a success adds to `successCount` and resets
-    /// the streak; a failure adds to `failedCount` and the streak, and disables the
-    /// subscription when the streak reaches `maxConsecutiveFailures`. A deleted subscription
-    /// is ignored (default effect).
-    async fn record_delivery_outcome(
-        &self,
-        ws: &str,
-        id: &str,
-        success: bool,
-        now: &str,
-    ) -> AppResult<OutcomeEffect>;
-    /// Disables an active subscription with a reason; false when it was not active or is gone.
-    async fn disable_subscription(
-        &self,
-        ws: &str,
-        id: &str,
-        reason: &str,
-        now: &str,
-    ) -> AppResult<bool>;
-}
-
-#[async_trait]
-pub trait DeliveryStore: Send + Sync {
-    /// Creates the delivery unless its id exists already (then false, nothing written).
-    async fn create_delivery(&self, delivery: &Delivery) -> AppResult<bool>;
-    /// Strongly consistent; an expired delivery is absent.
-    async fn get_delivery(&self, ws: &str, id: &str) -> AppResult<Option<Delivery>>;
-    /// A subscription's deliveries, newest first, expired ones left out (a page may hold
-    /// fewer than `limit` while a next cursor exists).
-    async fn list_deliveries(
-        &self,
-        ws: &str,
-        subscription_id: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Delivery>>;
-    /// Takes the right to make call `attempts + 1` until `until_ms`: only while the delivery
-    /// is pending, has made exactly `attempts` calls and no other claim is live at `now_ms`.
-    async fn claim_attempt(
-        &self,
-        ws: &str,
-        id: &str,
-        attempts: u32,
-        until_ms: i64,
-        now_ms: i64,
-    ) -> AppResult<bool>;
-    /// Appends `record` (call number `record.attempt`) and moves the delivery to `result`,
-    /// only if it is pending with `record.attempt - 1` calls; releases the claim.
-    async fn record_attempt(
-        &self,
-        ws: &str,
-        id: &str,
-        record: &AttemptRecord,
-        result: &AttemptResult,
-    ) -> AppResult<bool>;
-    /// Marks a pending delivery failed without a call (subscription disabled or deleted,
-    /// message on its last receive). False when it was not pending.
-    async fn fail_delivery(&self, ws: &str, id: &str, error: &str, now: &str) -> AppResult<bool>;
-    /// A manual retry: back to pending, due now, with a fresh round of retries and TTL.
-    /// `NotFound` when absent, expired or not the subscription's.
-    async fn requeue_delivery(
-        &self,
-        ws: &str,
-        subscription_id: &str,
-        id: &str,
-        now: &str,
-        expires_at: i64,
-    ) -> AppResult<Delivery>;
-    /// The workspace's `pending` deliveries whose next call was due before `due_before`,
-    /// longest overdue first, one page, expired ones left out (the outbox sweeper re-drives
-    /// them when their queue message was lost). A page may hold fewer than `limit` while a
-    /// next cursor exists.
-    async fn overdue_deliveries(
-        &self,
-        ws: &str,
-        due_before: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Delivery>>;
-    /// Failed deliveries of the subscription with ids from `from_id` on, oldest first, at
-    /// most `limit`.
-    async fn failed_deliveries_since(
-        &self,
-        ws: &str,
-        subscription_id: &str,
-        from_id: &str,
-        limit: u32,
-    ) -> AppResult<Vec<Delivery>>;
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use shared::error::{AppError, AppResult};
 use shared::paging::Page;
 use shared::paging::{cursor_of, decode_cursor};
 use shared::signing::WebhookSecret;
-use shared::webhooks::{
+use shared::subscriptions::{
     AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
     Subscription, SubscriptionPatch, SubscriptionStore,
 };
@@ -247,8 +247,9 @@ impl SubscriptionStore for MemoryStore {
             };
             if sub.active && sub.consecutive_failures >= sub.max_consecutive_failures {
                 sub.active = false;
-                sub.disabled_reason =
-                    Some(shared::webhooks::streak_reason(sub.consecutive_failures));
+                sub.disabled_reason = Some(shared::subscriptions::streak_reason(
+                    sub.consecutive_failures,
+                ));
                 sub.updated_at = now.to_owned();
                 effect.disabled = true;
             }

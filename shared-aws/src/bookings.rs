@@ -8,7 +8,7 @@ use crate::keys::{self, Key};
 use crate::outbox::outbox_put;
 use crate::table::{
     conditional, decode, delete, encode, is_conditional_failure, key_attrs, n, num_attr, put, s,
-    str_attr, update, DynamoStore, Item, Tx, UpdateSpec,
+    str_attr, update, DynamoStore, IndexQuery, Item, Tx, UpdateSpec,
 };
 use shared::bookings::ports::{
     BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, ExamCounter, NewBooking,
@@ -36,6 +36,12 @@ fn booking_item(ws: &str, b: &Booking, marker_contact: &str) -> AppResult<Item> 
                 "markerSk",
                 s(keys::active_booking(ws, &b.mock_exam_id, marker_contact).sk),
             ),
+            // The exam's bookings list (console, `GET /api/mock-exams/{id}/bookings`).
+            (
+                keys::GSI1PK,
+                s(keys::exam_bookings_index_pk(ws, &b.mock_exam_id)),
+            ),
+            (keys::GSI1SK, s(&b.id)),
         ],
     )?;
     // Users (GDPR erase, `includeBookings`): a contact's bookings are found on gsi2.
@@ -112,6 +118,29 @@ impl BookingStore for DynamoStore {
             items: items.into_iter().map(decode).collect::<AppResult<_>>()?,
             next_cursor,
         })
+    }
+
+    async fn list_exam_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        status: Option<BookingStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Booking>> {
+        let mut q = IndexQuery::new(
+            keys::GSI1,
+            keys::GSI1PK,
+            keys::GSI1SK,
+            keys::exam_bookings_index_pk(ws, exam_id),
+        );
+        if let Some(st) = status {
+            q = q.filter("#st = :st", ("#st", "status"), (":st", s(st.as_str())));
+        }
+        self.query_index_page(&q, cursor, limit, |b: &Booking| {
+            status.is_none_or(|st| b.status == st)
+        })
+        .await
     }
 
     async fn create_booking(&self, new: &NewBooking) -> AppResult<CreateBookingOutcome> {

@@ -1,7 +1,7 @@
 //! Every DynamoDB key format of the single table, in one place.
 //!
-//! Table: `pk` (HASH) / `sk` (RANGE), sparse GSIs `gsi1` (`gsi1pk`/`gsi1sk`) and `gsi2`
-//! (`gsi2pk`/`gsi2sk`), TTL attribute `expires_at`. Tenant data always starts with `WS#{ws}`,
+//! Table: `pk` (HASH) / `sk` (RANGE), sparse GSIs `gsi1` (`gsi1pk`/`gsi1sk`), `gsi2`
+//! (`gsi2pk`/`gsi2sk`) and `gsi3` (`gsi3pk`/`gsi3sk`, deliveries only), TTL attribute `expires_at`. Tenant data always starts with `WS#{ws}`,
 //! so a key built from another workspace's id can never reach this workspace's items.
 
 use shared::lease::Lease;
@@ -14,6 +14,9 @@ pub const GSI1SK: &str = "gsi1sk";
 pub const GSI2: &str = "gsi2";
 pub const GSI2PK: &str = "gsi2pk";
 pub const GSI2SK: &str = "gsi2sk";
+pub const GSI3: &str = "gsi3";
+pub const GSI3PK: &str = "gsi3pk";
+pub const GSI3SK: &str = "gsi3sk";
 pub const TTL: &str = "expires_at";
 
 /// A full primary key.
@@ -75,6 +78,12 @@ pub fn active_bookings_partition(ws: &str, exam: &str) -> String {
 }
 pub const ACTIVE_BOOKING_SK_PREFIX: &str = "ACTIVE#";
 
+/// GSI1 partition of an exam's bookings (every status); `gsi1sk` is the booking id
+/// (time-ordered).
+pub fn exam_bookings_index_pk(ws: &str, exam: &str) -> String {
+    format!("{}#BOOKINGS", exam_pk(ws, exam))
+}
+
 pub fn booking(ws: &str, booking: &str) -> Key {
     Key::new(format!("WS#{ws}#BOOKING#{booking}"), "BOOKING")
 }
@@ -129,6 +138,12 @@ pub fn delivery(ws: &str, id: &str) -> Key {
 pub fn deliveries_index_pk(ws: &str, subscription: &str) -> String {
     format!("WS#{ws}#WH#{subscription}#DLVS")
 }
+/// GSI3 partition of all of a workspace's deliveries (the workspace-wide delivery log);
+/// `gsi3sk` is the delivery id (time-ordered).
+pub fn workspace_deliveries_index_pk(ws: &str) -> String {
+    format!("WS#{ws}#DELIVERIES")
+}
+
 /// GSI2 partition of a workspace's `pending` deliveries (sparse: removed when a delivery
 /// finishes); `gsi2sk` is [`pending_delivery_position`], so the overdue ones come first.
 pub fn pending_deliveries_index_pk(ws: &str) -> String {

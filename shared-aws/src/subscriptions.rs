@@ -12,14 +12,14 @@ use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 use crate::keys;
 use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, now_secs,
-    null, opt_s, page_of, s, DynamoStore, Item,
+    null, opt_s, page_of, s, DynamoStore, IndexQuery, Item,
 };
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
 use shared::signing::WebhookSecret;
 use shared::subscriptions::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
-    Subscription, SubscriptionPatch, SubscriptionStore,
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryStatus, DeliveryStore,
+    OutcomeEffect, Subscription, SubscriptionPatch, SubscriptionStore,
 };
 
 fn subscription_item(sub: &Subscription) -> AppResult<Item> {
@@ -36,6 +36,11 @@ fn delivery_item(d: &Delivery) -> AppResult<Item> {
             )),
         ),
         (keys::GSI1SK, s(&d.id)),
+        (
+            keys::GSI3PK,
+            s(keys::workspace_deliveries_index_pk(&d.workspace_id)),
+        ),
+        (keys::GSI3SK, s(&d.id)),
     ];
     if let (DeliveryStatus::Pending, Some(next)) = (d.status, d.next_attempt_at.as_deref()) {
         extra.push((
@@ -368,29 +373,45 @@ impl DeliveryStore for DynamoStore {
     async fn list_deliveries(
         &self,
         ws: &str,
-        subscription_id: &str,
+        filter: &DeliveryFilter,
         cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<Page<Delivery>> {
-        let gsi1pk = keys::deliveries_index_pk(ws, subscription_id);
-        let start = checked_cursor(cursor, keys::GSI1PK, &gsi1pk)?;
-        let resp = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .filter_expression("#ttl > :now")
-            .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_values(":pk", s(&gsi1pk))
-            .expression_attribute_values(":now", n(now_secs()))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(start)
-            .send()
+        let mut q = match filter.subscription_id.as_deref() {
+            Some(sub) => IndexQuery::new(
+                keys::GSI1,
+                keys::GSI1PK,
+                keys::GSI1SK,
+                keys::deliveries_index_pk(ws, sub),
+            ),
+            None => IndexQuery::new(
+                keys::GSI3,
+                keys::GSI3PK,
+                keys::GSI3SK,
+                keys::workspace_deliveries_index_pk(ws),
+            ),
+        }
+        .live();
+        q.sk_range = Some(filter.id_range());
+        if let Some(status) = filter.status {
+            q = q.filter("#st = :st", ("#st", "status"), (":st", s(status.as_str())));
+        }
+        match filter.event.as_deref() {
+            None | Some("*") => {}
+            // `prefix.*` → begins with `prefix.` (the exact rule is `filter.matches`).
+            Some(p) => match p.strip_suffix('*') {
+                Some(prefix) => {
+                    q = q.filter(
+                        "begins_with(#ev, :ev)",
+                        ("#ev", "event"),
+                        (":ev", s(prefix)),
+                    )
+                }
+                None => q = q.filter("#ev = :ev", ("#ev", "event"), (":ev", s(p))),
+            },
+        }
+        self.query_index_page(&q, cursor, limit, |d| filter.matches(d))
             .await
-            .map_err(|e| AppError::internal("dynamodb query deliveries", e))?;
-        page_of(resp.items, resp.last_evaluated_key)
     }
 
     async fn claim_attempt(

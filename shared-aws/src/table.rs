@@ -159,7 +159,8 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One page of a GSI1 partition, oldest key first.
+    /// One page of a GSI1 partition, oldest key first. A cursor of another partition is a
+    /// 400, never passed to DynamoDB.
     pub async fn query_gsi1_page(
         &self,
         gsi1pk: &str,
@@ -174,12 +175,129 @@ impl DynamoStore {
             .key_condition_expression("gsi1pk = :pk")
             .expression_attribute_values(":pk", s(gsi1pk))
             .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(cursor.map(decode_cursor).transpose()?)
+            .set_exclusive_start_key(checked_cursor(cursor, keys::GSI1PK, gsi1pk)?)
             .send()
             .await
             .map_err(|e| AppError::internal("dynamodb Query gsi1", e))?;
         let next = next_cursor(resp.last_evaluated_key);
         Ok((resp.items.unwrap_or_default(), next))
+    }
+
+    /// One page of a filtered index query, newest (highest sort key) first. A filter applies
+    /// after DynamoDB's `Limit`, so this queries again from where the last query stopped until
+    /// `limit` items pass, the partition ends, or `MAX_FILTER_ROUNDS` (a short page keeps its
+    /// cursor). `keep` is the exact rule, applied after the filter expression.
+    pub async fn query_index_page<T: DeserializeOwned>(
+        &self,
+        q: &IndexQuery<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+        keep: impl Fn(&T) -> bool,
+    ) -> AppResult<Page<T>> {
+        let mut start = checked_cursor(cursor, q.pk_attr, &q.pk)?;
+        let want = limit.clamp(1, 1000) as usize;
+        let mut items: Vec<T> = Vec::new();
+        for _ in 0..MAX_FILTER_ROUNDS {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(q.index)
+                .expression_attribute_values(":pk", s(&q.pk))
+                .scan_index_forward(false)
+                .limit((want - items.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            query = match &q.sk_range {
+                Some((low, high)) => query
+                    .key_condition_expression(format!(
+                        "{} = :pk AND {} BETWEEN :lo AND :hi",
+                        q.pk_attr, q.sk_attr
+                    ))
+                    .expression_attribute_values(":lo", s(low))
+                    .expression_attribute_values(":hi", s(high)),
+                None => query.key_condition_expression(format!("{} = :pk", q.pk_attr)),
+            };
+            if !q.filters.is_empty() {
+                query = query.filter_expression(q.filters.join(" AND "));
+            }
+            for (name, attr) in &q.names {
+                query = query.expression_attribute_names(*name, *attr);
+            }
+            for (name, value) in &q.values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            let resp = query
+                .send()
+                .await
+                .map_err(|e| AppError::internal("dynamodb Query index", e))?;
+            for item in resp.items.unwrap_or_default() {
+                let v: T = decode(item)?;
+                if keep(&v) {
+                    items.push(v);
+                }
+            }
+            start = resp.last_evaluated_key;
+            if start.is_none() || items.len() >= want {
+                break;
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: next_cursor(start),
+        })
+    }
+}
+
+/// Queries one filtered page may take (each reads at most 1 MB).
+pub const MAX_FILTER_ROUNDS: usize = 8;
+
+/// A filtered query of one index partition over a range of its sort key (inclusive).
+pub struct IndexQuery<'a> {
+    pub index: &'a str,
+    pub pk_attr: &'a str,
+    pub sk_attr: &'a str,
+    pub pk: String,
+    /// Only sort keys in this range (both ends included); `None`: the whole partition.
+    pub sk_range: Option<(String, String)>,
+    /// Conditions of the filter expression, joined with AND.
+    pub filters: Vec<&'static str>,
+    pub names: Vec<(&'static str, &'static str)>,
+    pub values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl<'a> IndexQuery<'a> {
+    pub fn new(index: &'a str, pk_attr: &'a str, sk_attr: &'a str, pk: String) -> Self {
+        Self {
+            index,
+            pk_attr,
+            sk_attr,
+            pk,
+            sk_range: None,
+            filters: Vec::new(),
+            names: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Only items that have not expired (DynamoDB deletes them only eventually).
+    pub fn live(mut self) -> Self {
+        self.filters.push("#ttl > :now");
+        self.names.push(("#ttl", keys::TTL));
+        self.values.push((":now", n(now_secs())));
+        self
+    }
+
+    /// Adds the condition `expr`, naming `attr` as `name` and binding `value` to `placeholder`.
+    pub fn filter(
+        mut self,
+        expr: &'static str,
+        name: (&'static str, &'static str),
+        value: (&'static str, AttributeValue),
+    ) -> Self {
+        self.filters.push(expr);
+        self.names.push(name);
+        self.values.push(value);
+        self
     }
 }
 
@@ -542,7 +660,8 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
         .key_schema(key(keys::PK, KeyType::Hash)?)
         .key_schema(key(keys::SK, KeyType::Range)?)
         .global_secondary_indexes(gsi(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
-        .global_secondary_indexes(gsi(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?);
+        .global_secondary_indexes(gsi(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?)
+        .global_secondary_indexes(gsi(keys::GSI3, keys::GSI3PK, keys::GSI3SK)?);
     for a in [
         keys::PK,
         keys::SK,
@@ -550,6 +669,8 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
         keys::GSI1SK,
         keys::GSI2PK,
         keys::GSI2SK,
+        keys::GSI3PK,
+        keys::GSI3SK,
     ] {
         req = req.attribute_definitions(attr(a)?);
     }

@@ -428,6 +428,31 @@ impl BookingStore for MemoryStore {
             .cloned())
     }
 
+    async fn list_exam_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        status: Option<BookingStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Booking>> {
+        let items: Vec<(String, Booking)> = self
+            .lock()
+            .bookings
+            .iter()
+            .filter(|((w, _), b)| {
+                w == ws && b.mock_exam_id == exam_id && status.is_none_or(|s| b.status == s)
+            })
+            .map(|((_, id), b)| (id.clone(), b.clone()))
+            .collect();
+        crate::subscriptions::newest_first_page(
+            items,
+            cursor,
+            &format!("bookings:{ws}:{exam_id}"),
+            limit,
+        )
+    }
+
     async fn get_booking(&self, ws: &str, booking_id: &str) -> AppResult<Option<Booking>> {
         Ok(self.lock().bookings.get(&key(ws, booking_id)).cloned())
     }

@@ -11,8 +11,8 @@ use shared::paging::Page;
 use shared::paging::{cursor_of, decode_cursor};
 use shared::signing::WebhookSecret;
 use shared::subscriptions::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore, OutcomeEffect,
-    Subscription, SubscriptionPatch, SubscriptionStore,
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryStatus, DeliveryStore,
+    OutcomeEffect, Subscription, SubscriptionPatch, SubscriptionStore,
 };
 
 type WsKey = (String, String);
@@ -48,7 +48,7 @@ fn after_cursor(cursor: Option<&str>, scope: &str) -> AppResult<Option<String>> 
 }
 
 /// Newest first (ids are time-ordered), after the cursor, one page.
-fn newest_first_page<T: Clone>(
+pub(crate) fn newest_first_page<T: Clone>(
     items: Vec<(String, T)>,
     cursor: Option<&str>,
     scope: &str,
@@ -304,7 +304,7 @@ impl DeliveryStore for MemoryStore {
     async fn list_deliveries(
         &self,
         ws: &str,
-        subscription_id: &str,
+        filter: &DeliveryFilter,
         cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<Page<Delivery>> {
@@ -312,18 +312,15 @@ impl DeliveryStore for MemoryStore {
         let items: Vec<(String, Delivery)> = self.with_ext::<WebhookState, _>(|st| {
             st.deliveries
                 .iter()
-                .filter(|((w, _), d)| {
-                    w == ws && d.subscription_id == subscription_id && !d.is_expired(now)
-                })
+                .filter(|((w, _), d)| w == ws && !d.is_expired(now) && filter.matches(d))
                 .map(|((_, id), d)| (id.clone(), d.clone()))
                 .collect()
         });
-        newest_first_page(
-            items,
-            cursor,
-            &format!("dlvs:{ws}:{subscription_id}"),
-            limit,
-        )
+        let scope = format!(
+            "dlvs:{ws}:{}",
+            filter.subscription_id.as_deref().unwrap_or("*")
+        );
+        newest_first_page(items, cursor, &scope, limit)
     }
 
     async fn claim_attempt(

@@ -83,6 +83,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The query string as name → value (the last of a repeated name); a malformed one is a 400
+/// in the JSON error shape, never axum's text/plain rejection.
+pub struct QueryMap(pub std::collections::HashMap<String, String>);
+
+impl QueryMap {
+    /// A parameter's value as sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The `cursor` parameter; an empty one is no cursor (the first page).
+    pub fn cursor(&self) -> Option<&str> {
+        self.get("cursor").filter(|c| !c.is_empty())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(m)| Self(m))
+            .map_err(|_| AppError::validation("query string is malformed"))
+    }
+}
+
 /// The raw body of at most [`MAX_BODY`] bytes, plus a JSON parse if it is not empty
 /// (for routes whose body is optional).
 pub struct OptionalJsonBody<T>(pub Option<T>);

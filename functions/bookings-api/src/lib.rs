@@ -13,13 +13,16 @@ use serde_json::json;
 
 use shared::bookings::ports::BookingTransition;
 use shared::bookings::service::{self, CreateBooking};
-use shared::bookings::ExamInput;
-use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
+use shared::bookings::{BookingStatus, ExamInput};
+use shared::http::{success, Auth, JsonBody, OptionalJsonBody, QueryMap};
+use shared::paging::{parse_limit, Pagination};
 use shared::{App, AppError, AppResult};
 
 pub fn router(app: App) -> Router {
     let routes = Router::new()
+        .route("/api/mock-exams", get(list_exams))
         .route("/api/mock-exams/{id}", put(put_exam).get(get_exam))
+        .route("/api/mock-exams/{id}/bookings", get(list_exam_bookings))
         .route("/api/bookings", post(create_booking))
         .route("/api/bookings/create", post(create_booking))
         .route("/api/bookings/{id}", get(get_booking))
@@ -60,6 +63,48 @@ async fn get_exam(
 ) -> AppResult<Response> {
     let exam = service::load_exam(&app, &auth.workspace_id, &id).await?;
     Ok(success(StatusCode::OK, json!({ "mockExam": exam })))
+}
+
+/// The workspace's exams (the console's list), in id order.
+async fn list_exams(State(app): State<App>, auth: Auth, q: QueryMap) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"))?;
+    let page = app
+        .bookings
+        .list_exams(&auth.workspace_id, q.cursor(), limit)
+        .await?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "mockExams": page.items, "pagination": Pagination::of(&page, limit) }),
+    ))
+}
+
+/// An exam's bookings, newest first, optionally of one `status`.
+async fn list_exam_bookings(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    q: QueryMap,
+) -> AppResult<Response> {
+    let ws = auth.workspace_id.as_str();
+    let status = q
+        .get("status")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            BookingStatus::parse(s).ok_or_else(|| {
+                AppError::validation("status must be one of active, cancelled, completed")
+            })
+        })
+        .transpose()?;
+    let limit = parse_limit(q.get("limit"))?;
+    let exam = service::load_exam(&app, ws, &id).await?;
+    let page = app
+        .bookings
+        .list_exam_bookings(ws, &exam.id, status, q.cursor(), limit)
+        .await?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "bookings": page.items, "pagination": Pagination::of(&page, limit) }),
+    ))
 }
 
 /// Seed 000 sends snake_case; our API speaks camelCase. Both are accepted.

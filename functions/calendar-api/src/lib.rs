@@ -2,10 +2,7 @@
 //! and the sync-mappings dashboard under `/api/admin/sync-mappings`. The rules and use cases
 //! are in `shared::calendar` (`input`, `service`); retries run in the delivery worker.
 
-use std::collections::HashMap;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,7 +10,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use shared::calendar::{input, service, CalendarEvent, SyncMapping, SyncStatus};
-use shared::http::{success, Auth, JsonBody};
+use shared::http::{success, Auth, JsonBody, QueryMap};
 use shared::ids::CalendarEventId;
 use shared::paging::{parse_limit, Pagination};
 use shared::{App, AppError, AppResult};
@@ -82,20 +79,8 @@ async fn delete_event(
 
 // --- sync mappings (the dashboard of seed 002) ----------------------------------------------
 
-fn query(
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> AppResult<HashMap<String, String>> {
-    q.map(|Query(m)| m)
-        .map_err(|_| AppError::validation("query string is malformed"))
-}
-
-async fn list_mappings(
-    State(app): State<App>,
-    auth: Auth,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> AppResult<Response> {
+async fn list_mappings(State(app): State<App>, auth: Auth, q: QueryMap) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
-    let q = query(q)?;
     let status = q
         .get("status")
         .filter(|s| !s.is_empty())
@@ -107,11 +92,8 @@ async fn list_mappings(
             })
         })
         .transpose()?;
-    let limit = parse_limit(q.get("limit").map(String::as_str))?;
-    let cursor = q
-        .get("cursor")
-        .map(String::as_str)
-        .filter(|c| !c.is_empty());
+    let limit = parse_limit(q.get("limit"))?;
+    let cursor = q.cursor();
     let (page, counts) = tokio::try_join!(
         app.calendar.list_sync_mappings(ws, status, cursor, limit),
         app.calendar.count_sync_mappings(ws),

@@ -2,10 +2,7 @@
 //! manual retry, recovery of failed deliveries and secret rotation. The rules and use cases
 //! are in `shared::subscriptions` (`input`, `service`); deliveries run in the delivery worker.
 
-use std::collections::HashMap;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,12 +10,12 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
+use shared::http::{success, Auth, JsonBody, OptionalJsonBody, QueryMap};
 use shared::ids::{DeliveryId, WebhookId};
 use shared::paging::{parse_limit, Pagination};
 use shared::subscriptions::input::{self, CreateBody, PatchBody};
-use shared::subscriptions::{self, service, Delivery};
-use shared::{App, AppError, AppResult};
+use shared::subscriptions::{self, service, Delivery, DeliveryFilter};
+use shared::{App, AppResult};
 
 pub fn router(app: App) -> Router {
     let routes = Router::new()
@@ -34,6 +31,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/admin/webhooks/{id}/test", post(test_webhook))
         .route("/api/admin/webhooks/{id}/deliveries", get(list_deliveries))
+        .route("/api/admin/deliveries", get(list_workspace_deliveries))
         .route(
             "/api/admin/webhooks/{id}/deliveries/{delivery_id}/retry",
             post(retry_delivery),
@@ -44,13 +42,6 @@ pub fn router(app: App) -> Router {
             post(rotate_secret),
         );
     shared::http::finish_router(routes, app)
-}
-
-fn query_params(
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> AppResult<HashMap<String, String>> {
-    q.map(|Query(m)| m)
-        .map_err(|_| AppError::validation("query string is malformed"))
 }
 
 // --- CRUD ----------------------------------------------------------------------------------------
@@ -69,20 +60,11 @@ async fn create_webhook(
     ))
 }
 
-async fn list_webhooks(
-    State(app): State<App>,
-    auth: Auth,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> AppResult<Response> {
-    let q = query_params(q)?;
-    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+async fn list_webhooks(State(app): State<App>, auth: Auth, q: QueryMap) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"))?;
     let page = app
         .subscriptions
-        .list_subscriptions(
-            &auth.workspace_id,
-            q.get("cursor").map(String::as_str),
-            limit,
-        )
+        .list_subscriptions(&auth.workspace_id, q.cursor(), limit)
         .await?;
     let webhooks: Vec<Value> = page.items.iter().map(|s| s.view(false)).collect();
     Ok(success(
@@ -100,7 +82,12 @@ async fn get_webhook(
     let sub = service::load(&app, ws, &WebhookId::parse(&id)?).await?;
     let recent = app
         .deliveries
-        .list_deliveries(ws, &sub.id, None, subscriptions::RECENT_DELIVERIES)
+        .list_deliveries(
+            ws,
+            &DeliveryFilter::subscription(&sub.id),
+            None,
+            subscriptions::RECENT_DELIVERIES,
+        )
         .await?;
     let deliveries: Vec<Value> = recent.items.iter().map(Delivery::view).collect();
     let mut view = sub.view(false);
@@ -166,15 +153,36 @@ async fn list_deliveries(
     State(app): State<App>,
     auth: Auth,
     Path(id): Path<String>,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: QueryMap,
 ) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
-    let q = query_params(q)?;
-    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let mut filter = input::delivery_filter(|k| q.get(k), false)?;
     let sub = service::load(&app, ws, &WebhookId::parse(&id)?).await?;
+    filter.subscription_id = Some(sub.id);
+    deliveries_page(&app, ws, &filter, &q).await
+}
+
+/// The workspace-wide delivery log (DESIGN §8), optionally one `webhookId`'s.
+async fn list_workspace_deliveries(
+    State(app): State<App>,
+    auth: Auth,
+    q: QueryMap,
+) -> AppResult<Response> {
+    let filter = input::delivery_filter(|k| q.get(k), true)?;
+    deliveries_page(&app, &auth.workspace_id, &filter, &q).await
+}
+
+async fn deliveries_page(
+    app: &App,
+    ws: &str,
+    filter: &DeliveryFilter,
+    q: &QueryMap,
+) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"))?;
+    let cursor = q.cursor();
     let page = app
         .deliveries
-        .list_deliveries(ws, &sub.id, q.get("cursor").map(String::as_str), limit)
+        .list_deliveries(ws, filter, cursor, limit)
         .await?;
     let deliveries: Vec<Value> = page.items.iter().map(Delivery::view).collect();
     Ok(success(

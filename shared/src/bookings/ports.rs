@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{ActiveBookingRef, Booking, ExamInput, IdempotencyRecord, MockExam};
+use super::{ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam};
 use crate::error::AppResult;
 use crate::outbox::OutboxRecord;
 use crate::paging::Page;
@@ -68,6 +68,15 @@ pub trait BookingStore: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<Page<MockExam>>;
+    /// An exam's bookings, newest first, optionally of one status.
+    async fn list_exam_bookings(
+        &self,
+        ws: &str,
+        exam_id: &str,
+        status: Option<BookingStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Booking>>;
     /// One transaction: booking + active marker + counter (+1, version +1, below capacity) +
     /// outbox (+ idempotency record). Errors: `NotFound` (exam), `CapacityExceeded`,
     /// `AlreadyBooked`, `TransactionConflict`.

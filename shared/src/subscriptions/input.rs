@@ -1,5 +1,5 @@
 //! What a client may send for a subscription: the create and PATCH bodies, their field rules
-//! and defaults (seed 001), and the `since` of a recover request. Each rule answers 400
+//! and defaults (seed 001), the `since` of a recover request and the delivery log's filters. Each rule answers 400
 //! `validation_error` naming the field.
 
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::patch::Patch;
 use crate::signing::WebhookSecret;
-use crate::subscriptions::SubscriptionPatch;
+use crate::subscriptions::{DeliveryFilter, DeliveryStatus, SubscriptionPatch};
 
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 3;
 pub const DEFAULT_RETRY_DELAY: u32 = 60;
@@ -228,4 +228,66 @@ pub fn parse_since(since: &str) -> AppResult<crate::time::Timestamp> {
         .ok_or_else(|| {
             AppError::validation("since must be an RFC 3339 timestamp or a date (YYYY-MM-DD)")
         })
+}
+
+// --- the delivery log's query ------------------------------------------------------------
+
+/// The filters of a delivery log request (DESIGN §8): `status`, `event`, `since`, `until`
+/// and, on the workspace-wide log, `webhookId`. An empty value is no filter; a bad one is a
+/// 400 naming it. `get` reads one query parameter.
+pub fn delivery_filter<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    workspace_wide: bool,
+) -> AppResult<DeliveryFilter> {
+    let value = |name: &str| get(name).map(str::trim).filter(|v| !v.is_empty());
+    let status = value("status")
+        .map(|s| {
+            DeliveryStatus::parse(s).ok_or_else(|| {
+                AppError::validation("status must be one of pending, success, failed")
+            })
+        })
+        .transpose()?;
+    let event = value("event")
+        .map(|e| {
+            let test = (e == super::TEST_EVENT).then_some(());
+            test.map(Ok)
+                .unwrap_or_else(|| super::validate_patterns(&[e.to_owned()]).map(|_| ()))
+                .map(|()| e.to_owned())
+                .map_err(|_| {
+                    AppError::validation(
+                        "event must be an event type (e.g. booking.created) or a prefix.* pattern",
+                    )
+                })
+        })
+        .transpose()?;
+    let time = |name: &'static str| {
+        value(name)
+            .map(|v| {
+                crate::time::parse(v).ok_or_else(|| {
+                    AppError::validation(format!("{name} must be an RFC 3339 timestamp"))
+                })
+            })
+            .transpose()
+    };
+    let (since, until) = (time("since")?, time("until")?);
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return Err(AppError::validation("until must not be before since"));
+        }
+    }
+    let subscription_id = match value("webhookId") {
+        Some(id) if workspace_wide => Some(
+            crate::ids::WebhookId::parse(id)
+                .map_err(|_| AppError::validation("webhookId must be a webhook id (wh_…)"))?
+                .into_string(),
+        ),
+        _ => None,
+    };
+    Ok(DeliveryFilter {
+        subscription_id,
+        status,
+        event,
+        since,
+        until,
+    })
 }

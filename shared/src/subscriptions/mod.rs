@@ -233,6 +233,12 @@ impl DeliveryStatus {
             Self::Failed => "failed",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Success, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// One HTTP call of a delivery, as logged.
@@ -388,6 +394,63 @@ impl Delivery {
     /// Whether the TTL has passed (DynamoDB deletes expired items only eventually).
     pub fn is_expired(&self, now_secs: i64) -> bool {
         self.expires_at <= now_secs
+    }
+}
+
+// --- the delivery log's filters ------------------------------------------------------------
+
+/// Which deliveries a log lists (DESIGN §8 "Delivery log filters"): every field that is set
+/// must hold. The log is newest first; `since`/`until` are a range of delivery ids, which sort
+/// by their event's time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    /// One subscription's log; `None`: the whole workspace's.
+    pub subscription_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// An event type, or a `prefix.*` pattern.
+    pub event: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Events at or before this time.
+    pub until: Option<Timestamp>,
+}
+
+impl DeliveryFilter {
+    /// One subscription's whole log.
+    pub fn subscription(id: &str) -> Self {
+        Self {
+            subscription_id: Some(id.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// The inclusive range of delivery ids that `since`/`until` span.
+    pub fn id_range(&self) -> (String, String) {
+        let low = self
+            .since
+            .map(delivery_id_floor)
+            .unwrap_or_else(|| format!("{}_", crate::ids::DELIVERY));
+        let high = self
+            .until
+            .map(|t| delivery_id_floor(t + chrono::Duration::milliseconds(1)))
+            // '~' sorts after every character of an id.
+            .unwrap_or_else(|| format!("{}_~", crate::ids::DELIVERY));
+        (low, high)
+    }
+
+    /// Whether `d` is listed (the fake's whole filter; the adapter's check after its query).
+    pub fn matches(&self, d: &Delivery) -> bool {
+        let (low, high) = self.id_range();
+        self.subscription_id
+            .as_deref()
+            .is_none_or(|s| s == d.subscription_id)
+            && self.status.is_none_or(|s| s == d.status)
+            && self
+                .event
+                .as_deref()
+                .is_none_or(|p| event_pattern::matches(p, &d.event))
+            && d.id.as_str() >= low.as_str()
+            && d.id.as_str() <= high.as_str()
     }
 }
 

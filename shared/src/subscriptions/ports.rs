@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AttemptRecord, AttemptResult, Delivery, OutcomeEffect, Subscription, SubscriptionPatch,
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, OutcomeEffect, Subscription,
+    SubscriptionPatch,
 };
 use crate::error::AppResult;
 use crate::paging::Page;
@@ -72,12 +73,13 @@ pub trait DeliveryStore: Send + Sync {
     async fn create_delivery(&self, delivery: &Delivery) -> AppResult<bool>;
     /// Strongly consistent; an expired delivery is absent.
     async fn get_delivery(&self, ws: &str, id: &str) -> AppResult<Option<Delivery>>;
-    /// A subscription's deliveries, newest first, expired ones left out (a page may hold
-    /// fewer than `limit` while a next cursor exists).
+    /// The deliveries `filter` selects (one subscription's, or the workspace's), newest
+    /// first, expired ones left out (a page may hold fewer than `limit` while a next cursor
+    /// exists).
     async fn list_deliveries(
         &self,
         ws: &str,
-        subscription_id: &str,
+        filter: &DeliveryFilter,
         cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<Page<Delivery>>;

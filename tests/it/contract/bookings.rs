@@ -42,6 +42,7 @@ shared_testkit::contract!(
     fix_counter_applies_only_at_the_expected_version,
     listing_exams_page_by_page_sees_each_once,
     a_malformed_exam_cursor_is_a_validation_error,
+    an_exams_bookings_are_listed_newest_first_by_status_page_by_page,
     exam_counters_are_listed_page_by_page_with_their_versions,
     another_workspace_sees_none_of_it,
 );
@@ -727,6 +728,74 @@ async fn a_malformed_exam_cursor_is_a_validation_error<S: Store + ?Sized>(s: &S)
     exam(s, WS, EXAM, 5).await;
     let err = s
         .list_exams(WS, Some("not a cursor!"), 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Validation(_)), "{err:?}");
+}
+
+async fn an_exams_bookings_are_listed_newest_first_by_status_page_by_page<S: Store + ?Sized>(
+    s: &S,
+) {
+    exam(s, WS, EXAM, 10).await;
+    exam(s, WS, "other-exam", 10).await;
+    let mut ids = Vec::new();
+    for contact in ["c-1", "c-2", "c-3"] {
+        ids.push(book(s, EXAM, contact).await.id);
+        // Ids are time-ordered by the millisecond.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    book(s, "other-exam", "c-1").await;
+    let now = now_string();
+    s.cancel_booking(WS, &ids[1], &outbox(EXAM, "booking.cancelled"), &now)
+        .await
+        .unwrap();
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let page = s
+            .list_exam_bookings(WS, EXAM, None, cursor.as_deref(), 1)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 1);
+        seen.extend(page.items.into_iter().map(|b| b.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, newest_first);
+    let active: Vec<String> = s
+        .list_exam_bookings(WS, EXAM, Some(BookingStatus::Active), None, 10)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(active, vec![ids[2].clone(), ids[0].clone()]);
+    let cancelled = s
+        .list_exam_bookings(WS, EXAM, Some(BookingStatus::Cancelled), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.items.len(), 1);
+    assert_eq!(cancelled.items[0].id, ids[1]);
+    assert_eq!(cancelled.items[0].status, BookingStatus::Cancelled);
+    assert!(s
+        .list_exam_bookings(OTHER_WS, EXAM, None, None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // A cursor of another exam's list is refused, not passed on.
+    let other = s
+        .list_exam_bookings(WS, "other-exam", None, None, 1)
+        .await
+        .unwrap();
+    assert!(other.next_cursor.is_none());
+    let page = s.list_exam_bookings(WS, EXAM, None, None, 1).await.unwrap();
+    let err = s
+        .list_exam_bookings(WS, "other-exam", None, page.next_cursor.as_deref(), 1)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Validation(_)), "{err:?}");

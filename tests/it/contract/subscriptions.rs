@@ -8,8 +8,8 @@ use shared::outbox::DomainEvent;
 use shared::patch::Patch;
 use shared::signing::WebhookSecret;
 use shared::subscriptions::{
-    delivery_id_floor, AttemptRecord, AttemptResult, Delivery, DeliveryStatus, DeliveryStore,
-    Subscription, SubscriptionPatch, SubscriptionStore,
+    delivery_id_floor, AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryStatus,
+    DeliveryStore, Subscription, SubscriptionPatch, SubscriptionStore,
 };
 use shared::time::{format, now, now_string};
 
@@ -32,6 +32,7 @@ shared_testkit::contract!(
     creating_a_delivery_twice_keeps_the_first,
     expired_deliveries_are_invisible_to_every_read,
     deliveries_list_newest_first_per_subscription_with_a_cursor,
+    the_workspace_log_filters_by_status_event_and_time_across_subscriptions,
     a_claim_is_exclusive_until_it_expires,
     an_attempt_is_recorded_only_on_the_expected_count,
     a_delivery_fails_only_from_pending,
@@ -449,7 +450,7 @@ async fn expired_deliveries_are_invisible_to_every_read<S: Store + ?Sized>(s: &S
     assert!(s.create_delivery(&d).await.unwrap());
     assert_eq!(s.get_delivery(WS, &d.id).await.unwrap(), None);
     assert!(s
-        .list_deliveries(WS, "wh_1", None, 50)
+        .list_deliveries(WS, &DeliveryFilter::subscription("wh_1"), None, 50)
         .await
         .unwrap()
         .items
@@ -480,7 +481,12 @@ async fn deliveries_list_newest_first_per_subscription_with_a_cursor<S: Store + 
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
         let page = s
-            .list_deliveries(WS, "wh_1", cursor.as_deref(), 2)
+            .list_deliveries(
+                WS,
+                &DeliveryFilter::subscription("wh_1"),
+                cursor.as_deref(),
+                2,
+            )
             .await
             .unwrap();
         seen.extend(page.items.into_iter().map(|d| d.id));
@@ -490,13 +496,113 @@ async fn deliveries_list_newest_first_per_subscription_with_a_cursor<S: Store + 
         }
     }
     assert_eq!(seen, ids);
-    let page = s.list_deliveries(WS, "wh_2", None, 1).await.unwrap();
+    let page = s
+        .list_deliveries(WS, &DeliveryFilter::subscription("wh_2"), None, 1)
+        .await
+        .unwrap();
     let foreign = page.next_cursor.unwrap();
     let e = s
-        .list_deliveries(WS, "wh_1", Some(&foreign), 1)
+        .list_deliveries(WS, &DeliveryFilter::subscription("wh_1"), Some(&foreign), 1)
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::Validation(_)), "{e:?}");
+}
+
+/// DESIGN §8 "Delivery log filters": the workspace-wide log spans subscriptions, newest first;
+/// status, event (exact or `prefix.*`) and the time range combine; a filtered page that the
+/// filter thins out still pages through everything with its cursor.
+async fn the_workspace_log_filters_by_status_event_and_time_across_subscriptions<
+    S: Store + ?Sized,
+>(
+    s: &S,
+) {
+    let mut all = Vec::new();
+    for (age, sub, event, failed) in [
+        (600, "wh_1", "booking.created", false),
+        (500, "wh_2", "booking.cancelled", true),
+        (400, "wh_1", "user.created", true),
+        (300, "wh_2", "booking.created", false),
+        (200, "wh_1", "booking.qr.scanned", true),
+        (100, "wh_2", "user.updated", false),
+    ] {
+        let mut d = delivery(WS, sub, age);
+        d.event = event.into();
+        if failed {
+            d.status = DeliveryStatus::Failed;
+        }
+        assert!(s.create_delivery(&d).await.unwrap());
+        all.push(d);
+    }
+    s.create_delivery(&delivery("ws_other", "wh_1", 50))
+        .await
+        .unwrap();
+    let ids = |filter: DeliveryFilter, limit: u32| async move {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..20 {
+            let page = s
+                .list_deliveries(WS, &filter, cursor.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit as usize);
+            seen.extend(page.items.into_iter().map(|d| d.id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        seen
+    };
+    let newest_first = |pick: &dyn Fn(&Delivery) -> bool| -> Vec<String> {
+        all.iter()
+            .rev()
+            .filter(|d| pick(d))
+            .map(|d| d.id.clone())
+            .collect()
+    };
+    // The whole workspace, both subscriptions, newest first; no other workspace.
+    assert_eq!(
+        ids(DeliveryFilter::default(), 4).await,
+        newest_first(&|_| true)
+    );
+    let failed = DeliveryFilter {
+        status: Some(DeliveryStatus::Failed),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        ids(failed, 1).await,
+        newest_first(&|d| d.status == DeliveryStatus::Failed)
+    );
+    let bookings = DeliveryFilter {
+        event: Some("booking.*".into()),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        ids(bookings, 2).await,
+        newest_first(&|d| d.event.starts_with("booking."))
+    );
+    let exact = DeliveryFilter {
+        subscription_id: Some("wh_2".into()),
+        event: Some("booking.created".into()),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        ids(exact, 10).await,
+        newest_first(&|d| d.subscription_id == "wh_2" && d.event == "booking.created")
+    );
+    // Events between 450 s and 150 s ago: the 400, 300 and 200 s ones.
+    let window = DeliveryFilter {
+        since: Some(now() - chrono::Duration::seconds(450)),
+        until: Some(now() - chrono::Duration::seconds(150)),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        ids(window, 10).await,
+        newest_first(&|d| {
+            let id = d.id.as_str();
+            id == all[2].id || id == all[3].id || id == all[4].id
+        })
+    );
 }
 
 async fn a_claim_is_exclusive_until_it_expires<S: Store + ?Sized>(s: &S) {
@@ -757,7 +863,7 @@ async fn deliveries_are_isolated_per_workspace<S: Store + ?Sized>(s: &S) {
     s.create_delivery(&d).await.unwrap();
     assert_eq!(s.get_delivery("ws_b", &d.id).await.unwrap(), None);
     assert!(s
-        .list_deliveries("ws_b", "wh_1", None, 50)
+        .list_deliveries("ws_b", &DeliveryFilter::subscription("wh_1"), None, 50)
         .await
         .unwrap()
         .items

@@ -19,6 +19,7 @@ use shared::config::Config;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::sqs_runner::event_from_bodies;
+use shared::subscriptions::DeliveryFilter;
 use shared_testkit::harness::call;
 use shared_testkit::moto::{moto_app, pump_once, MotoApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -534,7 +535,7 @@ async fn after_the_overlap_only_the_new_secret_signs() {
     let d =
         e.m.app
             .deliveries
-            .list_deliveries(&e.ws, &id_of(&w), None, 1)
+            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
             .await
             .unwrap()
             .items[0]
@@ -897,7 +898,7 @@ async fn duplicate_delivery_messages_send_one_call() {
     let d =
         e.m.app
             .deliveries
-            .list_deliveries(&e.ws, &id_of(&w), None, 1)
+            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
             .await
             .unwrap()
             .items[0]
@@ -960,7 +961,7 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
     let d =
         e.m.app
             .deliveries
-            .list_deliveries(&e.ws, &id_of(&w), None, 1)
+            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
             .await
             .unwrap()
             .items[0]

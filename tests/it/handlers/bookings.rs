@@ -439,3 +439,133 @@ async fn unknown_routes_answer_a_json_404() {
     assert_eq!(r.status, 404);
     assert_eq!(r.body["success"], false);
 }
+
+/// The console's exam views (DESIGN §8): the exams list and an exam's bookings, newest first,
+/// by status, paged; a bad status is a 400 naming it; an unknown exam is a 404.
+#[tokio::test]
+async fn exams_and_an_exams_bookings_are_listed_with_filters_and_cursors() {
+    let e = env().await;
+    let r = call(
+        &e.router,
+        "PUT",
+        "/api/mock-exams/other-exam",
+        Some(&e.key),
+        Some(json!({ "name": "Other", "capacity": 5 })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/mock-exams?limit=1",
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["mockExams"].as_array().unwrap().len(), 1);
+    let first = r.body["mockExams"][0]["id"].as_str().unwrap().to_owned();
+    for field in ["capacity", "totalBookings", "version", "lastSyncedVersion"] {
+        assert!(
+            r.body["mockExams"][0].get(field).is_some(),
+            "missing {field}"
+        );
+    }
+    let cursor = r.body["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &e.router,
+        "GET",
+        &format!("/api/mock-exams?limit=1&cursor={cursor}"),
+        Some(&e.key),
+        None,
+    )
+    .await;
+    let second = r.body["mockExams"][0]["id"].as_str().unwrap().to_owned();
+    let mut both = vec![first, second];
+    both.sort();
+    assert_eq!(both, ["40577087837", "other-exam"]);
+
+    let one = book(&e, "c1").await.body["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Ids are time-ordered by the millisecond.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let two = book(&e, "c2").await.body["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &e.router,
+        "POST",
+        &format!("/api/bookings/{one}/complete"),
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = |q: &'static str| {
+        let e = &e;
+        async move {
+            let r = call(
+                &e.router,
+                "GET",
+                &format!("/api/mock-exams/40577087837/bookings{q}"),
+                Some(&e.key),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["bookings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("").await,
+        vec![two.clone(), one.clone()],
+        "newest first"
+    );
+    assert_eq!(list("?status=completed").await, vec![one.clone()]);
+    assert_eq!(list("?status=active").await, vec![two.clone()]);
+    assert_eq!(list("?limit=1").await, vec![two.clone()]);
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/mock-exams/other-exam/bookings",
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["bookings"], json!([]));
+
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/mock-exams/40577087837/bookings?status=gone",
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("status"));
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/mock-exams/nope/bookings",
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(error_code(&r), "not_found");
+}

@@ -720,6 +720,124 @@ async fn deliveries_list_newest_first_with_a_cursor_and_hides_expired_ones() {
     assert_eq!(first["status"], "failed");
 }
 
+async fn get_ids(e: &Env, path: &str) -> Vec<String> {
+    let r = call(&e.router, "GET", path, Some(&e.key), None).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    r.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// DESIGN §8 "Delivery log filters", over HTTP: status, event, since/until on one webhook's
+/// log; the workspace-wide log spans webhooks, names each item's `webhookId` and filters by
+/// `webhookId`; bad values are 400s naming the parameter.
+#[tokio::test]
+async fn delivery_logs_filter_by_status_event_time_and_webhook() {
+    let e = env().await;
+    let a = create_ok(&e, "https://example.com/a").await;
+    let b = create_ok(&e, "https://example.com/b").await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let a_old = seed_delivery(&e, a, DeliveryStatus::Failed, 300).await.id;
+    let b_mid = seed_delivery(&e, b, DeliveryStatus::Success, 200).await.id;
+    let a_new = seed_delivery(&e, a, DeliveryStatus::Success, 100).await.id;
+    let b_failed = seed_delivery(&e, b, DeliveryStatus::Failed, 50).await;
+    // The newest one is of another event type.
+    let mut other = b_failed.clone();
+    other.event = "user.created".into();
+    other.id =
+        shared::subscriptions::delivery_id_for(&format!("msg_{}", ulid_at(shared::time::now())), b);
+    assert!(e.app.deliveries.create_delivery(&other).await.unwrap());
+
+    assert_eq!(
+        get_ids(
+            &e,
+            &format!("/api/admin/webhooks/{a}/deliveries?status=failed")
+        )
+        .await,
+        vec![a_old.clone()]
+    );
+    assert_eq!(
+        get_ids(
+            &e,
+            &format!("/api/admin/webhooks/{a}/deliveries?status=success")
+        )
+        .await,
+        vec![a_new.clone()]
+    );
+    let all = get_ids(&e, "/api/admin/deliveries").await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert_eq!(all[0], other.id, "newest first");
+    assert_eq!(
+        get_ids(&e, "/api/admin/deliveries?event=user.*").await,
+        vec![other.id.clone()]
+    );
+    let bookings = get_ids(&e, "/api/admin/deliveries?event=booking.created").await;
+    assert!(
+        !bookings.contains(&other.id) && bookings.len() == 4,
+        "{bookings:?}"
+    );
+    assert_eq!(
+        get_ids(
+            &e,
+            &format!("/api/admin/deliveries?webhookId={b}&status=success")
+        )
+        .await,
+        vec![b_mid.clone()]
+    );
+    let since = shared::time::format(shared::time::now() - chrono::Duration::seconds(250));
+    let until = shared::time::format(shared::time::now() - chrono::Duration::seconds(150));
+    assert_eq!(
+        get_ids(
+            &e,
+            &format!("/api/admin/deliveries?since={since}&until={until}")
+        )
+        .await,
+        vec![b_mid.clone()]
+    );
+    let r = call(
+        &e.router,
+        "GET",
+        "/api/admin/deliveries?limit=1",
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["deliveries"][0]["webhookId"], b);
+    assert_eq!(r.body["pagination"]["hasMore"], true);
+
+    for (query, named) in [
+        ("status=done", "status"),
+        ("event=nope", "event"),
+        ("since=yesterday", "since"),
+        ("until=2024-13-01T00:00:00Z", "until"),
+        ("webhookId=dlv_x", "webhookId"),
+    ] {
+        let r = call(
+            &e.router,
+            "GET",
+            &format!("/api/admin/deliveries?{query}"),
+            Some(&e.key),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(code(&r), "validation_error");
+        assert!(message(&r).contains(named), "{query}: {}", message(&r));
+    }
+    let r = call(
+        &e.router,
+        "GET",
+        &format!("/api/admin/deliveries?since={until}&until={since}"),
+        Some(&e.key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
 #[tokio::test]
 async fn retry_requeues_a_failed_delivery_with_a_fresh_round() {
     let e = env().await;

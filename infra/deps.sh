@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced by infra/up.sh, infra/test.sh and .ci/run: install what is missing, nothing else.
+# Sourced (from the repository root) by the infra/*.sh commands, infra/checks/smoke.sh,
+# infra/measure/scale_reconcile.sh and .ci/run: install what is missing, nothing else.
 # A fresh machine has Rust (rustup), Python 3.11 and pip; the rest comes from PyPI.
 
 _pip_install() {
@@ -8,7 +9,7 @@ _pip_install() {
   if command -v pyenv > /dev/null 2>&1; then pyenv rehash || true; fi
 }
 
-need_moto() { # moto[server] (werkzeug app), boto3 and PyYAML for infra/*.py
+need_moto() { # moto[server] (werkzeug app), boto3 and PyYAML for infra/*/*.py
   python3 -c 'import moto.moto_server.werkzeug_app, boto3, yaml' 2> /dev/null \
     || _pip_install "moto[server]>=5.1,<6" boto3 PyYAML
 }

@@ -2,7 +2,7 @@
 # All tests (README command 2): bash infra/test.sh
 # Formatting, lints, the SAM template, the local-stack scripts, the Rust tests (which start
 # their own moto servers; a running local stack does not disturb them), then every route over
-# HTTP against the local stack (infra/smoke.sh: the running one, else one it starts and stops).
+# HTTP against the local stack (infra/checks/smoke.sh: the running one, else one it starts and stops).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=infra/deps.sh
@@ -30,15 +30,15 @@ elif [ -n "${CI:-}" ]; then
   echo "sam is missing: CI must run sam validate --lint (.ci/run installs it)" >&2
   exit 1
 fi
-step "python3 infra/check_template.py"
-python3 infra/check_template.py
+step "python3 infra/checks/check_template.py"
+python3 infra/checks/check_template.py
 step "infra scripts"
-for f in infra/*.sh .ci/run; do bash -n "$f"; done
-python3 -m unittest discover -s infra -p 'test_*.py'
+for f in infra/*.sh infra/*/*.sh .ci/run; do bash -n "$f"; done
+python3 -m unittest discover -s infra/checks -p 'test_*.py'
 step "cargo test --workspace"
 cargo test --workspace
 if [ -z "${SKIP_SMOKE:-}" ]; then # SKIP_SMOKE=1 leaves the HTTP walk out
-  step "bash infra/smoke.sh (every route over HTTP against the local stack)"
-  bash infra/smoke.sh
+  step "bash infra/checks/smoke.sh (every route over HTTP against the local stack)"
+  bash infra/checks/smoke.sh
 fi
 step "all tests passed"

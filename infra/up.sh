@@ -114,10 +114,10 @@ done
 # The moto servers exit when this script's end of the lifeline pipe closes, even on kill -9.
 rm -f "$LOCAL/lifeline"
 mkfifo "$LOCAL/lifeline"
-setsid python3 infra/moto_server.py --port "$DDB_PORT" --single-threaded --exit-on-stdin-eof \
+setsid python3 infra/stack/moto_server.py --port "$DDB_PORT" --single-threaded --exit-on-stdin-eof \
   < "$LOCAL/lifeline" >> "$LOCAL/moto-dynamodb.log" 2>&1 &
 track moto-dynamodb "$!" moto_server.py
-setsid python3 infra/moto_server.py --port "$SQS_PORT" --exit-on-stdin-eof \
+setsid python3 infra/stack/moto_server.py --port "$SQS_PORT" --exit-on-stdin-eof \
   < "$LOCAL/lifeline" >> "$LOCAL/moto-sqs.log" 2>&1 &
 track moto-sqs "$!" moto_server.py
 exec 9> "$LOCAL/lifeline"
@@ -143,7 +143,7 @@ fi
 export ROOT_API_KEY
 
 # ---------------------------------------------------------------- 3. table, queues, bucket
-python3 infra/create_resources.py > "$LOCAL/resources.env" 2>> "$LOCAL/create_resources.log" \
+python3 infra/stack/create_resources.py > "$LOCAL/resources.env" 2>> "$LOCAL/create_resources.log" \
   || { tail -n 30 "$LOCAL/create_resources.log" >&2; die "create_resources.py failed"; }
 set -a
 # shellcheck disable=SC1091
@@ -164,16 +164,16 @@ start watch cargo-lambda cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --conc
 wait_http "$(last)" "http://127.0.0.1:$WATCH_PORT/" 120
 
 # ---------------------------------------------------------------- 5. gateway, pollers, schedules
-start gateway gateway.py python3 infra/gateway.py --port "$API_PORT" --watch-port "$WATCH_PORT" --exit-with-parent
+start gateway gateway.py python3 infra/stack/gateway.py --port "$API_PORT" --watch-port "$WATCH_PORT" --exit-with-parent
 wait_http "$(last)" "$API_URL/" 30
-start sqs-poller sqs_poller.py python3 infra/sqs_poller.py --exit-with-parent
-start schedule schedule.py python3 infra/schedule.py run --exit-with-parent
+start sqs-poller sqs_poller.py python3 infra/stack/sqs_poller.py --exit-with-parent
+start schedule schedule.py python3 infra/stack/schedule.py run --exit-with-parent
 
 # ---------------------------------------------------------------- 6. warm-up, dev workspace
 log "warming up every function (log $LOCAL/warmup.log)"
-python3 infra/warmup.py 2>&1 9>&- | tee -a "$LOCAL/warmup.log" >&2 \
+python3 infra/stack/warmup.py 2>&1 9>&- | tee -a "$LOCAL/warmup.log" >&2 \
   || die "warm-up failed (logs: $LOCAL/watch.log, $LOCAL/gateway.log)"
-python3 infra/dev_workspace.py > "$LOCAL/workspace.env" 2>> "$LOCAL/warmup.log" 9>&- \
+python3 infra/stack/dev_workspace.py > "$LOCAL/workspace.env" 2>> "$LOCAL/warmup.log" 9>&- \
   || { tail -n 5 "$LOCAL/warmup.log" >&2; die "dev workspace creation failed"; }
 set -a
 # shellcheck disable=SC1091

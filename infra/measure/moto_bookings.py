@@ -2,8 +2,8 @@
 """Booking-shaped TransactWriteItems against the single-threaded DynamoDB moto, stock vs patched.
 
 For each mode (stock: MOTO_STOCK_TRANSACTIONS=1, patched: the default), in the same run: starts
-infra/moto_server.py --single-threaded on a free loopback port, creates the table of
-template.yaml (pk/sk, gsi1, gsi2, TTL) the way infra/create_resources.py does, runs bookings on
+infra/stack/moto_server.py --single-threaded on a free loopback port, creates the table of
+template.yaml (pk/sk, gsi1, gsi2, TTL) the way infra/stack/create_resources.py does, runs bookings on
 the empty table, seeds --items items (every --big-every-th one a raw-inbound-event-sized item,
 100 KiB to ~390 KB: moto refuses items over ~405 KB), then runs --bookings sequential bookings
 and reports median/p99 latency, the ratio to the empty table, and the VmRSS of the moto process
@@ -30,8 +30,8 @@ import time
 import urllib.error
 import urllib.request
 
-INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, INFRA)
+STACK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stack")
+sys.path.insert(0, STACK)
 
 TABLE = "booking-sync"
 
@@ -54,7 +54,7 @@ def start_moto(port: int, stock: bool) -> subprocess.Popen:
     if stock:
         env["MOTO_STOCK_TRANSACTIONS"] = "1"
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(INFRA, "moto_server.py"), "--port", str(port), "--single-threaded", "--exit-on-stdin-eof"],
+        [sys.executable, os.path.join(STACK, "moto_server.py"), "--port", str(port), "--single-threaded", "--exit-on-stdin-eof"],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
     deadline = time.monotonic() + 30

@@ -32,7 +32,7 @@ fn free_port() -> u16 {
 }
 
 fn spawn_moto(port: u16, single_threaded: bool) -> Child {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/moto_server.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/stack/moto_server.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script)
         .arg("--port")

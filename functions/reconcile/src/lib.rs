@@ -19,7 +19,7 @@ pub async fn on_schedule(
 mod tests {
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 
-    /// What EventBridge (and infra/schedule.py locally) sends to the handler.
+    /// What EventBridge (and infra/stack/schedule.py locally) sends to the handler.
     #[test]
     fn the_scheduled_event_deserializes() {
         let raw = r#"{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",

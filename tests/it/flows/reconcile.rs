@@ -544,9 +544,9 @@ async fn three_hundred_exams_reconcile_correctly_against_moto() {
     exams_reconcile_correctly_against_moto(300).await;
 }
 
-/// `RECONCILE_SCALE_EXAMS` (default 10,000); run with `bash infra/scale_reconcile.sh`.
+/// `RECONCILE_SCALE_EXAMS` (default 10,000); run with `bash infra/measure/scale_reconcile.sh`.
 #[tokio::test]
-#[ignore = "minutes against moto; run by infra/scale_reconcile.sh"]
+#[ignore = "minutes against moto; run by infra/measure/scale_reconcile.sh"]
 async fn ten_thousand_exams_reconcile_correctly_against_moto() {
     let n = std::env::var("RECONCILE_SCALE_EXAMS")
         .ok()

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Every route of the contract over HTTP against the real local stack (infra/smoke.py).
-#   bash infra/smoke.sh     # a stack already up (bash infra/up.sh): checks that one;
-#                           # else starts one on free ports, checks it, stops it
+# Every route of the contract over HTTP against the real local stack (infra/checks/smoke.py).
+#   bash infra/checks/smoke.sh  # a stack already up (bash infra/up.sh): checks that one;
+#                               # else starts one on free ports, checks it, stops it
 # Env: SMOKE_UP_TIMEOUT_SECONDS (1800: a cold start compiles every function).
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 LOCAL=infra/.local
 mkdir -p "$LOCAL"
 
@@ -13,7 +13,7 @@ mkdir -p "$LOCAL"
 
 if live_up_pid > /dev/null; then
   for _ in $(seq 1800); do [ -s "$LOCAL/dev.env" ] && break; sleep 1; done
-  exec python3 infra/smoke.py
+  exec python3 infra/checks/smoke.py
 fi
 
 read -r api_port watch_port < <(free_loopback_ports 2)
@@ -43,4 +43,4 @@ until [ -s "$LOCAL/dev.env" ]; do
   sleep 1
 done
 echo "stack up after ${SECONDS} s" >&2
-python3 infra/smoke.py
+python3 infra/checks/smoke.py

@@ -1,7 +1,8 @@
 """Read template.yaml for the local stack: one parser, so routes, queues and schedules are
 declared only in the template.
 
-Used by create_resources.py, gateway.py, sqs_poller.py, schedule.py and check_template.py.
+Used by the stack's create_resources.py, gateway.py, sqs_poller.py, schedule.py and warmup.py,
+and by checks/check_template.py, checks/test_infra.py and measure/moto_bookings.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # this file: infra/stack/
 TEMPLATE_PATH = os.path.join(REPO_ROOT, "template.yaml")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account id

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Local EventBridge schedules: template.yaml's Schedule events, fired at their rate.
 
-  python3 infra/schedule.py run [--exit-with-parent]   fire each rate(...) schedule every period
-  python3 infra/schedule.py fire <bin> [<event name>]  fire now against the running stack
-  python3 infra/schedule.py list                       print the schedules
+  python3 infra/stack/schedule.py run [--exit-with-parent]   fire each rate(...) schedule every period
+  python3 infra/stack/schedule.py fire <bin> [<event name>]  fire now (bash infra/fire.sh <bin>)
+  python3 infra/stack/schedule.py list                       print the schedules
 
 The function gets the Scheduled Event that EventBridge sends (or the event's Input, if set).
 cron(...) schedules are not run locally; fire them by hand.

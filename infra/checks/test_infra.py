@@ -1,6 +1,6 @@
 """Tests of the local stack's pieces that need no Rust: route matching and proxying of the
 gateway, the SQS poller against a real moto, the template reader, the moto patches.
-Run: python3 -m unittest discover -s infra -p 'test_*.py'
+Run: python3 -m unittest discover -s infra/checks -p 'test_*.py'   (or python3 infra/checks/test_infra.py)
 """
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "measure"))
+INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STACK = os.path.join(INFRA, "stack")
+sys.path.insert(0, STACK)
+sys.path.insert(0, os.path.join(INFRA, "measure"))
 
 import gateway  # noqa: E402
 import moto_bookings as mb  # noqa: E402
@@ -239,7 +241,7 @@ class _FakeInvoke(BaseHTTPRequestHandler):
 
 def start_moto(port: int, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "moto_server.py"), "--port", str(port), "--exit-on-stdin-eof", *extra],
+        [sys.executable, os.path.join(STACK, "moto_server.py"), "--port", str(port), "--exit-on-stdin-eof", *extra],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

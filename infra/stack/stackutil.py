@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
-LOCAL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".local")
+LOCAL_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".local"))  # infra/.local
 REGION = "us-east-1"
 
 

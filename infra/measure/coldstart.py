@@ -2,7 +2,7 @@
 """Cold start of a function binary against a stub of the Lambda Runtime API.
 
     cargo build --profile bench -p workspaces-api --bin workspaces-api
-    python3 infra/coldstart.py target/release/workspaces-api --runs 20
+    python3 infra/measure/coldstart.py target/release/workspaces-api --runs 20
 
 Each run starts the binary afresh (as Lambda does for a new execution environment) with a
 Runtime API stub on a loopback port, hands it one API Gateway HTTP API (v2) event for

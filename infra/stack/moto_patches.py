@@ -24,7 +24,7 @@ journaled_transactions (ON by default there; MOTO_STOCK_TRANSACTIONS=1 turns it 
     (an item with two operations) is rolled back too, where stock leaves the earlier writes.
     moto has no ClientRequestToken (idempotency) handling; the patch neither adds nor removes it.
 
-index_partition_queries (MOTO_INDEXED_PARTITION_QUERY=1, infra/scale_reconcile.sh only)
+index_partition_queries (MOTO_INDEXED_PARTITION_QUERY=1, infra/measure/scale_reconcile.sh only)
     A base-table Query on a hash+range table reads only its partition (same results).
 """
 from __future__ import annotations

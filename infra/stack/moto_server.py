@@ -5,7 +5,7 @@
 server is not atomic for concurrent conditional writes (DESIGN §7) and oversells counters.
 SQS/S3 run threaded so a 20 s long poll never blocks anything else.
 
-MOTO_INDEXED_PARTITION_QUERY=1 (used by infra/scale_reconcile.sh only) makes a base-table Query
+MOTO_INDEXED_PARTITION_QUERY=1 (used by infra/measure/scale_reconcile.sh only) makes a base-table Query
 read its one partition instead of sorting every item of the table (moto's Query is O(n log n)
 in the table size: ~0.45 s per Query at 25k items). Same results, same ordering; everything
 else, including CI, runs stock moto's Query.

@@ -19,7 +19,10 @@ import re
 import sys
 import tomllib
 
-import samtemplate as st
+# The local stack's modules (samtemplate, stackutil, ...) live in infra/stack/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stack"))
+
+import samtemplate as st  # noqa: E402
 
 
 def crate_names() -> dict[str, str]:

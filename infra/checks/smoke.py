@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Drive every route of the contract (DESIGN §4) over HTTP against a running local stack.
 
-    bash infra/up.sh              # terminal 1: wait until infra/.local/dev.env exists
-    python3 infra/smoke.py        # terminal 2: prints one line per check, exits 1 on a failure
+    bash infra/up.sh                  # terminal 1: wait until infra/.local/dev.env exists
+    python3 infra/checks/smoke.py     # terminal 2: prints one line per check, exits 1 on a failure
 
 It reads infra/.local/dev.env, starts a loopback target that plays HubSpot (202), an outbound
 webhook receiver (200) and GHL ({"success":true,"appointment_id"}), and checks through the
@@ -27,8 +27,8 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEV_ENV = os.path.join(HERE, ".local", "dev.env")
+INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEV_ENV = os.path.join(INFRA, ".local", "dev.env")
 
 FAILURES: list[str] = []
 

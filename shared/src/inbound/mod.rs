@@ -8,9 +8,13 @@
 //! - `mapping`: the provider rules (type, record type and id, ordering time, delete) as pure
 //!   functions;
 //! - `receive`: the receiver pipeline, shared by the public route and the `…/test` route;
+//! - `apply`: the worker's use case: a queue batch grouped by job, applied in write groups
+//!   (each event to its record, in order) and recorded as executions;
 //! - `purge`: deleting a job removes its records, events and executions in the background;
-//! - `ports` + `dynamo` (DynamoDB) + `fake` (MemoryStore).
+//! - `ports`: the store traits; adapter `shared-aws/src/inbound/`, fake
+//!   `shared-testkit/src/inbound.rs`.
 
+pub mod apply;
 pub mod domain;
 pub mod mapping;
 pub mod ports;

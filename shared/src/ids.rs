@@ -23,6 +23,8 @@ pub const EVENT: &str = "msg";
 pub const DELIVERY: &str = "dlv";
 pub const SYNC_JOB: &str = "job";
 pub const INBOUND_EVENT: &str = "iev";
+/// A run of the inbound worker over one write group.
+pub const EXECUTION: &str = "jex";
 pub const USER: &str = "usr";
 pub const CALENDAR_EVENT: &str = "cal";
 pub const EXPORT: &str = "exp";

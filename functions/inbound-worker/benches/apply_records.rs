@@ -3,9 +3,9 @@
 //! event processed, plus the execution record of the write group. Reported per record.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use inbound_worker::SyncWorker;
 use serde_json::json;
 use shared::config::Config;
+use shared::inbound::apply::SyncWorker;
 use shared::inbound::domain::{
     EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
 };

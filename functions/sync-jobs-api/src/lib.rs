@@ -1,4 +1,5 @@
-//! Sync jobs API (seed 003, DESIGN §4 "Inbound sync jobs"), Bearer-authenticated:
+//! Sync jobs API (seed 003, DESIGN §4 "Inbound sync jobs"), Bearer-authenticated. The routes
+//! shape HTTP around the use cases of `shared::inbound` (`service`, `requeue`, `input`):
 //! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`;
 //! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
 //!   regenerate-secret), `…/records/{objectType}/{objectId}`, and
@@ -11,8 +12,7 @@ pub mod jobs;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
-use shared::inbound::domain::SyncJob;
-use shared::{ids, App, AppError, AppResult};
+use shared::App;
 
 pub fn router(app: App) -> Router {
     const JOB: &str = "/api/workspaces/{workspace_id}/sync-jobs/{job_id}";
@@ -75,18 +75,4 @@ pub fn base_url(app: &App, headers: &HeaderMap) -> String {
         Some(h) => format!("https://{h}"),
         None => String::new(),
     }
-}
-
-/// A job of the caller's workspace; malformed or foreign ids are 404 like unknown ones.
-pub async fn load_job(app: &App, auth_ws: &str, path_ws: &str, job_id: &str) -> AppResult<SyncJob> {
-    if auth_ws != path_ws {
-        return Err(AppError::NotFound("workspace"));
-    }
-    if !ids::is_valid(ids::SYNC_JOB, job_id) {
-        return Err(AppError::NotFound("sync job"));
-    }
-    app.sync_jobs
-        .get_sync_job(path_ws, job_id)
-        .await?
-        .ok_or(AppError::NotFound("sync job"))
 }

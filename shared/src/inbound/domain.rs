@@ -28,6 +28,20 @@ pub fn monotonic_id(prefix: &str) -> String {
     format!("{prefix}_{}", ulid.to_string().to_ascii_lowercase())
 }
 
+/// The lowest (`high`: the highest) `iev_` id of anything received at `t`: ids are ULIDs, time
+/// first, so a receive-time window is an id range.
+pub fn event_id_at(t: chrono::DateTime<chrono::Utc>, high: bool) -> String {
+    let ms = t.timestamp_millis().max(0) as u64;
+    let random = if high { (1u128 << 80) - 1 } else { 0 };
+    format!(
+        "{}_{}",
+        crate::ids::INBOUND_EVENT,
+        ulid::Ulid::from_parts(ms, random)
+            .to_string()
+            .to_ascii_lowercase()
+    )
+}
+
 /// Where a job's events come from; decides the signature scheme and the mapping rules.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -513,6 +527,17 @@ pub struct EventCounts {
 impl EventCounts {
     pub fn total(&self) -> u64 {
         self.pending + self.processed + self.failed + self.ignored + self.skipped
+    }
+
+    /// Handled without error: processed or skipped.
+    pub fn succeeded(&self) -> u64 {
+        self.processed + self.skipped
+    }
+
+    /// Succeeded of finished (succeeded or failed); none before anything finished.
+    pub fn success_rate(&self) -> Option<f64> {
+        let finished = self.succeeded() + self.failed;
+        (finished > 0).then(|| self.succeeded() as f64 / finished as f64)
     }
 
     pub fn add(&mut self, status: EventStatus, n: u64) {

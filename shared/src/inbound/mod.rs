@@ -8,11 +8,21 @@
 //! - `mapping`: the provider rules (type, record type and id, ordering time, delete) as pure
 //!   functions;
 //! - `receive`: the receiver pipeline, shared by the public route and the `…/test` route;
+//! - `apply`: the worker's use case: a queue batch grouped by job, applied in write groups
+//!   (each event to its record, in order) and recorded as executions;
+//! - `input`: the API's bodies (create, PATCH, replay, test) and their validation;
+//! - `service`: the job use cases of the API (create, patch, delete, secret, loads, lists,
+//!   stats, test event); `requeue`: retry one, retry failed, replay a window;
 //! - `purge`: deleting a job removes its records, events and executions in the background;
-//! - `ports` + `dynamo` (DynamoDB) + `fake` (MemoryStore).
+//! - `ports`: the store traits; adapter `shared-aws/src/inbound/`, fake
+//!   `shared-testkit/src/inbound.rs`.
 
+pub mod apply;
 pub mod domain;
+pub mod input;
 pub mod mapping;
 pub mod ports;
 pub mod purge;
 pub mod receive;
+pub mod requeue;
+pub mod service;

@@ -1,5 +1,6 @@
-//! Store ports of the inbound sync jobs. DynamoDB adapter in `dynamo.rs`, fake in `fake.rs`;
-//! `tests/tests/contract_inbound.rs` runs the same assertions against both.
+//! Store ports of the inbound sync jobs. DynamoDB adapter in `shared-aws/src/inbound/`, fake in
+//! `shared-testkit/src/inbound.rs`; `tests/it/contract/inbound.rs` runs the same assertions
+//! against both.
 
 use async_trait::async_trait;
 

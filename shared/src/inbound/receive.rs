@@ -132,13 +132,10 @@ pub async fn enqueue(app: &App, ev: &InboundEvent, delay: Duration) -> AppResult
 
 /// Loads a job addressed by a public path: malformed ids and unknown jobs are 404 alike.
 pub async fn load_job(app: &App, ws: &str, job_id: &str) -> AppResult<SyncJob> {
-    if !ids::is_valid(ids::WORKSPACE, ws) || !ids::is_valid(ids::SYNC_JOB, job_id) {
+    if !ids::is_valid(ids::WORKSPACE, ws) {
         return Err(AppError::NotFound("sync job"));
     }
-    app.sync_jobs
-        .get_sync_job(ws, job_id)
-        .await?
-        .ok_or(AppError::NotFound("sync job"))
+    super::service::load_job(app, ws, job_id).await
 }
 
 /// The whole receiver: 404 unknown job, 409 disabled, 401 signature, 400 body, then store and

@@ -7,9 +7,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::inbound::apply::SyncWorker;
 use shared::queue::QueueName;
 use shared::App;
 use shared_aws::sqs::SqsQueue;

@@ -4,9 +4,9 @@
 
 use shared_testkit::harness::TestApp;
 
-use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::inbound::apply::SyncWorker;
 use shared::inbound::domain::{
     EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
 };

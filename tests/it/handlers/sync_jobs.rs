@@ -5,9 +5,9 @@
 
 use shared_testkit::harness::TestApp;
 
-use inbound_worker::SyncWorker;
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::inbound::apply::SyncWorker;
 use shared::inbound::domain::EventStatus;
 use shared::queue::QueueName;
 use shared::sqs_runner::event_from_bodies;

@@ -10,7 +10,7 @@ use super::domain::{
 };
 use super::input::{new_job, patched, CreateBody, PatchBody, TestBody};
 use super::receive::{send_test_event, Received};
-use crate::ids;
+use crate::ids::{InboundEventId, SyncJobId};
 use crate::paging::Page;
 use crate::signing::WebhookSecret;
 use crate::{App, AppError, AppResult};
@@ -20,18 +20,9 @@ const RECENT_EVENTS: u32 = 10;
 
 // --- loading -----------------------------------------------------------------------------------
 
-/// `NotFound(what)` for an id that could never have been stored, without a read.
-fn known(prefix: &str, id: &str, what: &'static str) -> AppResult<()> {
-    if ids::is_valid(prefix, id) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(what))
-    }
-}
-
 /// A job of `ws`; malformed ids are 404 like unknown ones.
 pub async fn load_job(app: &App, ws: &str, job_id: &str) -> AppResult<SyncJob> {
-    known(ids::SYNC_JOB, job_id, "sync job")?;
+    SyncJobId::parse(job_id)?;
     app.sync_jobs
         .get_sync_job(ws, job_id)
         .await?
@@ -40,7 +31,7 @@ pub async fn load_job(app: &App, ws: &str, job_id: &str) -> AppResult<SyncJob> {
 
 /// An event of a loaded job by its `iev_` id, with its raw body.
 pub async fn load_event(app: &App, job: &SyncJob, event_id: &str) -> AppResult<InboundEvent> {
-    known(ids::INBOUND_EVENT, event_id, "event")?;
+    InboundEventId::parse(event_id)?;
     app.inbound_events
         .find_event(
             &job.workspace_id,

@@ -346,6 +346,14 @@ class ConsoleTest(unittest.TestCase):
         self.assertIn("attempt log", dlg.text.lower())
         self.assertIn('{"ok":true}', dlg.text)
         self.click("Close", dlg)
+        # "Rotate secret" asks, then shows the new secret once.
+        self.click("Rotate secret")
+        self.click("Rotate secret", self.dialog())
+        rotated = self.wait(lambda d: d.find_element(By.ID, "dialog").is_displayed() and d.find_elements(By.CSS_SELECTOR, "#dialog .secret-value"), what="rotated secret")[0].text
+        self.assertTrue(rotated.startswith("whsec_") and rotated != secret, rotated)
+        self.click("Done")
+        self.click("Recover")
+        self.wait(lambda d: "failed deliveries re-queued" in d.find_element(By.ID, "toasts").text, what="the recover answer")
         # Destructive actions ask first; "Cancel" changes nothing.
         self.click("Disable")
         dlg = self.dialog()
@@ -401,6 +409,11 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(link.text, "customer.created")
         self.no_loading()
         self.shot("sync-job")
+        self.click("Send test")
+        self.wait(lambda d: re.search(r"received as iev_", d.find_element(By.ID, "toasts").text), what="the test event")
+        self.click("Replay")
+        self.wait(lambda d: "events re-queued" in d.find_element(By.ID, "toasts").text, what="the replay answer")
+        link = self.wait(lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "a.event-link") if a.get_attribute("href").endswith(event_id)], what="the event row")[0]
         link.click()
         self.wait(lambda d: d.current_url.endswith(f"#/sync-jobs/{job_id}/events/{event_id}"), what="the event page")
         raw = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "pre.raw-payload"), what="the raw payload")[0].text
@@ -456,7 +469,17 @@ class ConsoleTest(unittest.TestCase):
             self.viewport(1280, 800)
 
     def test_06_sign_out_clears_the_session(self):
+        # A key the API stops accepting ends the session: back to sign-in, with its message.
         self.ensure_signed_in()
+        self.driver.execute_script("sessionStorage.setItem('bookingSync.apiKey', 'bsk_revoked_key')")
+        self.open("/webhooks")
+        self.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), what="sign-in after a 401")
+        self.assertIn("Signed out", self.driver.find_element(By.ID, "signin-error").text)
+        self.assertEqual(self.session_storage(), {})
+        self.driver.get_log("browser")  # the 401s of that key are expected in the console
+        self.field("API key").send_keys(KEY)
+        self.click("Sign in")
+        self.wait_h1("Webhooks")
         self.click("Sign out")
         self.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), what="sign-in form")
         self.assertEqual(self.session_storage(), {})

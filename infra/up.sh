@@ -157,7 +157,7 @@ cargo build --workspace --bins > "$LOCAL/build.log" 2>&1 9>&- \
   || { tail -n 40 "$LOCAL/build.log" >&2; die "cargo build failed"; }
 # watch restarts functions on any file change under the workspace not ignored: keep our logs
 # and scripts out of that even where .gitignore is not honoured (no .git directory).
-printf '%s\n' '/infra/' '/template.yaml' '/.ci/' '*.md' > "$LOCAL/watch.ignore"
+printf '%s\n' '/infra/' '/template.yaml' '/.ci/' '*.md' '/docs/' '/tests/browser/' '__pycache__/' > "$LOCAL/watch.ignore"
 export CARGO_LAMBDA_IGNORE_FILE="$PWD/$LOCAL/watch.ignore"
 # --disable-cors: the HttpApi has no CorsConfiguration, so API Gateway adds no CORS headers.
 start watch cargo-lambda cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 8 --disable-cors
@@ -195,6 +195,7 @@ mv "$LOCAL/dev.env.tmp" "$LOCAL/dev.env"
 cat >&2 <<EOF
 
   stack is up            API_URL=$API_URL   (workspace $WORKSPACE_ID)
+  console                $API_URL/console   (sign in with API_KEY from $LOCAL/dev.env)
   env for tools/tests    set -a; . $LOCAL/dev.env; set +a
   lambda invoke API      http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/<bin>/invocations
   logs                   $LOCAL/{watch,gateway,sqs-poller,schedule,moto-*}.log

@@ -3,6 +3,7 @@
 mod bookings;
 mod calendar;
 mod cancellations;
+mod console;
 mod inbound_receiver;
 mod inbound_worker;
 mod subscriptions;

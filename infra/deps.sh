@@ -22,6 +22,20 @@ need_stripe() { # Stripe's own library: the inbound pipeline test signs events w
   python3 -c 'import stripe' 2> /dev/null || _pip_install "stripe>=8,<17"
 }
 
+need_browser() { # headless Chromium + its driver (Debian) and selenium: the console's browser suite
+  if ! { command -v chromium > /dev/null 2>&1 && command -v chromedriver > /dev/null 2>&1; }; then
+    if command -v apt-get > /dev/null 2>&1; then
+      local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get update -qq > /dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver > /dev/null 2>&1 ||
+        { echo "could not install chromium and chromium-driver (apt-get)" >&2; return 1; }
+    else
+      echo "chromium and chromedriver are needed for the console's browser suite" >&2; return 1
+    fi
+  fi
+  python3 -c 'import selenium' 2> /dev/null || _pip_install "selenium>=4.20,<5"
+}
+
 need_cargo_lambda() {
   command -v cargo-lambda > /dev/null 2>&1 && return 0
   _pip_install "cargo-lambda>=1.9,<2"

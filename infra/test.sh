@@ -13,6 +13,7 @@ need_moto
 need_standardwebhooks
 need_cargo_lambda
 need_stripe
+[ "${SKIP_BROWSER:-}" = 1 ] || [ "${SKIP_SMOKE:-}" = 1 ] || need_browser
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --all --check"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Every route of the contract over HTTP against the real local stack (infra/checks/smoke.py).
+# Every route of the contract over HTTP against the real local stack (infra/checks/smoke.py),
+# then the console in headless Chromium (tests/browser/test_console.py; SKIP_BROWSER=1 leaves
+# it out).
 #   bash infra/checks/smoke.sh  # a stack already up (bash infra/up.sh): checks that one;
 #                               # else starts one on free ports, checks it, stops it
 # Env: SMOKE_UP_TIMEOUT_SECONDS (1800: a cold start compiles every function).
@@ -11,9 +13,18 @@ mkdir -p "$LOCAL"
 # shellcheck source=infra/deps.sh
 . infra/deps.sh
 
+walk() {
+  python3 infra/checks/smoke.py
+  if [ "${SKIP_BROWSER:-}" != 1 ]; then
+    echo "the console in headless Chromium (tests/browser/test_console.py)" >&2
+    python3 tests/browser/test_console.py
+  fi
+}
+
 if live_up_pid > /dev/null; then
   for _ in $(seq 1800); do [ -s "$LOCAL/dev.env" ] && break; sleep 1; done
-  exec python3 infra/checks/smoke.py
+  walk
+  exit 0
 fi
 
 read -r api_port watch_port < <(free_loopback_ports 2)
@@ -43,4 +54,4 @@ until [ -s "$LOCAL/dev.env" ]; do
   sleep 1
 done
 echo "stack up after ${SECONDS} s" >&2
-python3 infra/checks/smoke.py
+walk

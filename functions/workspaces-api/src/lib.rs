@@ -21,6 +21,7 @@ pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/api/health", get(health))
         .route("/api/workspaces", post(create_workspace))
+        .route("/api/workspace", get(current_workspace))
         .route(
             "/api/workspaces/{workspace_id}/api-keys",
             post(create_api_key).get(list_api_keys),
@@ -58,6 +59,19 @@ async fn create_workspace(
     Ok(success(
         StatusCode::CREATED,
         json!({ "workspace": { "id": ws.id, "name": ws.name, "createdAt": ws.created_at }, "apiKey": plaintext }),
+    ))
+}
+
+/// The key's own workspace (the console needs its id for the sync-job routes).
+async fn current_workspace(State(app): State<App>, auth: Auth) -> AppResult<Response> {
+    let ws = app
+        .workspaces
+        .get_workspace(&auth.workspace_id)
+        .await?
+        .ok_or(shared::AppError::NotFound("workspace"))?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "workspace": { "id": ws.id, "name": ws.name, "createdAt": ws.created_at } }),
     ))
 }
 

@@ -144,6 +144,22 @@ async fn keys_can_be_added_and_revoked_but_not_the_last_one() {
     assert_eq!(last.body["error"]["code"], "validation_error");
 }
 
+/// `GET /api/workspace`: the key's own workspace (the console reads its id), never another's.
+#[tokio::test]
+async fn the_current_workspace_is_the_keys_own() {
+    let (app, r) = app_with(true);
+    let (ws, key) = workspace(&app, "a").await;
+    let (other, _other_key) = workspace(&app, "b").await;
+    let resp = call(&r, "GET", "/api/workspace", Some(&key), None).await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.body["workspace"]["id"], ws.as_str());
+    assert_ne!(resp.body["workspace"]["id"], other.as_str());
+    assert!(resp.body["workspace"]["name"].is_string());
+    let resp = call(&r, "GET", "/api/workspace", None, None).await;
+    assert_eq!(resp.status, 401, "{}", resp.body);
+    assert_eq!(resp.body["success"], false);
+}
+
 #[tokio::test]
 async fn another_workspace_id_in_the_path_answers_404() {
     let (app, r) = app_with(true);

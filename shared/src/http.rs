@@ -83,6 +83,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Path parameters. A segment that does not decode (`%FF` is no UTF-8) or does not fit the
+/// parameter's type cannot name anything of ours: `not_found` in the JSON error shape, never
+/// axum's text/plain rejection.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|_| AppError::NotFound("resource"))
+    }
+}
+
 /// The query string as name → value (the last of a repeated name); a malformed one is a 400
 /// in the JSON error shape, never axum's text/plain rejection.
 pub struct QueryMap(pub std::collections::HashMap<String, String>);

@@ -3,13 +3,14 @@
 //! marker, the counter (+1 below capacity, version +1) and the outbox record, so the counter
 //! cannot drift; the outbox hands the HubSpot counter sync to SQS right after the commit.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use shared::http::Path;
 
 use shared::bookings::ports::BookingTransition;
 use shared::bookings::service::{self, CreateBooking};

@@ -2,12 +2,13 @@
 //! and the sync-mappings dashboard under `/api/admin/sync-mappings`. The rules and use cases
 //! are in `shared::calendar` (`input`, `service`); retries run in the delivery worker.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
+use shared::http::Path;
 
 use shared::calendar::{input, service, CalendarEvent, SyncMapping, SyncStatus};
 use shared::http::{success, Auth, JsonBody, QueryMap};

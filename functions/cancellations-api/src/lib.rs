@@ -1,13 +1,14 @@
 //! Cancellations: single, batch, and an admin cancelling bookings of one exam — the routes
 //! and their HTTP shaping over `shared::bookings::cancel`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::http::Path;
 
 use shared::bookings::cancel::{self, Cancelled, ExamSelection};
 use shared::http::{success, Auth, JsonBody};

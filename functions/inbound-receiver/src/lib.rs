@@ -4,11 +4,12 @@
 //! does the rest, so the sender gets its 200 fast.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use shared::http::Path;
 
 use shared::http::{read_body, MAX_INBOUND_BODY};
 use shared::inbound::receive::receive;

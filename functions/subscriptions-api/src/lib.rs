@@ -2,13 +2,14 @@
 //! manual retry, recovery of failed deliveries and secret rotation. The rules and use cases
 //! are in `shared::subscriptions` (`input`, `service`); deliveries run in the delivery worker.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody, OptionalJsonBody, QueryMap};
 use shared::ids::{DeliveryId, WebhookId};

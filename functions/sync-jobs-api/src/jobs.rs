@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
+use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody};
 use shared::inbound::input::{CreateBody, PatchBody};

@@ -4,12 +4,13 @@
 //! GDPR erase as `DELETE /api/users/{id}`.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
+use shared::http::Path;
 
 use shared::bookings::Booking;
 use shared::http::{success, Auth, JsonBody};

@@ -1,13 +1,14 @@
 //! Admin API: health, workspaces and API keys (DESIGN §3), and the HubSpot/GHL integrations
 //! (DESIGN §4 "Integrations"). The rules are in `shared::tenancy` and `shared::integrations`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody, OptionalJsonBody, RootAuth};
 use shared::ids::ApiKeyId;

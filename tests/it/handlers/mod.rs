@@ -6,6 +6,7 @@ mod cancellations;
 mod console;
 mod inbound_receiver;
 mod inbound_worker;
+mod path_ids;
 mod subscriptions;
 mod sync_jobs;
 mod users;

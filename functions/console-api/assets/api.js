@@ -16,6 +16,7 @@ export const session = {
   // Everything the console put there: the key, the workspace id.
   end() {
     sessionStorage.clear();
+    workspaceLookup = null;
   },
 };
 
@@ -106,10 +107,12 @@ export async function workspaceId() {
   const known = session.workspace();
   if (known) return { id: known };
   if (!workspaceLookup) {
+    const keyAsked = session.key();
     workspaceLookup = api('GET', '/api/workspace')
       .then((d) => {
         const id = d.workspace && d.workspace.id;
-        if (id) session.setWorkspace(id);
+        // A sign-out while this was in flight must not leave the id behind.
+        if (id && session.key() === keyAsked) session.setWorkspace(id);
         return { id: id || null, error: id ? null : 'GET /api/workspace named no workspace id' };
       })
       // Kept for the session: a missing route is not asked again on every page.

@@ -22,6 +22,10 @@ need_stripe() { # Stripe's own library: the inbound pipeline test signs events w
   python3 -c 'import stripe' 2> /dev/null || _pip_install "stripe>=8,<17"
 }
 
+need_openapi_validator() { # openapi-spec-validator: infra/checks/check_openapi.py validates docs/openapi.json (OpenAPI 3.1)
+  python3 -c 'import openapi_spec_validator' 2> /dev/null || _pip_install "openapi-spec-validator>=0.7,<1"
+}
+
 need_browser() { # headless Chromium + its driver (Debian) and selenium: the console's browser suite
   if ! { command -v chromium > /dev/null 2>&1 && command -v chromedriver > /dev/null 2>&1; }; then
     if command -v apt-get > /dev/null 2>&1; then

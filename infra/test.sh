@@ -13,6 +13,7 @@ need_moto
 need_standardwebhooks
 need_cargo_lambda
 need_stripe
+need_openapi_validator
 [ "${SKIP_BROWSER:-}" = 1 ] || [ "${SKIP_SMOKE:-}" = 1 ] || need_browser
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -33,6 +34,8 @@ elif [ -n "${CI:-}" ]; then
 fi
 step "python3 infra/checks/check_template.py"
 python3 infra/checks/check_template.py
+step "python3 infra/checks/check_openapi.py (docs/openapi.json vs template.yaml, valid OpenAPI 3.1)"
+python3 infra/checks/check_openapi.py
 step "infra scripts"
 for f in infra/*.sh infra/*/*.sh .ci/run; do bash -n "$f"; done
 python3 -m unittest discover -s infra/checks -p 'test_*.py'

@@ -183,6 +183,13 @@ def main() -> int:
 
     # --- health, auth, workspaces and keys
     expect("GET /api/health", http("GET", "/api/health"), 200)
+    r = http("GET", "/api/openapi.json")
+    doc = r.json if isinstance(r.json, dict) else {}
+    check(
+        "GET /api/openapi.json (no key): OpenAPI 3.1 listing itself",
+        r.status == 200 and str(doc.get("openapi", "")).startswith("3.1") and "/api/openapi.json" in (doc.get("paths") or {}),
+        repr(r),
+    )
     expect("no key → 401", http("GET", "/api/integrations"), 401)
     expect("X-Admin-ID is not authentication", http("GET", "/api/admin/webhooks", headers={"X-Admin-ID": "admin"}), 401)
     r = expect("POST /api/workspaces (root key)", http("POST", "/api/workspaces", ENV["ROOT_API_KEY"], {"name": "smoke"}), 201, "workspace", "apiKey")

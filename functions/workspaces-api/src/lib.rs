@@ -1,9 +1,10 @@
-//! Admin API: health, workspaces and API keys (DESIGN §3), and the HubSpot/GHL integrations
-//! (DESIGN §4 "Integrations"). The rules are in `shared::tenancy` and `shared::integrations`.
+//! Admin API: health, the OpenAPI document, workspaces and API keys (DESIGN §3), and the
+//! HubSpot/GHL integrations (DESIGN §4 "Integrations"). The rules are in `shared::tenancy` and
+//! `shared::integrations`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use serde::Deserialize;
@@ -21,6 +22,7 @@ use shared::{App, AppResult};
 pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi_document))
         .route("/api/workspaces", post(create_workspace))
         .route("/api/workspace", get(current_workspace))
         .route(
@@ -40,6 +42,15 @@ pub fn router(app: App) -> Router {
 
 async fn health() -> Response {
     success(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// The OpenAPI 3.1 document of the whole API, written by hand in `docs/openapi.json` and
+/// checked against template.yaml's routes by `infra/checks/check_openapi.py`.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+/// `GET /api/openapi.json` (no auth): the embedded document as is.
+async fn openapi_document() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
 // --- workspaces and keys ---------------------------------------------------------------------

@@ -21,6 +21,27 @@ async fn health_needs_no_key() {
     assert_eq!(resp.body["success"], true);
 }
 
+/// `GET /api/openapi.json`: the embedded OpenAPI 3.1 document, as JSON, without a key.
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_key() {
+    let (_app, r) = app_with(true);
+    let resp = call(&r, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.headers["content-type"], "application/json");
+    assert!(resp.body.is_object(), "the body parses as a JSON object");
+    let version = resp.body["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "openapi is {version:?}");
+    let paths = &resp.body["paths"];
+    for route in ["/api/openapi.json", "/api/health", "/api/bookings/{id}"] {
+        assert!(paths[route].is_object(), "paths lists {route}");
+    }
+    assert_eq!(
+        paths["/api/openapi.json"]["get"]["security"],
+        json!([]),
+        "the document says it needs no key"
+    );
+}
+
 #[tokio::test]
 async fn workspaces_are_created_only_with_the_root_key_and_the_key_is_shown_once() {
     let (_app, r) = app_with(true);

@@ -784,6 +784,22 @@ impl ExportStore for DynamoStore {
         }
     }
 
+    async fn record_export_progress(&self, ws: &str, id: &str, rows: u64) -> AppResult<()> {
+        let res = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_attrs(&keys::export(ws, id))))
+            .update_expression("SET rowCount = :rows")
+            .condition_expression("attribute_exists(pk) AND #s = :running")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":rows", n(i64::try_from(rows).unwrap_or(i64::MAX)))
+            .send()
+            .await;
+        crate::table::conditional(res, "dynamodb record export progress").map(|_| ())
+    }
+
     async fn finish_export(&self, record: &ExportRecord) -> AppResult<()> {
         self.create_export(record).await
     }

@@ -270,6 +270,17 @@ impl ExportStore for MemoryStore {
         }))
     }
 
+    async fn record_export_progress(&self, ws: &str, id: &str, rows: u64) -> AppResult<()> {
+        self.with_ext::<UsersState, _>(|st| {
+            if let Some(r) = st.exports.get_mut(&k(ws, id)) {
+                if r.status == ExportStatus::Running {
+                    r.row_count = Some(rows);
+                }
+            }
+        });
+        Ok(())
+    }
+
     async fn finish_export(&self, record: &ExportRecord) -> AppResult<()> {
         self.create_export(record).await
     }

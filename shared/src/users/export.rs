@@ -16,6 +16,9 @@ use crate::queue::QueueName;
 
 /// API Gateway caps a response at 6 MB; past this a direct export becomes a job.
 pub const DIRECT_CAP: usize = 5 * 1024 * 1024;
+/// How often a running export job records the rows written so far.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Multipart part size (S3's minimum for all parts but the last is 5 MiB).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// A worker's claim on a job: the export worker's function timeout (900 s) plus slack.
@@ -291,8 +294,20 @@ async fn stream_to_blob(
     let mut stream = UserStream::new(&record.query);
     let mut parts: Vec<(i32, String)> = Vec::new();
     let mut pending: Vec<u8> = Vec::with_capacity(PART_SIZE + 1024 * 1024);
+    let mut reported = std::time::Instant::now();
     while let Some(batch) = stream.next_batch(app.users.as_ref(), ws).await? {
         writer.write_batch(app, ws, &batch).await?;
+        // Progress for the console, at most every PROGRESS_EVERY (best effort).
+        if reported.elapsed() >= PROGRESS_EVERY {
+            reported = std::time::Instant::now();
+            if let Err(e) = app
+                .exports
+                .record_export_progress(ws, &record.id, writer.rows)
+                .await
+            {
+                tracing::warn!(error = %e.log_detail(), "could not record export progress");
+            }
+        }
         pending.extend_from_slice(&writer.take());
         if pending.len() >= PART_SIZE {
             let n = parts.len() as i32 + 1;

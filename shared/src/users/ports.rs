@@ -73,6 +73,9 @@ pub trait ExportStore: Send + Sync {
         now_ms: i64,
         until_ms: i64,
     ) -> AppResult<Option<ExportRecord>>;
+    /// Records the rows written so far by a running job (`rowCount`, shown while it runs).
+    /// Only while the job is `running`: a finished job keeps its final count.
+    async fn record_export_progress(&self, ws: &str, id: &str, rows: u64) -> AppResult<()>;
     /// Stores the final state of a job (done or failed).
     async fn finish_export(&self, record: &ExportRecord) -> AppResult<()>;
 }

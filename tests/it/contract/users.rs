@@ -435,6 +435,15 @@ async fn exports_are_listed_newest_first_and_claimed_once<S: Store + ?Sized>(s: 
         .unwrap()
         .unwrap();
     assert_eq!(claimed.status, ExportStatus::Running);
+    // A running job shows the rows written so far; a pending one records nothing.
+    s.record_export_progress(WS, &ids[0], 1_234).await.unwrap();
+    s.record_export_progress(WS, &ids[1], 99).await.unwrap();
+    let row_count = |id: &str| {
+        let id = id.to_owned();
+        async move { s.get_export(WS, &id).await.unwrap().unwrap().row_count }
+    };
+    assert_eq!(row_count(&ids[0]).await, Some(1_234));
+    assert_eq!(row_count(&ids[1]).await, None);
     assert!(
         s.claim_export(WS, &ids[0], &now, 1_500, 3_000)
             .await
@@ -449,7 +458,11 @@ async fn exports_are_listed_newest_first_and_claimed_once<S: Store + ?Sized>(s: 
         .expect("claim expired");
     re.status = ExportStatus::Done;
     re.sha256 = Some("ab".into());
+    re.row_count = Some(2_000);
     s.finish_export(&re).await.unwrap();
+    // A finished job keeps its final count.
+    s.record_export_progress(WS, &ids[0], 5).await.unwrap();
+    assert_eq!(row_count(&ids[0]).await, Some(2_000));
     assert!(s
         .claim_export(WS, &ids[0], &now, 9_000, 10_000)
         .await

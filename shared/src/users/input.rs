@@ -74,6 +74,13 @@ pub struct UserInput {
     pub opt_ins: Option<OptInsInput>,
     #[serde(default)]
     pub export_consent: Option<ConsentInput>,
+    /// Seed 001's flat form of `exportConsent.given` (accepted as well).
+    #[serde(default)]
+    pub export_consent_given: Option<bool>,
+    /// Seed 001's flat `exportConsentAt`: the time is always the server's; when sent, it must
+    /// be an RFC 3339 timestamp (and is otherwise ignored).
+    #[serde(default)]
+    pub export_consent_at: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -251,11 +258,27 @@ impl UserInput {
                 }
             }
         }
-        if let Some(c) = &self.export_consent {
-            if c.given != user.export_consent.given {
+        if let Some(at) = &self.export_consent_at {
+            if crate::time::parse(at.trim()).is_none() {
+                return Err(AppError::validation(
+                    "exportConsentAt must be an RFC 3339 timestamp",
+                ));
+            }
+        }
+        let consent = match (&self.export_consent, self.export_consent_given) {
+            (Some(c), Some(flat)) if c.given != flat => {
+                return Err(AppError::validation(
+                    "exportConsent.given and exportConsentGiven disagree",
+                ))
+            }
+            (Some(c), _) => Some(c.given),
+            (None, flat) => flat,
+        };
+        if let Some(given) = consent {
+            if given != user.export_consent.given {
                 user.export_consent = ExportConsent {
-                    given: c.given,
-                    at: c.given.then(|| now.to_owned()),
+                    given,
+                    at: given.then(|| now.to_owned()),
                 };
             }
         }

@@ -642,3 +642,56 @@ async fn erase_removes_personal_data_unlinks_bookings_and_emits_user_deleted() {
     e.create(json!({"email": "secret.person@example.com"}))
         .await;
 }
+
+/// Seed 001 names the consent fields flat (`exportConsentGiven`, `exportConsentAt`): they are
+/// accepted beside `exportConsent {given}`; the time is always the server's; a contradiction
+/// or a malformed time is a 400 naming the field.
+#[tokio::test]
+async fn the_seeds_flat_export_consent_fields_are_accepted() {
+    let e = env().await;
+    let u = e
+        .create(
+            json!({ "email": "flat@example.com", "exportConsentGiven": true,
+                        "exportConsentAt": "2024-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(u["exportConsent"]["given"], true, "{u}");
+    let at = u["exportConsent"]["at"].as_str().unwrap();
+    assert_ne!(at, "2024-01-01T00:00:00Z", "the time is the server's");
+    let id = u["id"].as_str().unwrap();
+    let patch = |body: Value| {
+        let e = &e;
+        async move {
+            call(
+                &e.router,
+                "PATCH",
+                &format!("/api/users/{id}"),
+                Some(&e.key),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let r = patch(json!({ "exportConsentGiven": false })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["user"]["exportConsent"]["given"], false);
+    assert_eq!(r.body["user"]["exportConsent"]["at"], Value::Null);
+    for (body, named) in [
+        (
+            json!({ "exportConsent": {"given": true}, "exportConsentGiven": false }),
+            "exportConsentGiven",
+        ),
+        (
+            json!({ "exportConsentGiven": true, "exportConsentAt": "yesterday" }),
+            "exportConsentAt",
+        ),
+    ] {
+        let r = patch(body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(named), "{body}: {msg}");
+    }
+    // Nothing was written by the refused patches.
+    let r = e.get(&format!("/api/users/{id}")).await;
+    assert_eq!(r.body["user"]["exportConsent"]["given"], false);
+}

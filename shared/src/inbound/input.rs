@@ -78,6 +78,19 @@ fn merge_config(config: &mut WebhookConfig, input: &ConfigInput) -> AppResult<()
     config.validate()
 }
 
+/// `toleranceSeconds: 0` turns the timestamp check off: Close only (its timestamps may be
+/// replayed by its own retries); Stripe and Standard Webhooks jobs take 1..86400 (DESIGN §8).
+fn check_tolerance(source: Source, config: &WebhookConfig) -> AppResult<()> {
+    if config.tolerance_seconds == 0 && source != Source::Close {
+        return Err(AppError::validation(format!(
+            "webhookConfig.toleranceSeconds 0 (no timestamp check) is allowed for Close jobs only; \
+             {} jobs take 1 to {MAX_TOLERANCE_SECONDS}",
+            source.as_str()
+        )));
+    }
+    Ok(())
+}
+
 // --- create ------------------------------------------------------------------------------------
 
 /// The body of `POST …/sync-jobs`.
@@ -107,6 +120,7 @@ pub fn new_job(
     let input = body.webhook_config.unwrap_or_default();
     let mut config = WebhookConfig::default();
     merge_config(&mut config, &input)?;
+    check_tolerance(source, &config)?;
     let given = input
         .signing_secret
         .into_value()
@@ -169,6 +183,9 @@ pub fn patched(mut job: SyncJob, body: &PatchBody, now: &str) -> AppResult<SyncJ
     }
     if let Some(input) = &body.webhook_config {
         merge_config(&mut job.webhook_config, input)?;
+        if input.tolerance_seconds.is_some() {
+            check_tolerance(job.source, &job.webhook_config)?;
+        }
         match &input.signing_secret {
             Patch::Absent => {}
             Patch::Value(s) => job.signing_secret = Some(SigningSecret::validate(job.source, s)?),

@@ -293,6 +293,42 @@ async fn validation_errors_name_the_field() {
     assert_eq!(r.status, 400);
 }
 
+/// DESIGN §8: `toleranceSeconds: 0` (no timestamp check) is for Close only.
+#[tokio::test]
+async fn a_tolerance_of_zero_is_for_close_jobs_only() {
+    let e = env().await;
+    for source in ["stripe", "generic"] {
+        let body = json!({"name": "x", "source": source, "webhookConfig": {"toleranceSeconds": 0}});
+        let r = e.create(body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(
+            msg(&r).contains("webhookConfig.toleranceSeconds"),
+            "{}",
+            msg(&r)
+        );
+    }
+    let r = e
+        .create(json!({"name": "c", "source": "close", "webhookConfig": {"toleranceSeconds": 0, "signingSecret": CLOSE_KEY}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["syncJob"]["webhookConfig"]["toleranceSeconds"], 0);
+    let stripe = e.stripe_job().await;
+    let path = format!("{}/{stripe}", e.jobs());
+    let r = e
+        .req(
+            "PATCH",
+            &path,
+            Some(json!({"webhookConfig": {"toleranceSeconds": 0}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.req("GET", &path, None).await;
+    assert_eq!(
+        r.body["syncJob"]["webhookConfig"]["toleranceSeconds"], 300,
+        "unchanged"
+    );
+}
+
 #[tokio::test]
 async fn another_workspace_sees_404_and_no_key_401() {
     let e = env().await;

@@ -90,6 +90,52 @@ fn event_type(field: &str, v: Option<Cow<'_, str>>) -> AppResult<String> {
 /// Reads the event id and type from a verified body. A body that is not a JSON object is
 /// `invalid_json`; a missing or mistyped field is a `validation_error` naming it.
 /// `webhook_id` is the `webhook-id` header (the generic source's event id).
+/// The deepest nesting a stored record may reach: DynamoDB refuses items nested deeper than
+/// 32 levels, and a record sits one level into its item. The receiver refuses deeper events
+/// (400) so the worker never meets one it cannot store.
+pub const MAX_NESTING: usize = 30;
+
+/// How deeply the JSON text `body` nests arrays and objects (a scalar is 0, `{}` is 1);
+/// brackets inside strings do not count. Stops counting past `MAX_NESTING + 1`.
+pub fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > MAX_NESTING {
+                    return deepest;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Refuses an event nested deeper than a record may be stored.
+pub fn check_nesting(body: &[u8]) -> AppResult<()> {
+    if nesting_depth(body) > MAX_NESTING {
+        return Err(AppError::validation(format!(
+            "the event nests objects and arrays more than {MAX_NESTING} levels deep"
+        )));
+    }
+    Ok(())
+}
+
 pub fn parse_head(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
     // serde would also read a struct from a JSON array: only objects take the fast path.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -384,6 +430,20 @@ pub fn normalize_time(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert_eq!(nesting_depth(b"1"), 0);
+        assert_eq!(nesting_depth(b"{}"), 1);
+        assert_eq!(nesting_depth(br#"{"a":[{"b":[]}],"c":{}}"#), 4);
+        assert_eq!(nesting_depth(br#"{"a":"[[[{{{\"[[["}"#), 1);
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_nesting(deep(MAX_NESTING).as_bytes()).is_ok());
+        let e = check_nesting(deep(MAX_NESTING + 1).as_bytes()).unwrap_err();
+        assert_eq!(e.code(), "validation_error");
+        // A huge depth stops counting early.
+        assert_eq!(nesting_depth(deep(100_000).as_bytes()), MAX_NESTING + 1);
+    }
     use serde_json::json;
 
     /// (type, object, id, expected (record type, delete) or skipped)

@@ -166,6 +166,7 @@ pub async fn receive_for(
     let now_unix = now.timestamp();
     // Never parse before verifying.
     verify(job, headers, body, now_unix)?;
+    super::mapping::check_nesting(body)?;
     let head = parse_head(
         job.source,
         header(headers, signing::HEADER_WEBHOOK_ID),

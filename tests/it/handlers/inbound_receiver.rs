@@ -645,3 +645,49 @@ async fn a_body_near_one_mib_is_stored_whole() {
         .unwrap();
     assert_eq!(ev.raw_body.len(), body.len());
 }
+
+/// DESIGN §8: an event nested deeper than a record can be stored is refused at the door
+/// (400 `validation_error`, nothing stored, nothing queued), after its signature verified.
+#[tokio::test]
+async fn an_event_nested_deeper_than_a_record_may_be_is_refused() {
+    let e = env().await;
+    let job = e.stripe_job().await;
+    let nested = |depth: usize| {
+        let inner = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        format!(
+            r#"{{"id":"evt_deep_{depth}","object":"event","type":"customer.updated","created":1,"data":{{"object":{{"id":"cus_1","object":"customer","x":{inner}}}}}}}"#
+        )
+        .into_bytes()
+    };
+    let mut ok = false;
+    // The envelope adds 3 levels: 27 inside is 30 in all, 28 inside is one too many.
+    for (inside, status) in [(27, 200), (28, 400)] {
+        let body = nested(inside);
+        let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
+        let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
+        assert_eq!(r.status, status, "{inside}: {}", r.body);
+        if status == 400 {
+            assert_eq!(r.body["error"]["code"], "validation_error");
+            assert!(r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("levels"));
+        } else {
+            ok = true;
+        }
+    }
+    assert!(ok);
+    let page = e
+        .app
+        .inbound_events
+        .list_events(&e.ws, &job.id, None, None, 10, now())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "only the acceptable one is stored");
+    // A bad signature is still what a deep forgery hears first.
+    let body = nested(200);
+    let r = e
+        .post(&job, &[("stripe-signature", "t=1,v1=00")], &body)
+        .await;
+    assert_invalid_signature(&r);
+}

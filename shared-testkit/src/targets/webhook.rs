@@ -83,6 +83,27 @@ impl Target {
         }
     }
 
+    /// Makes this target workspace `ws`'s enabled HubSpot integration with `retry_attempts`
+    /// (1 s apart).
+    pub async fn integrate_hubspot(&self, app: &shared::App, ws: &str, retry_attempts: u32) {
+        use shared::integrations::{IntegrationInput, IntegrationKind};
+        app.integrations
+            .put_integration(
+                ws,
+                IntegrationKind::Hubspot,
+                &IntegrationInput {
+                    webhook_url: self.url.clone(),
+                    enabled: true,
+                    retry_attempts,
+                    retry_delay: 1,
+                },
+                &shared::signing::WebhookSecret::generate(),
+                &shared::time::now_string(),
+            )
+            .await
+            .expect("put the HubSpot integration");
+    }
+
     /// The next requests get these statuses in order, then the default.
     pub fn respond_with(&self, statuses: &[u16]) {
         self.state.script.lock().unwrap().extend(statuses);

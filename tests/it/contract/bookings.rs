@@ -5,17 +5,18 @@
 use std::collections::BTreeSet;
 
 use shared::bookings::{
-    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode,
+    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam,
 };
 
 use shared::bookings::ports::{
     BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, NewBooking,
 };
 use shared::error::AppError;
-use shared::ids::{new_id, BOOKING, QR_CODE};
+use shared::ids::{new_id, BOOKING};
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::{DomainEvent, OutboxRecord};
 use shared::time::now_string;
+use shared_testkit::fixtures;
 
 shared_testkit::contract!(
     put_exam_creates_an_exam_with_zero_counters,
@@ -81,29 +82,10 @@ fn outbox(exam: &str, event_type: &str) -> OutboxRecord {
 }
 
 fn new_booking(exam: &str, contact: &str) -> NewBooking {
-    let now = now_string();
+    let booking = fixtures::booking(exam, contact, &now_string());
     NewBooking {
-        workspace_id: WS.to_owned(),
-        booking: Booking {
-            id: new_id(BOOKING),
-            mock_exam_id: exam.to_owned(),
-            contact_id: Some(contact.to_owned()),
-            status: BookingStatus::Active,
-            created_at: now.clone(),
-            updated_at: None,
-            cancelled_at: None,
-            completed_at: None,
-            qr_code: QrCode {
-                id: new_id(QR_CODE),
-                code: format!("QR-{contact}"),
-                scanned_at: None,
-                scanned_by: None,
-                validated_at: None,
-            },
-        },
-        idempotency: None,
         outbox: outbox(exam, "booking.created"),
-        now,
+        ..fixtures::new_booking(WS, booking)
     }
 }
 

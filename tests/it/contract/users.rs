@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use shared::bookings::ports::{BookingStore, NewBooking};
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use shared::bookings::{Booking, ExamInput};
 use shared::error::AppError;
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::OutboxRecord;
@@ -16,6 +16,7 @@ use shared::users::{
     created_event, outbox_with, update_events, BlobStore, ExportFormat, ExportMode, ExportStatus,
     ExportStore, User, UserInput, UserStore,
 };
+use shared_testkit::fixtures::{booking, new_booking};
 
 shared_testkit::contract!(
     a_created_user_reads_back_and_is_counted,
@@ -281,29 +282,10 @@ async fn book<S: Store + ?Sized>(s: &S, contact: &str) -> Booking {
     )
     .await
     .unwrap();
-    let b = Booking {
-        id: shared::ids::new_id("bk"),
-        mock_exam_id: "exam1".into(),
-        contact_id: Some(contact.into()),
-        status: BookingStatus::Active,
-        created_at: now.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: QrCode {
-            id: shared::ids::new_id("qr"),
-            code: "C".into(),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
+    let b = booking("exam1", contact, &now);
     s.create_booking(&NewBooking {
-        workspace_id: WS.into(),
-        booking: b.clone(),
-        idempotency: None,
         outbox: OutboxRecord::new(WS, &now),
-        now,
+        ..new_booking(WS, b.clone())
     })
     .await
     .unwrap();

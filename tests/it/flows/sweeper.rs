@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use shared::bookings::ports::NewBooking;
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use shared::bookings::ExamInput;
 use shared::calendar::{CalendarEvent, SyncMapping, SyncStatus};
 use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
+use shared_testkit::fixtures::{booking, new_booking};
 use shared_testkit::moto::{moto_app, pump_once};
 use shared_testkit::targets::webhook::Target;
 
@@ -25,33 +26,14 @@ fn ago(secs: i64) -> String {
 /// the record is `created_at` `age_secs` ago and has no `enqueuedAt`. Returns the outbox id.
 async fn orphan(app: &App, ws: &str, contact: &str, age_secs: i64) -> String {
     let created = ago(age_secs);
-    let booking = Booking {
-        id: shared::ids::new_id(shared::ids::BOOKING),
-        mock_exam_id: "e1".into(),
-        contact_id: Some(contact.into()),
-        status: BookingStatus::Active,
-        created_at: created.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: QrCode {
-            id: shared::ids::new_id(shared::ids::QR_CODE),
-            code: "QR".into(),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
+    let booking = booking("e1", contact, &created);
     let event = DomainEvent::new("booking.created", json!({ "id": booking.id }), &created);
     let outbox = shared::bookings::events::counter_change_outbox(ws, "e1", vec![event], &created);
     let id = outbox.id.clone();
     app.bookings
         .create_booking(&NewBooking {
-            workspace_id: ws.into(),
-            booking,
-            idempotency: None,
             outbox,
-            now: created,
+            ..new_booking(ws, booking)
         })
         .await
         .expect("booking");

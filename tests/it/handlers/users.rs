@@ -6,10 +6,11 @@ use sha2::{Digest, Sha256};
 use shared_testkit::harness::TestApp;
 
 use shared::bookings::ports::NewBooking;
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use shared::bookings::{Booking, ExamInput};
 use shared::outbox::OutboxRecord;
 use shared::queue::QueueName;
 use shared::App;
+use shared_testkit::fixtures::{booking, new_booking};
 use shared_testkit::harness::{call, call_bytes, workspace, RawReply};
 
 struct Env {
@@ -73,31 +74,13 @@ impl Env {
             )
             .await
             .unwrap();
-        let b = Booking {
-            id: shared::ids::new_id("bk"),
-            mock_exam_id: exam.into(),
-            contact_id: Some(contact.into()),
-            status: BookingStatus::Active,
-            created_at: now.clone(),
-            updated_at: None,
-            cancelled_at: None,
-            completed_at: None,
-            qr_code: QrCode {
-                id: shared::ids::new_id("qr"),
-                code: "CODE".into(),
-                scanned_at: None,
-                scanned_by: None,
-                validated_at: None,
-            },
-        };
+        let mut b = booking(exam, contact, &now);
+        b.qr_code.code = "CODE".into();
         self.app
             .bookings
             .create_booking(&NewBooking {
-                workspace_id: self.ws.clone(),
-                booking: b.clone(),
-                idempotency: None,
                 outbox: OutboxRecord::new(&self.ws, &now),
-                now,
+                ..new_booking(&self.ws, b.clone())
             })
             .await
             .unwrap();

@@ -27,6 +27,13 @@ async fn env() -> Env {
     }
 }
 
+/// An environment with a Stripe job and a `customer.updated` event `evt` for it.
+async fn stripe_env(evt: &str) -> (Env, SyncJob, Vec<u8>) {
+    let e = env().await;
+    let job = e.stripe_job().await;
+    (e, job, stripe(evt, "customer.updated"))
+}
+
 /// The default webhook config with `tweak` applied.
 fn config(tweak: impl FnOnce(&mut WebhookConfig)) -> WebhookConfig {
     let mut c = WebhookConfig::default();
@@ -140,9 +147,7 @@ async fn close_design_vector_passes_the_receivers_signature_check() {
 
 #[tokio::test]
 async fn good_stripe_signature_is_stored_and_enqueued() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_good", "customer.updated");
+    let (e, job, body) = stripe_env("evt_good").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let r = e
         .post(
@@ -180,9 +185,7 @@ async fn good_stripe_signature_is_stored_and_enqueued() {
 
 #[tokio::test]
 async fn wrong_stripe_secret_is_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let sig = signing::sign_stripe("whsec_other", now(), &body);
     assert_invalid_signature(&e.post(&job, &[("stripe-signature", &sig)], &body).await);
     assert_eq!(e.inbound_messages(), 0);
@@ -190,9 +193,7 @@ async fn wrong_stripe_secret_is_401() {
 
 #[tokio::test]
 async fn stale_and_future_stripe_timestamps_are_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     for t in [now() - 301, now() + 301] {
         let sig = signing::sign_stripe(STRIPE_SECRET, t, &body);
         assert_invalid_signature(&e.post(&job, &[("stripe-signature", &sig)], &body).await);
@@ -205,9 +206,7 @@ async fn stale_and_future_stripe_timestamps_are_401() {
 
 #[tokio::test]
 async fn missing_stripe_header_is_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let r = e.post(&job, &[], &body).await;
     assert_invalid_signature(&r);
     assert!(r.error_message().contains("Stripe-Signature"));
@@ -215,9 +214,7 @@ async fn missing_stripe_header_is_401() {
 
 #[tokio::test]
 async fn malformed_stripe_headers_are_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let good = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let v1 = good.split(",v1=").nth(1).unwrap().to_owned();
     for bad in [
@@ -233,9 +230,7 @@ async fn malformed_stripe_headers_are_401() {
 
 #[tokio::test]
 async fn several_v1_with_one_valid_is_accepted() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_multi", "customer.updated");
+    let (e, job, body) = stripe_env("evt_multi").await;
     let t = now();
     let good = signing::sign_stripe(STRIPE_SECRET, t, &body);
     let good_v1 = good.split(",v1=").nth(1).unwrap();
@@ -248,9 +243,7 @@ async fn several_v1_with_one_valid_is_accepted() {
 
 #[tokio::test]
 async fn body_changed_by_one_byte_is_401_and_not_stored() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_tamper", "customer.updated");
+    let (e, job, body) = stripe_env("evt_tamper").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let mut tampered = body.clone();
     let i = tampered.iter().position(|b| *b == b'@').unwrap();
@@ -351,9 +344,7 @@ async fn generic_standard_webhooks_signatures() {
 
 #[tokio::test]
 async fn duplicate_answers_the_stored_event_and_is_not_stored_again() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_dup", "customer.updated");
+    let (e, job, body) = stripe_env("evt_dup").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let first = e.post(&job, &[("stripe-signature", &sig)], &body).await;
     let second = e.post(&job, &[("stripe-signature", &sig)], &body).await;
@@ -371,9 +362,7 @@ async fn duplicate_answers_the_stored_event_and_is_not_stored_again() {
 
 #[tokio::test]
 async fn five_concurrent_copies_store_one_event() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe("evt_race", "customer.updated");
+    let (e, job, body) = stripe_env("evt_race").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let headers = [("stripe-signature", sig.as_str())];
     let replies = futures::future::join_all((0..5).map(|_| e.post(&job, &headers, &body))).await;

@@ -128,6 +128,14 @@ impl Env {
             .collect()
     }
 
+    /// Receives each `cus_1` event (type, id, created, email) and runs the worker after each.
+    async fn one_by_one(&self, events: &[(&str, &str, i64, &str)]) {
+        for &(ty, id, created, email) in events {
+            self.receive(cus_1(ty, id, created, email)).await;
+            self.drain().await;
+        }
+    }
+
     async fn record(&self, ty: &str, id: &str) -> Option<Value> {
         self.app
             .records
@@ -321,12 +329,11 @@ async fn close_lead_deleted_leaves_a_tombstone() {
 #[tokio::test]
 async fn update_t2_then_update_t1_keeps_t2() {
     let e = env(Source::Stripe).await;
-    e.receive(cus_1("customer.updated", "evt_t2", 200, "new@example.com"))
-        .await;
-    e.drain().await;
-    e.receive(cus_1("customer.updated", "evt_t1", 100, "old@example.com"))
-        .await;
-    e.drain().await;
+    e.one_by_one(&[
+        ("customer.updated", "evt_t2", 200, "new@example.com"),
+        ("customer.updated", "evt_t1", 100, "old@example.com"),
+    ])
+    .await;
     let r = e.record("customer", "cus_1").await.unwrap();
     assert_eq!(r["email"], "new@example.com");
     assert_eq!(r["_sync_metadata"]["event_id"], "evt_t2");
@@ -353,14 +360,12 @@ async fn delete_then_late_update_stays_deleted() {
     let e = env(Source::Stripe).await;
     // Then: older than the delete (it was sent before, and arrives after); the same second as
     // the delete, arriving later: a tombstone still wins.
-    for (ty, id, created, email) in [
+    e.one_by_one(&[
         ("customer.deleted", "evt_del", 200, "a@example.com"),
         ("customer.updated", "evt_upd", 150, "zombie@example.com"),
         ("customer.updated", "evt_same", 200, "zombie@example.com"),
-    ] {
-        e.receive(cus_1(ty, id, created, email)).await;
-        e.drain().await;
-    }
+    ])
+    .await;
     let r = e.record("customer", "cus_1").await.unwrap();
     assert_eq!(r["_sync_metadata"]["deleted"], true);
     assert!(r.get("email").is_none());
@@ -369,15 +374,12 @@ async fn delete_then_late_update_stays_deleted() {
 #[tokio::test]
 async fn equal_timestamps_later_arrival_wins() {
     let e = env(Source::Stripe).await;
-    e.receive(cus_1("customer.updated", "evt_a", 100, "first@example.com"))
-        .await;
-    e.receive(cus_1(
-        "customer.updated",
-        "evt_b",
-        100,
-        "second@example.com",
-    ))
-    .await;
+    for (id, email) in [
+        ("evt_a", "first@example.com"),
+        ("evt_b", "second@example.com"),
+    ] {
+        e.receive(cus_1("customer.updated", id, 100, email)).await;
+    }
     // Applied in reverse arrival order: the later arrival still wins.
     let mut msgs = e.queue.drain(QueueName::Inbound);
     msgs.reverse();
@@ -388,9 +390,8 @@ async fn equal_timestamps_later_arrival_wins() {
     assert_eq!(r["email"], "second@example.com");
     // An update at the same time as a delete that arrived earlier cannot undo it, while a
     // later-arriving delete at the same time replaces a live record.
-    e.receive(cus_1("customer.deleted", "evt_d", 100, "x"))
+    e.one_by_one(&[("customer.deleted", "evt_d", 100, "x")])
         .await;
-    e.drain().await;
     assert_eq!(
         e.record("customer", "cus_1").await.unwrap()["_sync_metadata"]["deleted"],
         true

@@ -24,6 +24,15 @@ async fn create(e: &TestApp, body: Value) -> Reply {
     e.post("/api/admin/webhooks", body).await
 }
 
+/// A fresh environment with one webhook (at `https://example.com/h`): it, the webhook and
+/// the webhook's id.
+async fn env_with_hook() -> (TestApp, Value, String) {
+    let e = env().await;
+    let w = create_ok(&e, "https://example.com/h").await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    (e, w, id)
+}
+
 async fn create_ok(e: &TestApp, url: &str) -> Value {
     let r = create(
         e,
@@ -338,13 +347,11 @@ async fn patch_changes_only_given_fields_and_null_clears_the_description() {
 
 #[tokio::test]
 async fn reenabling_clears_the_reason_and_resets_the_streak() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     for _ in 0..5 {
         e.app
             .subscriptions
-            .record_delivery_outcome(&e.ws, id, false, &shared::time::now_string())
+            .record_delivery_outcome(&e.ws, &id, false, &shared::time::now_string())
             .await
             .unwrap();
     }
@@ -378,9 +385,7 @@ async fn delete_answers_the_final_resource_then_404() {
 
 #[tokio::test]
 async fn another_workspace_sees_404_everywhere() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     let (_other_ws, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
     let list = e.with_key(&other_key).get("/api/admin/webhooks").await;
     assert_eq!(list.body["webhooks"], json!([]));
@@ -422,9 +427,7 @@ async fn another_workspace_sees_404_everywhere() {
 
 #[tokio::test]
 async fn rotate_returns_a_new_secret_and_keeps_the_old_one_for_24_hours() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, w, id) = env_with_hook().await;
     let r = e
         .post(&format!("/api/admin/webhooks/{id}/rotate-secret"), None)
         .await;
@@ -442,7 +445,7 @@ async fn rotate_returns_a_new_secret_and_keeps_the_old_one_for_24_hours() {
     let stored = e
         .app
         .subscriptions
-        .get_subscription(&e.ws, id)
+        .get_subscription(&e.ws, &id)
         .await
         .unwrap()
         .unwrap();
@@ -544,17 +547,15 @@ fn ulid_at(t: shared::time::Timestamp) -> String {
 
 #[tokio::test]
 async fn deliveries_list_newest_first_with_a_cursor_and_hides_expired_ones() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     let mut expected = Vec::new();
     for age in [50, 40, 30, 20, 10] {
-        expected.push(seed_delivery(&e, id, DeliveryStatus::Failed, age).await.id);
+        expected.push(seed_delivery(&e, &id, DeliveryStatus::Failed, age).await.id);
     }
     expected.reverse();
     let event =
         shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
-    let mut expired = Delivery::pending(&e.ws, id, &event, "{}".into(), shared::time::now(), 30);
+    let mut expired = Delivery::pending(&e.ws, &id, &event, "{}".into(), shared::time::now(), 30);
     expired.expires_at = shared::time::now().timestamp() - 1;
     assert!(e.app.deliveries.create_delivery(&expired).await.unwrap());
 
@@ -705,10 +706,8 @@ async fn delivery_logs_filter_by_status_event_time_and_webhook() {
 
 #[tokio::test]
 async fn retry_requeues_a_failed_delivery_with_a_fresh_round() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let d = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
+    let (e, _w, id) = env_with_hook().await;
+    let d = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
     let r = e
         .post(
             &format!("/api/admin/webhooks/{id}/deliveries/{}/retry", d.id),
@@ -748,10 +747,8 @@ async fn retry_requeues_a_failed_delivery_with_a_fresh_round() {
 
 #[tokio::test]
 async fn retry_and_recover_on_a_disabled_webhook_are_refused() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let d = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
+    let (e, _w, id) = env_with_hook().await;
+    let d = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
     e.patch(
         &format!("/api/admin/webhooks/{id}"),
         json!({"active": false}),
@@ -777,12 +774,10 @@ async fn retry_and_recover_on_a_disabled_webhook_are_refused() {
 
 #[tokio::test]
 async fn recover_requeues_failed_deliveries_since_the_given_time() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let old = seed_delivery(&e, id, DeliveryStatus::Failed, 7200).await;
-    let recent = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
-    let ok = seed_delivery(&e, id, DeliveryStatus::Success, 30).await;
+    let (e, _w, id) = env_with_hook().await;
+    let old = seed_delivery(&e, &id, DeliveryStatus::Failed, 7200).await;
+    let recent = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
+    let ok = seed_delivery(&e, &id, DeliveryStatus::Success, 30).await;
     let since = shared::time::format(shared::time::now() - chrono::Duration::hours(1));
     let r = e
         .post(

@@ -12,6 +12,7 @@ use shared::subscriptions::{
     DeliveryStore, Subscription, SubscriptionPatch, SubscriptionStore,
 };
 use shared::time::{format, now, now_string};
+use shared_testkit::contract::all_pages;
 
 shared_testkit::contract!(
     a_created_subscription_reads_back_as_written,
@@ -137,20 +138,13 @@ async fn subscriptions_list_newest_first_with_a_cursor<S: Store + ?Sized>(s: &S)
         ids.push(created(s, WS).await.id);
     }
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s
-            .list_subscriptions(WS, cursor.as_deref(), 2)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 2);
-        seen.extend(page.items.into_iter().map(|s| s.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let seen: Vec<String> = all_pages(2, async |c| {
+        s.list_subscriptions(WS, c.as_deref(), 2).await.unwrap()
+    })
+    .await
+    .into_iter()
+    .map(|s| s.id)
+    .collect();
     assert_eq!(seen, ids);
 }
 
@@ -477,24 +471,16 @@ async fn deliveries_list_newest_first_per_subscription_with_a_cursor<S: Store + 
         s.create_delivery(&delivery(WS, "wh_2", age)).await.unwrap();
     }
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s
-            .list_deliveries(
-                WS,
-                &DeliveryFilter::subscription("wh_1"),
-                cursor.as_deref(),
-                2,
-            )
+    let filter = DeliveryFilter::subscription("wh_1");
+    let seen: Vec<String> = all_pages(2, async |c| {
+        s.list_deliveries(WS, &filter, c.as_deref(), 2)
             .await
-            .unwrap();
-        seen.extend(page.items.into_iter().map(|d| d.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+            .unwrap()
+    })
+    .await
+    .into_iter()
+    .map(|d| d.id)
+    .collect();
     assert_eq!(seen, ids);
     let page = s
         .list_deliveries(WS, &DeliveryFilter::subscription("wh_2"), None, 1)
@@ -537,21 +523,15 @@ async fn the_workspace_log_filters_by_status_event_and_time_across_subscriptions
         .await
         .unwrap();
     let ids = |filter: DeliveryFilter, limit: u32| async move {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..20 {
-            let page = s
-                .list_deliveries(WS, &filter, cursor.as_deref(), limit)
+        all_pages(limit, async |c| {
+            s.list_deliveries(WS, &filter, c.as_deref(), limit)
                 .await
-                .unwrap();
-            assert!(page.items.len() <= limit as usize);
-            seen.extend(page.items.into_iter().map(|d| d.id));
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        seen
+                .unwrap()
+        })
+        .await
+        .into_iter()
+        .map(|d| d.id)
+        .collect::<Vec<_>>()
     };
     let newest_first = |pick: &dyn Fn(&Delivery) -> bool| -> Vec<String> {
         all.iter()
@@ -763,18 +743,15 @@ async fn failed_deliveries_since_filter_by_status_and_time<S: Store + ?Sized>(s:
 async fn overdue_deliveries_are_the_pending_ones_past_due_oldest_first<S: Store + ?Sized>(s: &S) {
     // Every page, following cursors.
     async fn overdue<S: Store + ?Sized>(s: &S, ws: &str, before: &str, limit: u32) -> Vec<String> {
-        let (mut out, mut cursor) = (Vec::new(), None::<String>);
-        loop {
-            let page = s
-                .overdue_deliveries(ws, before, cursor.as_deref(), limit)
+        all_pages(limit, async |c| {
+            s.overdue_deliveries(ws, before, c.as_deref(), limit)
                 .await
-                .unwrap();
-            out.extend(page.items.into_iter().map(|d| d.id));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return out,
-            }
-        }
+                .unwrap()
+        })
+        .await
+        .into_iter()
+        .map(|d| d.id)
+        .collect()
     }
     let hour_ago = delivery(WS, "wh_1", 3600);
     let twenty_min_ago = delivery(WS, "wh_2", 1200);

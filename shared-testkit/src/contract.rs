@@ -37,13 +37,14 @@ macro_rules! contract {
     };
 }
 
-/// Every item of a cursor chain, in order: `page` is called with no cursor, then with each
-/// page's `next_cursor` until a page has none. Asserts that each page holds at most `limit`
-/// items and that the chain ends (within 100 pages).
-pub async fn all_pages<T>(
+/// Every item of a cursor chain, in order, as `each` makes it: `page` is called with no
+/// cursor, then with each page's `next_cursor` until a page has none. Asserts that each page
+/// holds at most `limit` items and that the chain ends (within 100 pages).
+pub async fn all_pages<T, U>(
     limit: u32,
     mut page: impl AsyncFnMut(Option<String>) -> shared::paging::Page<T>,
-) -> Vec<T> {
+    each: impl FnMut(T) -> U,
+) -> Vec<U> {
     let mut seen = Vec::new();
     let mut cursor = None;
     for _ in 0..100 {
@@ -55,7 +56,7 @@ pub async fn all_pages<T>(
         seen.extend(p.items);
         cursor = p.next_cursor;
         if cursor.is_none() {
-            return seen;
+            return seen.into_iter().map(each).collect();
         }
     }
     panic!("the cursor chain does not end");

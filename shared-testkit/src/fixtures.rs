@@ -83,3 +83,45 @@ pub fn stripe_event(id: &str, ty: &str, created: i64, object: Value) -> String {
     })
     .to_string()
 }
+
+/// A subscription of workspace `ws` as the create route makes it from `body` (checked,
+/// defaults filled in, a fresh id and secret), under the test config.
+pub fn subscription(ws: &str, body: Value) -> shared::subscriptions::Subscription {
+    let (app, _store, _queue) = crate::in_memory_app(shared::config::Config::for_tests("t", "q"));
+    let body = serde_json::from_value(body).expect("a create body");
+    shared::subscriptions::input::new_subscription(&app, ws, body).expect("a valid subscription")
+}
+
+/// A pending `customer.updated` Stripe event `provider_id` (inbound id `id`) of job `job_id`
+/// in workspace `ws` with `raw_body`, received now and kept for a day.
+pub fn inbound_event(
+    ws: &str,
+    job_id: &str,
+    id: &str,
+    provider_id: &str,
+    raw_body: String,
+) -> shared::inbound::domain::InboundEvent {
+    let now = shared::time::now();
+    shared::inbound::domain::InboundEvent {
+        id: id.into(),
+        workspace_id: ws.into(),
+        job_id: job_id.into(),
+        source: Source::Stripe,
+        provider_event_id: provider_id.into(),
+        event_type: "customer.updated".into(),
+        status: shared::inbound::domain::EventStatus::Pending,
+        headers: Default::default(),
+        raw_body,
+        attempts: 0,
+        last_error: None,
+        errors: vec![],
+        object_type: None,
+        object_id: None,
+        event_created: None,
+        outcome: None,
+        received_at: shared::time::format(now),
+        updated_at: shared::time::format(now),
+        processed_at: None,
+        expires_at: now.timestamp() + 86_400,
+    }
+}

@@ -330,18 +330,7 @@ async fn cancel_twice_decrements_once<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
     book(s, EXAM, "c-2").await;
-    let CancelOutcome::Cancelled(cancelled) = s
-        .cancel_booking(
-            WS,
-            &booking.id,
-            &outbox(EXAM, "booking.cancelled"),
-            &now_string(),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("first cancel must cancel");
-    };
+    let cancelled = cancel(s, &booking).await;
     let second_outbox = outbox(EXAM, "booking.cancelled");
     let again = s
         .cancel_booking(WS, &booking.id, &second_outbox, &now_string())
@@ -366,6 +355,16 @@ async fn cancelling_an_unknown_booking_is_not_found<S: Store + ?Sized>(s: &S) {
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
     assert_eq!(s.get_outbox(&ob.id).await.unwrap(), None);
     assert_eq!(counter(s, EXAM).await, (0, 0));
+}
+
+/// Cancels `booking` (active) of WS now, writing a cancellation outbox record: the booking
+/// after it.
+async fn cancel<S: Store + ?Sized>(s: &S, booking: &Booking) -> Booking {
+    let ob = outbox(EXAM, "booking.cancelled");
+    match s.cancel_booking(WS, &booking.id, &ob, &now_string()).await {
+        Ok(CancelOutcome::Cancelled(cancelled)) => cancelled,
+        other => panic!("first cancel must cancel: {other:?}"),
+    }
 }
 
 /// Moves `booking` by `t` (scanned `by`) at `now`, writing `ob`: the booking after it.
@@ -493,18 +492,7 @@ async fn qr_validate_happens_once<S: Store + ?Sized>(s: &S) {
 async fn a_cancelled_booking_accepts_no_transition<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
-    let CancelOutcome::Cancelled(cancelled) = s
-        .cancel_booking(
-            WS,
-            &booking.id,
-            &outbox(EXAM, "booking.cancelled"),
-            &now_string(),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("first cancel must cancel");
-    };
+    let cancelled = cancel(s, &booking).await;
     for t in [Complete, QrScan, QrValidate] {
         assert_refused(s, &cancelled, t, Some("door-1")).await;
     }
@@ -575,13 +563,12 @@ async fn listing_exams_page_by_page_sees_each_once<S: Store + ?Sized>(s: &S) {
         exam(s, WS, id, 5).await;
     }
     exam(s, OTHER_WS, "999", 5).await;
-    let seen: Vec<String> = all_pages(2, async |c| {
-        s.list_exams(WS, c.as_deref(), 2).await.unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|e| e.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_exams(WS, c.as_deref(), 2).await.unwrap(),
+        |e| e.id,
+    )
+    .await;
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no exam twice: {seen:?}");
     assert_eq!(unique, created);
@@ -596,9 +583,11 @@ async fn exam_counters_are_listed_page_by_page_with_their_versions<S: Store + ?S
     book(s, "e1", "c1").await;
     book(s, "e1", "c2").await;
     s.mark_synced(WS, "e1", 1).await.unwrap();
-    let seen = all_pages(2, async |c| {
-        s.list_exam_counters(WS, c.as_deref(), 2).await.unwrap()
-    })
+    let seen = all_pages(
+        2,
+        async |c| s.list_exam_counters(WS, c.as_deref(), 2).await.unwrap(),
+        |x| x,
+    )
     .await;
     let ids: Vec<&str> = seen.iter().map(|c| c.exam_id.as_str()).collect();
     assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"]);
@@ -643,15 +632,16 @@ async fn an_exams_bookings_are_listed_newest_first_by_status_page_by_page<S: Sto
         .await
         .unwrap();
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
-    let seen: Vec<String> = all_pages(1, async |c| {
-        s.list_exam_bookings(WS, EXAM, None, c.as_deref(), 1)
-            .await
-            .unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|b| b.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        1,
+        async |c| {
+            s.list_exam_bookings(WS, EXAM, None, c.as_deref(), 1)
+                .await
+                .unwrap()
+        },
+        |b| b.id,
+    )
+    .await;
     assert_eq!(seen, newest_first);
     let active: Vec<String> = s
         .list_exam_bookings(WS, EXAM, Some(BookingStatus::Active), None, 10)

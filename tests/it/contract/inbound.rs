@@ -14,6 +14,7 @@ use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
 use shared_testkit::contract::all_pages;
+use shared_testkit::fixtures;
 
 trait Store: SyncJobStore + InboundEventStore + RecordStore + SyncExecutionStore {}
 impl<T: SyncJobStore + InboundEventStore + RecordStore + SyncExecutionStore> Store for T {}
@@ -65,27 +66,14 @@ fn job(id: &str, version: i64) -> SyncJob {
 }
 
 fn event(iev: &str, provider: &str, status: EventStatus) -> InboundEvent {
+    let raw_body = format!(r#"{{"id":"{provider}","type":"customer.updated"}}"#);
     InboundEvent {
-        id: iev.into(),
-        workspace_id: WS.into(),
-        job_id: JOB.into(),
-        source: Source::Stripe,
-        provider_event_id: provider.into(),
-        event_type: "customer.updated".into(),
         status,
         headers: BTreeMap::from([("stripe-signature".to_owned(), "t=1,v1=ab".to_owned())]),
-        raw_body: format!(r#"{{"id":"{provider}","type":"customer.updated"}}"#),
-        attempts: 0,
-        last_error: None,
-        errors: vec![],
-        object_type: None,
-        object_id: None,
-        event_created: None,
-        outcome: None,
         received_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),
-        processed_at: None,
         expires_at: now() + 3600,
+        ..fixtures::inbound_event(WS, JOB, iev, provider, raw_body)
     }
 }
 
@@ -324,15 +312,16 @@ async fn events_list_newest_first_by_status_and_page<S: Store + ?Sized>(s: &S) {
         "lists carry no payload"
     );
     let processed = Some(EventStatus::Processed);
-    let seen: Vec<String> = all_pages(2, async |c| {
-        s.list_events(WS, JOB, processed, c.as_deref(), 2, now())
-            .await
-            .unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|e| e.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| {
+            s.list_events(WS, JOB, processed, c.as_deref(), 2, now())
+                .await
+                .unwrap()
+        },
+        |e| e.id,
+    )
+    .await;
     assert_eq!(seen, vec!["iev_04", "iev_02", "iev_00"]);
 }
 

@@ -13,6 +13,7 @@ use shared::subscriptions::{
 };
 use shared::time::{format, now, now_string};
 use shared_testkit::contract::all_pages;
+use shared_testkit::fixtures;
 
 shared_testkit::contract!(
     a_created_subscription_reads_back_as_written,
@@ -49,31 +50,14 @@ trait Store: SubscriptionStore + DeliveryStore {}
 impl<T: SubscriptionStore + DeliveryStore + ?Sized> Store for T {}
 
 fn subscription(ws: &str) -> Subscription {
-    let now = now_string();
-    Subscription {
-        id: new_id(WEBHOOK),
-        workspace_id: ws.into(),
-        name: "CRM".into(),
-        url: "https://example.com/hook".into(),
-        events: vec!["booking.*".into(), "user.created".into()],
-        description: Some("sync".into()),
-        retry_attempts: 3,
-        retry_delay: 60,
-        timeout_ms: 10_000,
-        max_consecutive_failures: 3,
-        active: true,
-        disabled_reason: None,
-        secret: WebhookSecret::generate(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        success_count: 0,
-        failed_count: 0,
-        consecutive_failures: 0,
-        last_delivery_status: None,
-        last_delivery_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    }
+    fixtures::subscription(
+        ws,
+        json!({
+            "name": "CRM", "url": "https://example.com/hook",
+            "events": ["booking.*", "user.created"], "description": "sync",
+            "retryAttempts": 3, "retryDelay": 60, "timeoutMs": 10_000, "maxConsecutiveFailures": 3,
+        }),
+    )
 }
 
 async fn created<S: Store + ?Sized>(s: &S, ws: &str) -> Subscription {
@@ -138,13 +122,12 @@ async fn subscriptions_list_newest_first_with_a_cursor<S: Store + ?Sized>(s: &S)
         ids.push(created(s, WS).await.id);
     }
     ids.reverse();
-    let seen: Vec<String> = all_pages(2, async |c| {
-        s.list_subscriptions(WS, c.as_deref(), 2).await.unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|s| s.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_subscriptions(WS, c.as_deref(), 2).await.unwrap(),
+        |s| s.id,
+    )
+    .await;
     assert_eq!(seen, ids);
 }
 
@@ -472,15 +455,16 @@ async fn deliveries_list_newest_first_per_subscription_with_a_cursor<S: Store + 
     }
     ids.reverse();
     let filter = DeliveryFilter::subscription("wh_1");
-    let seen: Vec<String> = all_pages(2, async |c| {
-        s.list_deliveries(WS, &filter, c.as_deref(), 2)
-            .await
-            .unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|d| d.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| {
+            s.list_deliveries(WS, &filter, c.as_deref(), 2)
+                .await
+                .unwrap()
+        },
+        |d| d.id,
+    )
+    .await;
     assert_eq!(seen, ids);
     let page = s
         .list_deliveries(WS, &DeliveryFilter::subscription("wh_2"), None, 1)
@@ -523,15 +507,16 @@ async fn the_workspace_log_filters_by_status_event_and_time_across_subscriptions
         .await
         .unwrap();
     let ids = |filter: DeliveryFilter, limit: u32| async move {
-        all_pages(limit, async |c| {
-            s.list_deliveries(WS, &filter, c.as_deref(), limit)
-                .await
-                .unwrap()
-        })
+        all_pages(
+            limit,
+            async |c| {
+                s.list_deliveries(WS, &filter, c.as_deref(), limit)
+                    .await
+                    .unwrap()
+            },
+            |d| d.id,
+        )
         .await
-        .into_iter()
-        .map(|d| d.id)
-        .collect::<Vec<_>>()
     };
     let newest_first = |pick: &dyn Fn(&Delivery) -> bool| -> Vec<String> {
         all.iter()
@@ -743,15 +728,16 @@ async fn failed_deliveries_since_filter_by_status_and_time<S: Store + ?Sized>(s:
 async fn overdue_deliveries_are_the_pending_ones_past_due_oldest_first<S: Store + ?Sized>(s: &S) {
     // Every page, following cursors.
     async fn overdue<S: Store + ?Sized>(s: &S, ws: &str, before: &str, limit: u32) -> Vec<String> {
-        all_pages(limit, async |c| {
-            s.overdue_deliveries(ws, before, c.as_deref(), limit)
-                .await
-                .unwrap()
-        })
+        all_pages(
+            limit,
+            async |c| {
+                s.overdue_deliveries(ws, before, c.as_deref(), limit)
+                    .await
+                    .unwrap()
+            },
+            |d| d.id,
+        )
         .await
-        .into_iter()
-        .map(|d| d.id)
-        .collect()
     }
     let hour_ago = delivery(WS, "wh_1", 3600);
     let twenty_min_ago = delivery(WS, "wh_2", 1200);

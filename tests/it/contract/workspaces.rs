@@ -190,13 +190,12 @@ async fn listing_workspaces_page_by_page_sees_each_once<S: WorkspaceStore + ?Siz
     for _ in 0..5 {
         created.insert(workspace_with_keys(s, 1).await.0.id);
     }
-    let seen: Vec<String> = all_pages(2, async |c| {
-        s.list_workspaces(c.as_deref(), 2).await.unwrap()
-    })
-    .await
-    .into_iter()
-    .map(|w| w.id)
-    .collect();
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_workspaces(c.as_deref(), 2).await.unwrap(),
+        |w| w.id,
+    )
+    .await;
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no workspace twice: {seen:?}");
     assert_eq!(unique, created);

@@ -57,11 +57,7 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(axum::http::HeaderMap,
             )
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = shared_testkit::targets::serve(app).await;
     (format!("http://{addr}/hook"), seen)
 }
 

@@ -125,3 +125,33 @@ pub fn inbound_event(
         expires_at: now.timestamp() + 86_400,
     }
 }
+
+/// The five users the list tests filter and sort (create bodies, in creation order): Carl,
+/// alice, Bob, dora and Eve, with their tags, export consent, one opt-in and a custom
+/// `level` (gold, silver, gold, …).
+pub fn listed_users() -> Vec<Value> {
+    [
+        ("Carl", vec!["vip"], true, "messenger"),
+        ("alice", vec![], false, "whatsapp"),
+        ("Bob", vec!["vip", "new"], true, "telegram"),
+        ("dora", vec!["new"], false, "messenger"),
+        ("Eve", vec!["VIP"], true, "instagram"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (first, tags, consent, optin))| {
+        json!({
+            "firstName": first, "lastName": format!("L{i}"), "email": format!("{first}{i}@x.io"),
+            "tags": tags, "exportConsent": {"given": consent}, "optIns": {optin: true},
+            "customFields": {"level": if i % 2 == 0 { "gold" } else { "silver" }},
+        })
+    })
+    .collect()
+}
+
+/// A calendar event of workspace `ws` as the create route makes it from `body` (checked, a
+/// fresh id, created now).
+pub fn calendar_event(ws: &str, body: Value) -> shared::calendar::CalendarEvent {
+    let body = body.as_object().expect("a JSON object");
+    shared::calendar::input::new_event(ws, body).expect("a valid calendar event")
+}

@@ -41,6 +41,26 @@ pub struct RawReply {
     pub bytes: Vec<u8>,
 }
 
+impl RawReply {
+    /// The value of header `name` (`""` when absent or not text).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The body as UTF-8 text; panics when it is not.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.bytes.clone()).expect("utf-8 body")
+    }
+
+    /// The body as JSON (`Null` if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+}
+
 /// A request to `router` in-process; the body as bytes.
 pub async fn call_bytes(
     router: &Router,

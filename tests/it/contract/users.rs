@@ -200,26 +200,8 @@ async fn tag_consent_and_optin_indexes_follow_updates<S: Store + ?Sized>(s: &S) 
 }
 
 async fn list_filter_sort_cursor_table<S: Store>(s: &S) {
-    for (i, (first, tags, consent, optin)) in [
-        ("Carl", vec!["vip"], true, "messenger"),
-        ("alice", vec![], false, "whatsapp"),
-        ("Bob", vec!["vip", "new"], true, "telegram"),
-        ("dora", vec!["new"], false, "messenger"),
-        ("Eve", vec!["VIP"], true, "instagram"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        create(
-            s,
-            WS,
-            json!({
-                "firstName": first, "lastName": format!("L{i}"), "email": format!("{first}{i}@x.io"),
-                "tags": tags, "exportConsent": {"given": consent}, "optIns": {optin: true},
-                "customFields": {"level": if i % 2 == 0 { "gold" } else { "silver" }},
-            }),
-        )
-        .await;
+    for body in shared_testkit::fixtures::listed_users() {
+        create(s, WS, body).await;
     }
     for (q, want) in [
         ("", vec!["Eve", "dora", "Bob", "alice", "Carl"]),

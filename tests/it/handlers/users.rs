@@ -248,23 +248,8 @@ async fn foreign_and_unknown_users_are_404() {
 
 async fn seed_list(e: &Env) -> Vec<String> {
     let mut ids = Vec::new();
-    for (i, (first, tags, consent, optin)) in [
-        ("Carl", vec!["vip"], true, "messenger"),
-        ("alice", vec![], false, "whatsapp"),
-        ("Bob", vec!["vip", "new"], true, "telegram"),
-        ("dora", vec!["new"], false, "messenger"),
-        ("Eve", vec!["VIP"], true, "instagram"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let u = e
-            .create(json!({
-                "firstName": first, "lastName": format!("L{i}"), "email": format!("{first}{i}@x.io"),
-                "tags": tags, "exportConsent": {"given": consent}, "optIns": {optin: true},
-                "customFields": {"level": if i % 2 == 0 { "gold" } else { "silver" }},
-            }))
-            .await;
+    for body in shared_testkit::fixtures::listed_users() {
+        let u = e.create(body).await;
         ids.push(u["id"].as_str().unwrap().to_owned());
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }

@@ -171,6 +171,13 @@ impl Api {
         self.call("DELETE", path, None).await
     }
 
+    /// Puts mock exam `id` (named "Mock") with `capacity` seats; asserts that it was stored.
+    pub async fn put_exam(&self, id: &str, capacity: i64) {
+        let body = serde_json::json!({ "name": "Mock", "capacity": capacity });
+        let r = self.put(&format!("/api/mock-exams/{id}"), body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
     /// Raw bytes with the key, a JSON content type and `headers`.
     pub async fn send(
         &self,

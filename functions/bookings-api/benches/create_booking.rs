@@ -11,9 +11,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let t = rt.block_on(async {
         let t = TestApp::new().await.serve(bookings_api::router);
-        let exam = json!({ "name": "Mock", "capacity": 1_000_000 });
-        let r = t.put("/api/mock-exams/40577087837", exam).await;
-        assert_eq!(r.status, 200);
+        t.put_exam("40577087837", 1_000_000).await;
         t
     });
     let n = AtomicU64::new(0);

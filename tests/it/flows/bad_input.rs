@@ -24,10 +24,7 @@ async fn rejected_requests_write_nothing() {
     let bookings = Api::new(bookings_api::router(m.app.clone()), &key);
     let admin = Api::new(workspaces_api::router(m.app.clone()), &key);
     let (_other_ws, other_key) = workspace(&m.app, "other").await;
-    let r = bookings
-        .put("/api/mock-exams/e1", json!({ "name": "M", "capacity": 5 }))
-        .await;
-    assert_eq!(r.status, 200);
+    bookings.put_exam("e1", 5).await;
     // A revoked key.
     let created = admin
         .post(&format!("/api/workspaces/{ws}/api-keys"), None)

@@ -40,10 +40,7 @@ async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
         .await;
     assert_eq!(user.status, 201, "{}", user.body);
     let user_id = user.str_at("/user/id");
-    let r = bookings
-        .put("/api/mock-exams/e1", json!({ "name": "M", "capacity": 5 }))
-        .await;
-    assert_eq!(r.status, 200);
+    bookings.put_exam("e1", 5).await;
     queue.drain(QueueName::Delivery);
 
     let r = bookings

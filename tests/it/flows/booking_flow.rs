@@ -44,13 +44,7 @@ async fn stack(
         .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(resp.str_at("/integration/secret").starts_with("whsec_"));
-    let resp = bookings
-        .put(
-            &format!("/api/mock-exams/{exam}"),
-            json!({ "name": "Mock exam", "capacity": capacity }),
-        )
-        .await;
-    assert_eq!(resp.status, 200, "{}", resp.body);
+    bookings.put_exam(exam, capacity).await;
     Stack {
         m,
         admin,

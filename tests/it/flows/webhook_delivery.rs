@@ -246,13 +246,7 @@ async fn env() -> Env {
     let (ws, key) = shared_testkit::moto::workspace(&m.app, "w").await;
     let bookings = Api::new(bookings_api::router(m.app.clone()), &key);
     let hooks = Api::new(subscriptions_api::router(m.app.clone()), &key);
-    let r = bookings
-        .put(
-            &format!("/api/mock-exams/{EXAM}"),
-            json!({ "name": "Mock", "capacity": 100 }),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    bookings.put_exam(EXAM, 100).await;
     Env {
         m,
         ws,

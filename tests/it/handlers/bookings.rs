@@ -9,8 +9,7 @@ const EXAM: &str = "/api/mock-exams/40577087837";
 
 async fn env() -> TestApp {
     let e = TestApp::new().await.serve(bookings_api::router);
-    let r = e.put(EXAM, json!({ "name": "Mock", "capacity": 2 })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    e.put_exam("40577087837", 2).await;
     e
 }
 

@@ -14,13 +14,7 @@ async fn env(capacity: i64) -> Env {
     let t = TestApp::new().await.serve(cancellations_api::router);
     let bookings = t.api(bookings_api::router);
     for exam in ["e1", "e2"] {
-        let r = bookings
-            .put(
-                &format!("/api/mock-exams/{exam}"),
-                json!({ "name": "Mock", "capacity": capacity }),
-            )
-            .await;
-        assert_eq!(r.status, 200);
+        bookings.put_exam(exam, capacity).await;
     }
     Env { t, bookings }
 }

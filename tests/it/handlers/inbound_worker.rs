@@ -358,11 +358,11 @@ async fn both_orders_in_one_batch_end_on_the_newest() {
 #[tokio::test]
 async fn delete_then_late_update_stays_deleted() {
     let e = env(Source::Stripe).await;
-    // Then: older than the delete (it was sent before, and arrives after); the same second as
-    // the delete, arriving later: a tombstone still wins.
     e.one_by_one(&[
         ("customer.deleted", "evt_del", 200, "a@example.com"),
+        // Older than the delete (it was sent before, and arrives after).
         ("customer.updated", "evt_upd", 150, "zombie@example.com"),
+        // Same second as the delete, arriving later: a tombstone still wins.
         ("customer.updated", "evt_same", 200, "zombie@example.com"),
     ])
     .await;

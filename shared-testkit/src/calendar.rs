@@ -37,6 +37,20 @@ fn holds(st: &CalendarState, key: &WsKey, owner: &str) -> bool {
     st.leases.get(key).is_some_and(|(o, _)| o == owner)
 }
 
+/// The mapping of event `id` while `owner` holds its lease (else `None`).
+fn held_mapping<'a>(
+    st: &'a mut CalendarState,
+    ws: &str,
+    id: &str,
+    owner: &str,
+) -> Option<&'a mut SyncMapping> {
+    let key = k(ws, id);
+    if !holds(st, &key, owner) {
+        return None;
+    }
+    st.mappings.get_mut(&key)
+}
+
 fn cursor_of(id: &str) -> String {
     cursor_from(&[("id", id)])
 }
@@ -189,11 +203,7 @@ impl CalendarStore for MemoryStore {
         state: &GhlState,
     ) -> AppResult<bool> {
         Ok(self.with_ext(|st: &mut CalendarState| {
-            let key = k(ws, id);
-            if !holds(st, &key, owner) {
-                return false;
-            }
-            let Some(m) = st.mappings.get_mut(&key) else {
+            let Some(m) = held_mapping(st, ws, id, owner) else {
                 return false;
             };
             m.ghl_appointment_id = state.ghl_appointment_id.clone();
@@ -215,11 +225,7 @@ impl CalendarStore for MemoryStore {
         update: &StatusUpdate,
     ) -> AppResult<bool> {
         Ok(self.with_ext(|st: &mut CalendarState| {
-            let key = k(ws, id);
-            if !holds(st, &key, owner) {
-                return false;
-            }
-            let Some(m) = st.mappings.get_mut(&key) else {
+            let Some(m) = held_mapping(st, ws, id, owner) else {
                 return false;
             };
             if m.version != expected_version {

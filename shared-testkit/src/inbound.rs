@@ -22,7 +22,7 @@ type JobKey = (String, String);
 struct InboundState {
     jobs: BTreeMap<JobKey, SyncJob>,
     /// (ws, job) → provider event id → event
-    events: HashMap<JobKey, HashMap<String, InboundEvent>>,
+    events: HashMap<JobKey, BTreeMap<String, InboundEvent>>,
     /// (ws, job, type, id) → record
     records: HashMap<(String, String, String, String), Record>,
     executions: HashMap<JobKey, BTreeMap<String, Execution>>,
@@ -30,6 +30,46 @@ struct InboundState {
 
 fn jk(ws: &str, job: &str) -> JobKey {
     (ws.to_owned(), job.to_owned())
+}
+
+impl InboundState {
+    /// The job's events that have not expired at `now` and that `keep` accepts, without their
+    /// bodies (as lists show them).
+    fn listed_events(
+        &self,
+        ws: &str,
+        job_id: &str,
+        now: i64,
+        keep: impl Fn(&InboundEvent) -> bool,
+    ) -> Vec<InboundEvent> {
+        self.events
+            .get(&jk(ws, job_id))
+            .map(|m| {
+                m.values()
+                    .filter(|e| !e.is_expired(now) && keep(e))
+                    .map(without_body)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Removes up to `limit` entries of the job's map in `maps` (and the map once it is empty):
+/// how many it removed.
+fn remove_up_to<V>(
+    maps: &mut HashMap<JobKey, BTreeMap<String, V>>,
+    job: &JobKey,
+    limit: usize,
+) -> u32 {
+    let Some(m) = maps.get_mut(job) else {
+        return 0;
+    };
+    let ids: Vec<String> = m.keys().take(limit).cloned().collect();
+    ids.iter().for_each(|id| drop(m.remove(id)));
+    if m.is_empty() {
+        maps.remove(job);
+    }
+    ids.len() as u32
 }
 
 /// Cursors in the adapter's opaque format, holding the last id of the previous page and the
@@ -190,18 +230,11 @@ impl InboundEventStore for MemoryStore {
     ) -> AppResult<Page<InboundEvent>> {
         let partition = format!("events#{ws}#{job_id}#{:?}", status);
         let after = cursor_after(cursor, &partition)?;
-        let mut events: Vec<InboundEvent> = self.with_ext::<InboundState, _>(|st| {
-            st.events
-                .get(&jk(ws, job_id))
-                .map(|m| {
-                    m.values()
-                        .filter(|e| !e.is_expired(now))
-                        .filter(|e| status.is_none_or(|s| e.status == s))
-                        .filter(|e| after.as_deref().is_none_or(|a| e.id.as_str() < a))
-                        .map(without_body)
-                        .collect()
-                })
-                .unwrap_or_default()
+        let mut events = self.with_ext::<InboundState, _>(|st| {
+            st.listed_events(ws, job_id, now, |e| {
+                status.is_none_or(|s| e.status == s)
+                    && after.as_deref().is_none_or(|a| e.id.as_str() < a)
+            })
         });
         events.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(page_of(events, limit, &partition, |e| e.id.clone()))
@@ -218,18 +251,11 @@ impl InboundEventStore for MemoryStore {
     ) -> AppResult<Page<InboundEvent>> {
         let partition = format!("between#{ws}#{job_id}");
         let after = cursor_after(cursor, &partition)?;
-        let mut events: Vec<InboundEvent> = self.with_ext::<InboundState, _>(|st| {
-            st.events
-                .get(&jk(ws, job_id))
-                .map(|m| {
-                    m.values()
-                        .filter(|e| !e.is_expired(now))
-                        .filter(|e| e.id.as_str() >= ids.0 && e.id.as_str() <= ids.1)
-                        .filter(|e| after.as_deref().is_none_or(|a| e.id.as_str() > a))
-                        .map(without_body)
-                        .collect()
-                })
-                .unwrap_or_default()
+        let mut events = self.with_ext::<InboundState, _>(|st| {
+            st.listed_events(ws, job_id, now, |e| {
+                (ids.0..=ids.1).contains(&e.id.as_str())
+                    && after.as_deref().is_none_or(|a| e.id.as_str() > a)
+            })
         });
         events.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(page_of(events, limit, &partition, |e| e.id.clone()))
@@ -340,25 +366,10 @@ impl RecordStore for MemoryStore {
                 }
                 return records.len() as u32;
             }
-            if let Some(events) = st.events.get_mut(&jk(ws, job_id)) {
-                let ids: Vec<String> = events.keys().take(limit).cloned().collect();
-                ids.iter().for_each(|id| drop(events.remove(id)));
-                if events.is_empty() {
-                    st.events.remove(&jk(ws, job_id));
-                }
-                if !ids.is_empty() {
-                    return ids.len() as u32;
-                }
+            match remove_up_to(&mut st.events, &jk(ws, job_id), limit) {
+                0 => remove_up_to(&mut st.executions, &jk(ws, job_id), limit),
+                events => events,
             }
-            let Some(execs) = st.executions.get_mut(&jk(ws, job_id)) else {
-                return 0;
-            };
-            let ids: Vec<String> = execs.keys().take(limit).cloned().collect();
-            ids.iter().for_each(|id| drop(execs.remove(id)));
-            if execs.is_empty() {
-                st.executions.remove(&jk(ws, job_id));
-            }
-            ids.len() as u32
         }))
     }
 }

@@ -734,6 +734,22 @@ impl OutboxStore for MemoryStore {
     }
 }
 
+/// An SQS event of `bodies` as the Lambda event source hands it over: message ids `m0`, `m1`,
+/// … in order, each on its `receive_count`-th receive.
+pub fn sqs_event(
+    bodies: impl IntoIterator<Item = impl AsRef<str>>,
+    receive_count: u32,
+) -> aws_lambda_events::event::sqs::SqsEvent {
+    let bodies: Vec<_> = bodies.into_iter().collect();
+    let ids: Vec<String> = (0..bodies.len()).map(|i| format!("m{i}")).collect();
+    let records: Vec<(&str, &str, u32)> = ids
+        .iter()
+        .zip(&bodies)
+        .map(|(id, body)| (id.as_str(), body.as_ref(), receive_count))
+        .collect();
+    shared::sqs_runner::event_from_bodies(&records)
+}
+
 /// A queue that keeps messages in memory; tests drain it and feed the consumer.
 #[derive(Default)]
 pub struct MemoryQueue {

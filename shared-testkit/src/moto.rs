@@ -136,6 +136,42 @@ pub async fn fresh_store() -> DynamoStore {
     DynamoStore::new(client, name)
 }
 
+/// Writes `items` straight into the table with BatchWriteItem, 25 at a time, until none is
+/// left unprocessed (no transactions: moto's cost grows with the table, DESIGN §7).
+pub async fn batch_put(
+    store: &DynamoStore,
+    items: &[HashMap<String, aws_sdk_dynamodb::types::AttributeValue>],
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .expect("put request"),
+                    )
+                    .build()
+            })
+            .collect();
+        let mut pending = HashMap::from([(store.table().to_owned(), writes)]);
+        while !pending.is_empty() {
+            let out = store
+                .client()
+                .batch_write_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .expect("batch write");
+            pending = out.unprocessed_items.unwrap_or_default();
+            pending.retain(|_, v| !v.is_empty());
+        }
+    }
+}
+
 /// A queue with a DLQ (maxReceiveCount 5) like the template's.
 pub async fn fresh_queue(client: &aws_sdk_sqs::Client, visibility_secs: u32) -> String {
     let dlq = client

@@ -98,6 +98,28 @@ fn sorted_page<T: Clone>(
     })
 }
 
+impl MemoryStore {
+    /// Changes subscription `id` of `ws` with `change` at `now` (one atomic step): the
+    /// subscription after it.
+    fn change_subscription(
+        &self,
+        ws: &str,
+        id: &str,
+        now: &str,
+        change: impl FnOnce(&mut Subscription),
+    ) -> AppResult<Subscription> {
+        self.with_ext::<WebhookState, _>(|st| {
+            let sub = st
+                .subscriptions
+                .get_mut(&key(ws, id))
+                .ok_or(AppError::NotFound("webhook"))?;
+            change(sub);
+            sub.updated_at = now.to_owned();
+            Ok(sub.clone())
+        })
+    }
+}
+
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
     async fn create_subscription(&self, sub: &Subscription) -> AppResult<()> {
@@ -148,11 +170,7 @@ impl SubscriptionStore for MemoryStore {
         patch: &SubscriptionPatch,
         now: &str,
     ) -> AppResult<Subscription> {
-        self.with_ext::<WebhookState, _>(|st| {
-            let sub = st
-                .subscriptions
-                .get_mut(&key(ws, id))
-                .ok_or(AppError::NotFound("webhook"))?;
+        self.change_subscription(ws, id, now, |sub| {
             if let Some(v) = &patch.name {
                 sub.name = v.clone();
             }
@@ -186,8 +204,6 @@ impl SubscriptionStore for MemoryStore {
                 Some(false) => sub.active = false,
                 None => {}
             }
-            sub.updated_at = now.to_owned();
-            Ok(sub.clone())
         })
     }
 
@@ -207,16 +223,10 @@ impl SubscriptionStore for MemoryStore {
         previous_expires_at: &str,
         now: &str,
     ) -> AppResult<Subscription> {
-        self.with_ext::<WebhookState, _>(|st| {
-            let sub = st
-                .subscriptions
-                .get_mut(&key(ws, id))
-                .ok_or(AppError::NotFound("webhook"))?;
+        self.change_subscription(ws, id, now, |sub| {
             let old = std::mem::replace(&mut sub.secret, new_secret.clone());
             sub.previous_secret = Some(old);
             sub.previous_secret_expires_at = Some(previous_expires_at.to_owned());
-            sub.updated_at = now.to_owned();
-            Ok(sub.clone())
         })
     }
 

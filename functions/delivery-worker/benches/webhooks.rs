@@ -10,8 +10,8 @@ use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::{outbound_headers, WebhookSecret};
-use shared::sqs_runner::event_from_bodies;
-use shared::subscriptions::{payload_body, Delivery, Subscription};
+use shared::subscriptions::{payload_body, Delivery};
+use shared_testkit::memory::sqs_event;
 
 fn signing(c: &mut Criterion) {
     let secret = WebhookSecret::generate();
@@ -48,34 +48,6 @@ fn signing(c: &mut Criterion) {
     group.finish();
 }
 
-fn subscription(ws: &str, url: &str) -> Subscription {
-    let now = shared::time::now_string();
-    Subscription {
-        id: shared::ids::new_id(shared::ids::WEBHOOK),
-        workspace_id: ws.into(),
-        name: "bench".into(),
-        url: url.into(),
-        events: vec!["*".into()],
-        description: None,
-        retry_attempts: 3,
-        retry_delay: 60,
-        timeout_ms: 10_000,
-        max_consecutive_failures: 5,
-        active: true,
-        disabled_reason: None,
-        secret: WebhookSecret::generate(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        success_count: 0,
-        failed_count: 0,
-        consecutive_failures: 0,
-        last_delivery_status: None,
-        last_delivery_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    }
-}
-
 /// Starts a loopback target that answers 200 after `latency`; returns its URL.
 async fn target(latency: std::time::Duration) -> String {
     let app = axum::Router::new().fallback(move || async move {
@@ -84,14 +56,7 @@ async fn target(latency: std::time::Duration) -> String {
         }
         "ok"
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    format!("http://{}/hook", shared_testkit::targets::serve(app).await)
 }
 
 fn throughput(c: &mut Criterion) {
@@ -104,7 +69,8 @@ fn throughput(c: &mut Criterion) {
         ("target_20ms", std::time::Duration::from_millis(20), 10),
     ] {
         let sub_id = rt.block_on(async {
-            let sub = subscription(&ws, &target(latency).await);
+            let body = json!({ "name": "bench", "url": target(latency).await, "events": ["*"] });
+            let sub = shared_testkit::fixtures::subscription(&ws, body);
             app.subscriptions
                 .create_subscription(&sub)
                 .await
@@ -145,16 +111,7 @@ fn throughput(c: &mut Criterion) {
                 make_batch,
                 |bodies| {
                     rt.block_on(async {
-                        let records: Vec<(String, &str, u32)> = bodies
-                            .iter()
-                            .enumerate()
-                            .map(|(i, b)| (format!("m{i}"), b.as_str(), 1))
-                            .collect();
-                        let refs: Vec<(&str, &str, u32)> = records
-                            .iter()
-                            .map(|(a, b, c)| (a.as_str(), *b, *c))
-                            .collect();
-                        let r = runner.run(event_from_bodies(&refs)).await;
+                        let r = runner.run(sqs_event(&bodies, 1)).await;
                         assert!(r.batch_item_failures.is_empty());
                     })
                 },
@@ -167,9 +124,7 @@ fn throughput(c: &mut Criterion) {
                 |bodies| {
                     rt.block_on(async {
                         for body in &bodies {
-                            let r = runner
-                                .run(event_from_bodies(&[("m", body.as_str(), 1)]))
-                                .await;
+                            let r = runner.run(sqs_event([body], 1)).await;
                             assert!(r.batch_item_failures.is_empty());
                         }
                     })

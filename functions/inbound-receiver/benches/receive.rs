@@ -7,10 +7,11 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::json;
 use shared::config::Config;
-use shared::inbound::domain::{SigningSecret, Source, SyncJob, WebhookConfig};
+use shared::inbound::domain::Source;
 use shared::inbound::mapping::parse_head;
 use shared::inbound::receive::verify;
 use shared::queue::QueueName;
+use shared_testkit::fixtures::sync_job;
 use shared_testkit::harness::call_raw;
 
 const SECRET: &str = "whsec_bench_0123456789abcdefghij";
@@ -57,26 +58,10 @@ fn stripe_event(id: &str, now: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn bench_job(ws: &str) -> SyncJob {
-    SyncJob {
-        id: shared::ids::new_id(shared::ids::SYNC_JOB),
-        workspace_id: ws.into(),
-        name: "bench".into(),
-        kind: "webhook".into(),
-        source: Source::Stripe,
-        enabled: true,
-        webhook_config: WebhookConfig::default(),
-        signing_secret: Some(SigningSecret::new(SECRET)),
-        version: 1,
-        created_at: "2024-01-01T00:00:00.000Z".into(),
-        updated_at: "2024-01-01T00:00:00.000Z".into(),
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let now = shared::time::now().timestamp();
     let body = stripe_event("evt_bench", now);
-    let job = bench_job("ws_bench");
+    let job = sync_job("ws_bench", Source::Stripe, SECRET);
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(
         "stripe-signature",
@@ -105,7 +90,7 @@ fn bench(c: &mut Criterion) {
     let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (router, path, ws, job_id) = rt.block_on(async {
         let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
-        let job = bench_job(&ws);
+        let job = sync_job(&ws, Source::Stripe, SECRET);
         app.sync_jobs.create_sync_job(&job).await.unwrap();
         (
             inbound_receiver::router(app.clone()),

@@ -14,6 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
+use shared::integrations::{IntegrationInput, IntegrationKind};
+use shared::signing::WebhookSecret;
 
 use crate::targets::webhook::Received;
 
@@ -34,19 +36,7 @@ pub struct Ghl {
 }
 
 async fn receive(State(state): State<Arc<GhlState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    let received = Received {
-        headers,
-        body: body.to_vec(),
-    };
+    let received = Received::new(&headers, body);
     let payload = received.json();
     state.requests.lock().unwrap().push(received);
     let hang = state.hang_ms.load(Ordering::SeqCst);
@@ -80,16 +70,48 @@ async fn receive(State(state): State<Arc<GhlState>>, headers: HeaderMap, body: B
 impl Ghl {
     pub async fn start() -> Ghl {
         let state = Arc::new(GhlState::default());
-        let app = Router::new().fallback(receive).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::serve(Router::new().fallback(receive).with_state(state.clone())).await;
         Ghl {
             url: format!("http://{addr}/hooks/test/webhook-trigger/calendar"),
             state,
         }
+    }
+
+    /// Makes this stand-in workspace `ws`'s GHL integration (3 retries, 1 s apart), enabled or
+    /// not: its signing secret.
+    pub async fn integrate(&self, app: &shared::App, ws: &str, enabled: bool) -> WebhookSecret {
+        app.integrations
+            .put_integration(
+                ws,
+                IntegrationKind::Ghl,
+                &IntegrationInput {
+                    webhook_url: self.url.clone(),
+                    enabled,
+                    retry_attempts: 3,
+                    retry_delay: 1,
+                },
+                &WebhookSecret::generate(),
+                &shared::time::now_string(),
+            )
+            .await
+            .expect("put the GHL integration")
+            .secret
+    }
+
+    /// Waits (at most `within`) for a first request: the `sentra_event_id` it carries.
+    pub async fn first_event_id(&self, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        while self.requests().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the create never reached GHL"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.payloads()[0]["event_data"]["sentra_event_id"]
+            .as_str()
+            .expect("sentra_event_id")
+            .to_owned()
     }
 
     /// While down, every request is answered 503.

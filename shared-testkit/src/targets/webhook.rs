@@ -17,6 +17,23 @@ pub struct Received {
 }
 
 impl Received {
+    /// A request as it arrived: its headers (names lower-case) and body.
+    pub fn new(headers: &HeaderMap, body: Bytes) -> Self {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        Self {
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
@@ -40,19 +57,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    state.requests.lock().unwrap().push(Received {
-        headers,
-        body: body.to_vec(),
-    });
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(Received::new(&headers, body));
     let code = state
         .script
         .lock()
@@ -67,16 +76,32 @@ impl Target {
     pub async fn start() -> Target {
         let state = Arc::new(TargetState::default());
         state.default_status.store(202, Ordering::SeqCst);
-        let app = Router::new().fallback(receive).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::serve(Router::new().fallback(receive).with_state(state.clone())).await;
         Target {
             url: format!("http://{addr}/webhook"),
             state,
         }
+    }
+
+    /// Makes this target workspace `ws`'s enabled HubSpot integration with `retry_attempts`
+    /// (1 s apart).
+    pub async fn integrate_hubspot(&self, app: &shared::App, ws: &str, retry_attempts: u32) {
+        use shared::integrations::{IntegrationInput, IntegrationKind};
+        app.integrations
+            .put_integration(
+                ws,
+                IntegrationKind::Hubspot,
+                &IntegrationInput {
+                    webhook_url: self.url.clone(),
+                    enabled: true,
+                    retry_attempts,
+                    retry_delay: 1,
+                },
+                &shared::signing::WebhookSecret::generate(),
+                &shared::time::now_string(),
+            )
+            .await
+            .expect("put the HubSpot integration");
     }
 
     /// The next requests get these statuses in order, then the default.

@@ -5,17 +5,18 @@
 use std::collections::BTreeSet;
 
 use shared::bookings::{
-    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCode,
+    ActiveBookingRef, Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam,
 };
 
-use shared::bookings::ports::{
-    BookingStore, BookingTransition, CancelOutcome, CreateBookingOutcome, NewBooking,
-};
+use shared::bookings::ports::BookingTransition::{self, Complete, QrScan, QrValidate};
+use shared::bookings::ports::{BookingStore, CancelOutcome, CreateBookingOutcome, NewBooking};
 use shared::error::AppError;
-use shared::ids::{new_id, BOOKING, QR_CODE};
+use shared::ids::{new_id, BOOKING};
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::{DomainEvent, OutboxRecord};
 use shared::time::now_string;
+use shared_testkit::contract::all_pages;
+use shared_testkit::fixtures;
 
 shared_testkit::contract!(
     put_exam_creates_an_exam_with_zero_counters,
@@ -81,29 +82,10 @@ fn outbox(exam: &str, event_type: &str) -> OutboxRecord {
 }
 
 fn new_booking(exam: &str, contact: &str) -> NewBooking {
-    let now = now_string();
+    let booking = fixtures::booking(exam, contact, &now_string());
     NewBooking {
-        workspace_id: WS.to_owned(),
-        booking: Booking {
-            id: new_id(BOOKING),
-            mock_exam_id: exam.to_owned(),
-            contact_id: Some(contact.to_owned()),
-            status: BookingStatus::Active,
-            created_at: now.clone(),
-            updated_at: None,
-            cancelled_at: None,
-            completed_at: None,
-            qr_code: QrCode {
-                id: new_id(QR_CODE),
-                code: format!("QR-{contact}"),
-                scanned_at: None,
-                scanned_by: None,
-                validated_at: None,
-            },
-        },
-        idempotency: None,
         outbox: outbox(exam, "booking.created"),
-        now,
+        ..fixtures::new_booking(WS, booking)
     }
 }
 
@@ -348,18 +330,7 @@ async fn cancel_twice_decrements_once<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
     book(s, EXAM, "c-2").await;
-    let CancelOutcome::Cancelled(cancelled) = s
-        .cancel_booking(
-            WS,
-            &booking.id,
-            &outbox(EXAM, "booking.cancelled"),
-            &now_string(),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("first cancel must cancel");
-    };
+    let cancelled = cancel(s, &booking).await;
     let second_outbox = outbox(EXAM, "booking.cancelled");
     let again = s
         .cancel_booking(WS, &booking.id, &second_outbox, &now_string())
@@ -386,20 +357,54 @@ async fn cancelling_an_unknown_booking_is_not_found<S: Store + ?Sized>(s: &S) {
     assert_eq!(counter(s, EXAM).await, (0, 0));
 }
 
+/// Cancels `booking` (active) of WS now, writing a cancellation outbox record: the booking
+/// after it.
+async fn cancel<S: Store + ?Sized>(s: &S, booking: &Booking) -> Booking {
+    let ob = outbox(EXAM, "booking.cancelled");
+    match s.cancel_booking(WS, &booking.id, &ob, &now_string()).await {
+        Ok(CancelOutcome::Cancelled(cancelled)) => cancelled,
+        other => panic!("first cancel must cancel: {other:?}"),
+    }
+}
+
+/// Moves `booking` by `t` (scanned `by`) at `now`, writing `ob`: the booking after it.
+async fn transition<S: Store + ?Sized>(
+    s: &S,
+    booking: &Booking,
+    t: BookingTransition,
+    by: Option<&str>,
+    ob: &OutboxRecord,
+    now: &str,
+) -> Booking {
+    s.transition_booking(WS, &booking.id, t, by, ob, now)
+        .await
+        .unwrap()
+}
+
+/// Asserts that `t` (scanned `by`) is refused for `booking` as a validation error that
+/// changes nothing: the booking stays as it is and no outbox record is written.
+async fn assert_refused<S: Store + ?Sized>(
+    s: &S,
+    booking: &Booking,
+    t: BookingTransition,
+    by: Option<&str>,
+) {
+    let ob = outbox(EXAM, "booking.updated");
+    let err = s
+        .transition_booking(WS, &booking.id, t, by, &ob, &now_string())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Validation(_)), "{t:?}: {err:?}");
+    let stored = s.get_booking(WS, &booking.id).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(booking), "{t:?}");
+    assert_eq!(s.get_outbox(&ob.id).await.unwrap(), None, "{t:?}");
+}
+
 async fn a_completed_booking_cannot_be_cancelled<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
-    let completed = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::Complete,
-            None,
-            &outbox(EXAM, "booking.completed"),
-            &now_string(),
-        )
-        .await
-        .unwrap();
+    let ob = outbox(EXAM, "booking.completed");
+    let completed = transition(s, &booking, Complete, None, &ob, &now_string()).await;
     let ob = outbox(EXAM, "booking.cancelled");
     let err = s
         .cancel_booking(WS, &booking.id, &ob, &now_string())
@@ -419,17 +424,7 @@ async fn complete_keeps_the_seat_and_happens_once<S: Store + ?Sized>(s: &S) {
     let booking = book(s, EXAM, "c-1").await;
     let ob = outbox(EXAM, "booking.completed");
     let now = now_string();
-    let completed = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::Complete,
-            None,
-            &ob,
-            &now,
-        )
-        .await
-        .unwrap();
+    let completed = transition(s, &booking, Complete, None, &ob, &now).await;
     assert_eq!(completed.status, BookingStatus::Completed);
     assert_eq!(completed.completed_at.as_deref(), Some(now.as_str()));
     assert_eq!(completed.updated_at.as_deref(), Some(now.as_str()));
@@ -444,25 +439,7 @@ async fn complete_keeps_the_seat_and_happens_once<S: Store + ?Sized>(s: &S) {
         "a completed booking still holds its seat"
     );
     assert_eq!(s.list_active_bookings(WS, EXAM).await.unwrap().len(), 1);
-
-    let ob2 = outbox(EXAM, "booking.completed");
-    let err = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::Complete,
-            None,
-            &ob2,
-            &now_string(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AppError::Validation(_)), "{err:?}");
-    assert_eq!(
-        s.get_booking(WS, &booking.id).await.unwrap(),
-        Some(completed)
-    );
-    assert_eq!(s.get_outbox(&ob2.id).await.unwrap(), None);
+    assert_refused(s, &completed, Complete, None).await;
 }
 
 async fn qr_scan_records_when_and_by_whom<S: Store + ?Sized>(s: &S) {
@@ -470,17 +447,7 @@ async fn qr_scan_records_when_and_by_whom<S: Store + ?Sized>(s: &S) {
     let booking = book(s, EXAM, "c-1").await;
     let ob = outbox(EXAM, "booking.qr_scanned");
     let now = now_string();
-    let scanned = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::QrScan,
-            Some("door-1"),
-            &ob,
-            &now,
-        )
-        .await
-        .unwrap();
+    let scanned = transition(s, &booking, QrScan, Some("door-1"), &ob, &now).await;
     assert_eq!(scanned.status, BookingStatus::Active);
     assert_eq!(scanned.qr_code.scanned_at.as_deref(), Some(now.as_str()));
     assert_eq!(scanned.qr_code.scanned_by.as_deref(), Some("door-1"));
@@ -488,28 +455,11 @@ async fn qr_scan_records_when_and_by_whom<S: Store + ?Sized>(s: &S) {
     assert_eq!(s.get_booking(WS, &booking.id).await.unwrap(), Some(scanned));
     assert_eq!(s.get_outbox(&ob.id).await.unwrap(), Some(ob));
     // A later scan (also of a completed booking) records the latest one.
-    s.transition_booking(
-        WS,
-        &booking.id,
-        BookingTransition::Complete,
-        None,
-        &outbox(EXAM, "booking.completed"),
-        &now_string(),
-    )
-    .await
-    .unwrap();
+    let ob = outbox(EXAM, "booking.completed");
+    transition(s, &booking, Complete, None, &ob, &now_string()).await;
     let later = now_string();
-    let rescanned = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::QrScan,
-            None,
-            &outbox(EXAM, "booking.qr_scanned"),
-            &later,
-        )
-        .await
-        .unwrap();
+    let ob = outbox(EXAM, "booking.qr_scanned");
+    let rescanned = transition(s, &booking, QrScan, None, &ob, &later).await;
     assert_eq!(rescanned.status, BookingStatus::Completed);
     assert_eq!(
         rescanned.qr_code.scanned_at.as_deref(),
@@ -526,17 +476,8 @@ async fn qr_validate_happens_once<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
     let now = now_string();
-    let validated = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::QrValidate,
-            None,
-            &outbox(EXAM, "booking.qr_validated"),
-            &now,
-        )
-        .await
-        .unwrap();
+    let ob = outbox(EXAM, "booking.qr_validated");
+    let validated = transition(s, &booking, QrValidate, None, &ob, &now).await;
     assert_eq!(
         validated.qr_code.validated_at.as_deref(),
         Some(now.as_str())
@@ -545,53 +486,15 @@ async fn qr_validate_happens_once<S: Store + ?Sized>(s: &S) {
         s.get_booking(WS, &booking.id).await.unwrap(),
         Some(validated.clone())
     );
-    let ob = outbox(EXAM, "booking.qr_validated");
-    let err = s
-        .transition_booking(
-            WS,
-            &booking.id,
-            BookingTransition::QrValidate,
-            None,
-            &ob,
-            &now_string(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AppError::Validation(_)), "{err:?}");
-    assert_eq!(
-        s.get_booking(WS, &booking.id).await.unwrap(),
-        Some(validated)
-    );
-    assert_eq!(s.get_outbox(&ob.id).await.unwrap(), None);
+    assert_refused(s, &validated, QrValidate, None).await;
 }
 
 async fn a_cancelled_booking_accepts_no_transition<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let booking = book(s, EXAM, "c-1").await;
-    let CancelOutcome::Cancelled(cancelled) = s
-        .cancel_booking(
-            WS,
-            &booking.id,
-            &outbox(EXAM, "booking.cancelled"),
-            &now_string(),
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("first cancel must cancel");
-    };
-    for t in [
-        BookingTransition::Complete,
-        BookingTransition::QrScan,
-        BookingTransition::QrValidate,
-    ] {
-        let ob = outbox(EXAM, "booking.updated");
-        let err = s
-            .transition_booking(WS, &booking.id, t, Some("door-1"), &ob, &now_string())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, AppError::Validation(_)), "{t:?}: {err:?}");
-        assert_eq!(s.get_outbox(&ob.id).await.unwrap(), None);
+    let cancelled = cancel(s, &booking).await;
+    for t in [Complete, QrScan, QrValidate] {
+        assert_refused(s, &cancelled, t, Some("door-1")).await;
     }
     assert_eq!(
         s.get_booking(WS, &booking.id).await.unwrap(),
@@ -603,14 +506,7 @@ async fn a_cancelled_booking_accepts_no_transition<S: Store + ?Sized>(s: &S) {
 async fn transition_of_an_unknown_booking_is_not_found<S: Store + ?Sized>(s: &S) {
     let ob = outbox(EXAM, "booking.completed");
     let err = s
-        .transition_booking(
-            WS,
-            &new_id(BOOKING),
-            BookingTransition::Complete,
-            None,
-            &ob,
-            &now_string(),
-        )
+        .transition_booking(WS, &new_id(BOOKING), Complete, None, &ob, &now_string())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
@@ -667,18 +563,12 @@ async fn listing_exams_page_by_page_sees_each_once<S: Store + ?Sized>(s: &S) {
         exam(s, WS, id, 5).await;
     }
     exam(s, OTHER_WS, "999", 5).await;
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s.list_exams(WS, cursor.as_deref(), 2).await.unwrap();
-        assert!(page.items.len() <= 2, "a page holds at most `limit` items");
-        seen.extend(page.items.into_iter().map(|e| e.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    assert!(cursor.is_none(), "the cursor chain ends");
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_exams(WS, c.as_deref(), 2).await.unwrap(),
+        |e| e.id,
+    )
+    .await;
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no exam twice: {seen:?}");
     assert_eq!(unique, created);
@@ -693,20 +583,12 @@ async fn exam_counters_are_listed_page_by_page_with_their_versions<S: Store + ?S
     book(s, "e1", "c1").await;
     book(s, "e1", "c2").await;
     s.mark_synced(WS, "e1", 1).await.unwrap();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = s
-            .list_exam_counters(WS, cursor.as_deref(), 2)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 2);
-        seen.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let seen = all_pages(
+        2,
+        async |c| s.list_exam_counters(WS, c.as_deref(), 2).await.unwrap(),
+        |x| x,
+    )
+    .await;
     let ids: Vec<&str> = seen.iter().map(|c| c.exam_id.as_str()).collect();
     assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"]);
     let e1 = &seen[1];
@@ -750,20 +632,16 @@ async fn an_exams_bookings_are_listed_newest_first_by_status_page_by_page<S: Sto
         .await
         .unwrap();
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s
-            .list_exam_bookings(WS, EXAM, None, cursor.as_deref(), 1)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 1);
-        seen.extend(page.items.into_iter().map(|b| b.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let seen: Vec<String> = all_pages(
+        1,
+        async |c| {
+            s.list_exam_bookings(WS, EXAM, None, c.as_deref(), 1)
+                .await
+                .unwrap()
+        },
+        |b| b.id,
+    )
+    .await;
     assert_eq!(seen, newest_first);
     let active: Vec<String> = s
         .list_exam_bookings(WS, EXAM, Some(BookingStatus::Active), None, 10)

@@ -30,26 +30,15 @@ fn now() -> String {
 }
 
 fn event(ws: &str, client_id: Value) -> CalendarEvent {
-    let now = now();
-    CalendarEvent {
-        id: shared::ids::new_id(shared::ids::CALENDAR_EVENT),
-        workspace_id: ws.to_owned(),
-        event_type: "onboarding".into(),
-        event_title: "Onboarding Session".into(),
-        start_date: "2024-01-15".into(),
-        end_date: "2024-01-15".into(),
-        start_time: "10:00".into(),
-        end_time: "11:00".into(),
-        description: Some("Initial client onboarding".into()),
-        client_id,
-        client_email: Some("client@example.com".into()),
-        client_phone: None,
-        client_name: None,
-        revision: 1,
-        created_at: now.clone(),
-        updated_at: now,
-        deleted_at: None,
-    }
+    shared_testkit::fixtures::calendar_event(
+        ws,
+        json!({
+            "eventType": "onboarding", "eventTitle": "Onboarding Session",
+            "startDate": "2024-01-15", "endDate": "2024-01-15", "startTime": "10:00", "endTime": "11:00",
+            "description": "Initial client onboarding", "clientId": client_id,
+            "clientEmail": "client@example.com",
+        }),
+    )
 }
 
 async fn created<S: CalendarStore + ?Sized>(s: &S, ws: &str, status: SyncStatus) -> CalendarEvent {

@@ -13,6 +13,8 @@ use shared::inbound::domain::{
 use shared::inbound::ports::{
     InboundEventStore, InsertOutcome, RecordStore, SyncExecutionStore, SyncJobStore,
 };
+use shared_testkit::contract::all_pages;
+use shared_testkit::fixtures;
 
 trait Store: SyncJobStore + InboundEventStore + RecordStore + SyncExecutionStore {}
 impl<T: SyncJobStore + InboundEventStore + RecordStore + SyncExecutionStore> Store for T {}
@@ -64,27 +66,14 @@ fn job(id: &str, version: i64) -> SyncJob {
 }
 
 fn event(iev: &str, provider: &str, status: EventStatus) -> InboundEvent {
+    let raw_body = format!(r#"{{"id":"{provider}","type":"customer.updated"}}"#);
     InboundEvent {
-        id: iev.into(),
-        workspace_id: WS.into(),
-        job_id: JOB.into(),
-        source: Source::Stripe,
-        provider_event_id: provider.into(),
-        event_type: "customer.updated".into(),
         status,
         headers: BTreeMap::from([("stripe-signature".to_owned(), "t=1,v1=ab".to_owned())]),
-        raw_body: format!(r#"{{"id":"{provider}","type":"customer.updated"}}"#),
-        attempts: 0,
-        last_error: None,
-        errors: vec![],
-        object_type: None,
-        object_id: None,
-        event_created: None,
-        outcome: None,
         received_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),
-        processed_at: None,
         expires_at: now() + 3600,
+        ..fixtures::inbound_event(WS, JOB, iev, provider, raw_body)
     }
 }
 
@@ -115,10 +104,31 @@ fn record(id: &str, ec: &str, seq: &str, deleted: bool, email: &str) -> Record {
 const T1: &str = "2024-01-01T00:00:01.000000Z";
 const T2: &str = "2024-01-01T00:00:02.000000Z";
 
+/// Inserts `n` processed events `iev_00`, `iev_01`, … (of `evt_0`, `evt_1`, …).
+async fn insert_processed<S: Store + ?Sized>(s: &S, n: usize) {
+    for i in 0..n {
+        let ev = event(
+            &format!("iev_0{i}"),
+            &format!("evt_{i}"),
+            EventStatus::Processed,
+        );
+        s.insert_event(&ev, now()).await.unwrap();
+    }
+}
+
+/// Applies `r` in WS/JOB: its outcome.
+async fn apply<S: Store + ?Sized>(s: &S, r: Record) -> ApplyOutcome {
+    s.apply_record(WS, JOB, &r).await.unwrap()
+}
+
+/// The customer record `id` of WS/JOB, if any.
+async fn stored<S: Store + ?Sized>(s: &S, id: &str) -> Option<Record> {
+    s.get_record(WS, JOB, "customer", id).await.unwrap()
+}
+
 async fn email<S: Store + ?Sized>(s: &S, id: &str) -> Option<String> {
-    s.get_record(WS, JOB, "customer", id)
+    stored(s, id)
         .await
-        .unwrap()
         .and_then(|r| r.data)
         .map(|d| d["email"].as_str().unwrap().to_owned())
 }
@@ -301,42 +311,22 @@ async fn events_list_newest_first_by_status_and_page<S: Store + ?Sized>(s: &S) {
         all.items.iter().all(|e| e.raw_body.is_empty()),
         "lists carry no payload"
     );
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let p = s
-            .list_events(
-                WS,
-                JOB,
-                Some(EventStatus::Processed),
-                cursor.as_deref(),
-                2,
-                now(),
-            )
-            .await
-            .unwrap();
-        seen.extend(p.items.into_iter().map(|e| e.id));
-        cursor = p.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let processed = Some(EventStatus::Processed);
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| {
+            s.list_events(WS, JOB, processed, c.as_deref(), 2, now())
+                .await
+                .unwrap()
+        },
+        |e| e.id,
+    )
+    .await;
     assert_eq!(seen, vec!["iev_04", "iev_02", "iev_00"]);
 }
 
 async fn events_between_ids_oldest_first<S: Store + ?Sized>(s: &S) {
-    for i in 0..5 {
-        s.insert_event(
-            &event(
-                &format!("iev_0{i}"),
-                &format!("evt_{i}"),
-                EventStatus::Processed,
-            ),
-            now(),
-        )
-        .await
-        .unwrap();
-    }
+    insert_processed(s, 5).await;
     let p = s
         .list_events_between(WS, JOB, ("iev_01", "iev_03"), None, 10, now())
         .await
@@ -479,118 +469,68 @@ async fn record_upsert_and_read_back<S: Store + ?Sized>(s: &S) {
         s.apply_record(WS, JOB, &r).await.unwrap(),
         ApplyOutcome::Applied
     );
-    let got = s
-        .get_record(WS, JOB, "customer", "cus_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let got = stored(s, "cus_1").await.unwrap();
     assert_eq!(
         got, r,
         "data (big numbers included) and metadata round-trip"
     );
-    assert!(s
-        .get_record(WS, JOB, "customer", "cus_2")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(stored(s, "cus_2").await.is_none());
 }
 
 async fn older_event_never_overwrites_a_record<S: Store + ?Sized>(s: &S) {
-    s.apply_record(WS, JOB, &record("cus_1", T2, "iev_01", false, "new"))
-        .await
-        .unwrap();
+    apply(s, record("cus_1", T2, "iev_01", false, "new")).await;
     let late = record("cus_1", T1, "iev_02", false, "old");
-    assert_eq!(
-        s.apply_record(WS, JOB, &late).await.unwrap(),
-        ApplyOutcome::Unchanged
-    );
+    assert_eq!(apply(s, late).await, ApplyOutcome::Unchanged);
     assert_eq!(email(s, "cus_1").await.as_deref(), Some("new"));
 }
 
 async fn equal_times_later_arrival_wins_except_over_a_tombstone<S: Store + ?Sized>(s: &S) {
-    s.apply_record(WS, JOB, &record("cus_1", T1, "iev_02", false, "second"))
-        .await
-        .unwrap();
+    apply(s, record("cus_1", T1, "iev_02", false, "second")).await;
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_01", false, "first"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_01", false, "first")).await,
         ApplyOutcome::Unchanged,
         "earlier arrival at the same time"
     );
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_02", false, "second"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_02", false, "second")).await,
         ApplyOutcome::Unchanged,
         "the same event twice"
     );
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_03", false, "third"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_03", false, "third")).await,
         ApplyOutcome::Applied
     );
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_04", true, ""))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_04", true, "")).await,
         ApplyOutcome::Applied,
         "a later delete at the same time wins"
     );
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_05", false, "zombie"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_05", false, "zombie")).await,
         ApplyOutcome::Unchanged,
         "not over a tombstone"
     );
-    let got = s
-        .get_record(WS, JOB, "customer", "cus_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let got = stored(s, "cus_1").await.unwrap();
     assert!(got.meta.deleted);
     assert!(got.data.is_none());
 }
 
 async fn delete_leaves_a_tombstone_that_blocks_late_updates<S: Store + ?Sized>(s: &S) {
-    s.apply_record(WS, JOB, &record("cus_1", T1, "iev_01", false, "live"))
-        .await
-        .unwrap();
-    s.apply_record(WS, JOB, &record("cus_1", T2, "iev_02", true, ""))
-        .await
-        .unwrap();
+    apply(s, record("cus_1", T1, "iev_01", false, "live")).await;
+    apply(s, record("cus_1", T2, "iev_02", true, "")).await;
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_1", T1, "iev_03", false, "late"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_1", T1, "iev_03", false, "late")).await,
         ApplyOutcome::Unchanged
     );
-    let got = s
-        .get_record(WS, JOB, "customer", "cus_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let got = stored(s, "cus_1").await.unwrap();
     assert!(got.meta.deleted);
     // A delete of a record never seen still leaves a tombstone.
-    s.apply_record(WS, JOB, &record("cus_9", T2, "iev_04", true, ""))
-        .await
-        .unwrap();
+    apply(s, record("cus_9", T2, "iev_04", true, "")).await;
     assert_eq!(
-        s.apply_record(WS, JOB, &record("cus_9", T1, "iev_05", false, "late"))
-            .await
-            .unwrap(),
+        apply(s, record("cus_9", T1, "iev_05", false, "late")).await,
         ApplyOutcome::Unchanged
     );
-    assert!(
-        s.get_record(WS, JOB, "customer", "cus_9")
-            .await
-            .unwrap()
-            .unwrap()
-            .meta
-            .deleted
-    );
+    assert!(stored(s, "cus_9").await.unwrap().meta.deleted);
 }
 
 async fn concurrent_writes_end_on_the_newest<S: Store + ?Sized>(s: &S) {
@@ -611,9 +551,7 @@ async fn concurrent_writes_end_on_the_newest<S: Store + ?Sized>(s: &S) {
 }
 
 async fn records_are_scoped_to_workspace_and_job<S: Store + ?Sized>(s: &S) {
-    s.apply_record(WS, JOB, &record("cus_1", T1, "iev_01", false, "mine"))
-        .await
-        .unwrap();
+    apply(s, record("cus_1", T1, "iev_01", false, "mine")).await;
     assert!(s
         .get_record("ws_other", JOB, "customer", "cus_1")
         .await
@@ -755,18 +693,7 @@ async fn executions_list_newest_first_and_skip_expired<S: Store + ?Sized>(s: &S)
 }
 
 async fn cursors_from_another_partition_are_refused<S: Store + ?Sized>(s: &S) {
-    for i in 0..3 {
-        s.insert_event(
-            &event(
-                &format!("iev_0{i}"),
-                &format!("evt_{i}"),
-                EventStatus::Processed,
-            ),
-            now(),
-        )
-        .await
-        .unwrap();
-    }
+    insert_processed(s, 3).await;
     let p = s.list_events(WS, JOB, None, None, 1, now()).await.unwrap();
     let cursor = p.next_cursor.unwrap();
     let e = s

@@ -2,7 +2,7 @@
 //! in-memory fake (`fake::…`) and the DynamoDB adapter on moto (`dynamo::…`).
 
 use shared::integrations::ports::IntegrationStore;
-use shared::integrations::{AttemptStats, IntegrationInput, IntegrationKind};
+use shared::integrations::{AttemptStats, Integration, IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
 use shared::time::now_string;
 
@@ -27,6 +27,31 @@ fn input(url: &str, retry_attempts: u32) -> IntegrationInput {
         retry_attempts,
         retry_delay: 30,
     }
+}
+
+/// Puts the `kind` integration of WS at `url` with `retry_attempts` and `secret`, now.
+async fn put<S: IntegrationStore + ?Sized>(
+    s: &S,
+    kind: IntegrationKind,
+    url: &str,
+    retry_attempts: u32,
+    secret: &WebhookSecret,
+) -> Integration {
+    let settings = input(url, retry_attempts);
+    s.put_integration(WS, kind, &settings, secret, &now_string())
+        .await
+        .unwrap()
+}
+
+/// Records an attempt of `ws`'s `kind` integration at `at`, failed with `error` if any.
+async fn attempt<S: IntegrationStore + ?Sized>(
+    s: &S,
+    ws: &str,
+    kind: IntegrationKind,
+    at: &str,
+    error: Option<&str>,
+) {
+    s.record_attempt(ws, kind, at, error).await.unwrap();
 }
 
 async fn the_first_put_creates_the_integration_with_the_given_secret<
@@ -70,16 +95,7 @@ async fn a_second_put_keeps_the_secret_and_replaces_the_settings<S: IntegrationS
     s: &S,
 ) {
     let first_secret = WebhookSecret::generate();
-    let first = s
-        .put_integration(
-            WS,
-            HUBSPOT,
-            &input("https://hooks.example/a", 5),
-            &first_secret,
-            &now_string(),
-        )
-        .await
-        .unwrap();
+    let first = put(s, HUBSPOT, "https://hooks.example/a", 5, &first_secret).await;
     let later = now_string();
     let settings = IntegrationInput {
         webhook_url: "https://hooks.example/b".into(),
@@ -102,27 +118,17 @@ async fn a_second_put_keeps_the_secret_and_replaces_the_settings<S: IntegrationS
 
 async fn integrations_are_kept_per_kind_and_workspace<S: IntegrationStore + ?Sized>(s: &S) {
     let hubspot_secret = WebhookSecret::generate();
-    s.put_integration(
-        WS,
-        HUBSPOT,
-        &input("https://hooks.example/h", 5),
-        &hubspot_secret,
-        &now_string(),
-    )
-    .await
-    .unwrap();
+    put(s, HUBSPOT, "https://hooks.example/h", 5, &hubspot_secret).await;
     assert_eq!(s.get_integration(WS, GHL).await.unwrap(), None);
     assert_eq!(s.get_integration("ws_other", HUBSPOT).await.unwrap(), None);
-    let ghl = s
-        .put_integration(
-            WS,
-            GHL,
-            &input("https://hooks.example/g", 1),
-            &WebhookSecret::generate(),
-            &now_string(),
-        )
-        .await
-        .unwrap();
+    let ghl = put(
+        s,
+        GHL,
+        "https://hooks.example/g",
+        1,
+        &WebhookSecret::generate(),
+    )
+    .await;
     assert_ne!(
         ghl.secret, hubspot_secret,
         "each integration has its own secret"
@@ -133,31 +139,20 @@ async fn integrations_are_kept_per_kind_and_workspace<S: IntegrationStore + ?Siz
 }
 
 async fn attempt_stats_sum_succeeded_and_failed<S: IntegrationStore + ?Sized>(s: &S) {
-    s.put_integration(
-        WS,
+    put(
+        s,
         HUBSPOT,
-        &input("https://hooks.example/h", 5),
+        "https://hooks.example/h",
+        5,
         &WebhookSecret::generate(),
-        &now_string(),
     )
-    .await
-    .unwrap();
+    .await;
     let since = now_string();
-    s.record_attempt(WS, HUBSPOT, &now_string(), None)
-        .await
-        .unwrap();
-    s.record_attempt(WS, HUBSPOT, &now_string(), Some("http status 500"))
-        .await
-        .unwrap();
-    s.record_attempt(WS, HUBSPOT, &now_string(), None)
-        .await
-        .unwrap();
-    s.record_attempt(WS, GHL, &now_string(), Some("timeout"))
-        .await
-        .unwrap();
-    s.record_attempt("ws_other", HUBSPOT, &now_string(), None)
-        .await
-        .unwrap();
+    attempt(s, WS, HUBSPOT, &now_string(), None).await;
+    attempt(s, WS, HUBSPOT, &now_string(), Some("http status 500")).await;
+    attempt(s, WS, HUBSPOT, &now_string(), None).await;
+    attempt(s, WS, GHL, &now_string(), Some("timeout")).await;
+    attempt(s, "ws_other", HUBSPOT, &now_string(), None).await;
     let expected = AttemptStats {
         succeeded: 2,
         failed: 1,
@@ -174,61 +169,37 @@ async fn attempt_stats_sum_succeeded_and_failed<S: IntegrationStore + ?Sized>(s:
 }
 
 async fn attempts_before_the_hour_of_since_are_not_counted<S: IntegrationStore + ?Sized>(s: &S) {
-    s.record_attempt(WS, HUBSPOT, "2026-03-01T09:59:59.999Z", Some("old"))
-        .await
-        .unwrap();
-    s.record_attempt(WS, HUBSPOT, "2026-03-01T10:00:00.000Z", None)
-        .await
-        .unwrap();
-    s.record_attempt(WS, HUBSPOT, "2026-03-01T10:45:00.000Z", Some("boom"))
-        .await
-        .unwrap();
-    s.record_attempt(WS, HUBSPOT, "2026-03-02T08:00:00.000Z", None)
-        .await
-        .unwrap();
+    attempt(s, WS, HUBSPOT, "2026-03-01T09:59:59.999Z", Some("old")).await;
+    attempt(s, WS, HUBSPOT, "2026-03-01T10:00:00.000Z", None).await;
+    attempt(s, WS, HUBSPOT, "2026-03-01T10:45:00.000Z", Some("boom")).await;
+    attempt(s, WS, HUBSPOT, "2026-03-02T08:00:00.000Z", None).await;
     // Buckets are whole hours: `since` 10:30 counts the whole 10:00 hour.
-    let stats = s
-        .attempt_stats(WS, HUBSPOT, "2026-03-01T10:30:00.000Z")
-        .await
-        .unwrap();
+    for (since, succeeded, failed) in [
+        ("2026-03-01T10:30:00.000Z", 2, 1),
+        ("2026-03-02T00:00:00.000Z", 1, 0),
+        ("2026-03-03T00:00:00.000Z", 0, 0),
+    ] {
+        let stats = s.attempt_stats(WS, HUBSPOT, since).await.unwrap();
+        assert_eq!(stats, AttemptStats { succeeded, failed }, "since {since}");
+    }
     assert_eq!(
-        stats,
-        AttemptStats {
-            succeeded: 2,
-            failed: 1
-        }
+        s.attempt_stats(WS, HUBSPOT, "2026-03-03T00:00:00.000Z")
+            .await
+            .unwrap(),
+        AttemptStats::default()
     );
-    let stats = s
-        .attempt_stats(WS, HUBSPOT, "2026-03-02T00:00:00.000Z")
-        .await
-        .unwrap();
-    assert_eq!(
-        stats,
-        AttemptStats {
-            succeeded: 1,
-            failed: 0
-        }
-    );
-    let stats = s
-        .attempt_stats(WS, HUBSPOT, "2026-03-03T00:00:00.000Z")
-        .await
-        .unwrap();
-    assert_eq!(stats, AttemptStats::default());
 }
 
 async fn a_failure_becomes_the_last_error<S: IntegrationStore + ?Sized>(s: &S) {
-    s.put_integration(
-        WS,
+    put(
+        s,
         HUBSPOT,
-        &input("https://hooks.example/h", 5),
+        "https://hooks.example/h",
+        5,
         &WebhookSecret::generate(),
-        &now_string(),
     )
-    .await
-    .unwrap();
-    s.record_attempt(WS, HUBSPOT, &now_string(), None)
-        .await
-        .unwrap();
+    .await;
+    attempt(s, WS, HUBSPOT, &now_string(), None).await;
     assert_eq!(
         s.get_integration(WS, HUBSPOT)
             .await
@@ -238,35 +209,27 @@ async fn a_failure_becomes_the_last_error<S: IntegrationStore + ?Sized>(s: &S) {
         None
     );
     let first = now_string();
-    s.record_attempt(WS, HUBSPOT, &first, Some("http status 500"))
-        .await
-        .unwrap();
+    attempt(s, WS, HUBSPOT, &first, Some("http status 500")).await;
     let later = now_string();
-    s.record_attempt(WS, HUBSPOT, &later, Some("connect error"))
-        .await
-        .unwrap();
+    attempt(s, WS, HUBSPOT, &later, Some("connect error")).await;
     let i = s.get_integration(WS, HUBSPOT).await.unwrap().unwrap();
     assert_eq!(i.last_error.as_deref(), Some("connect error"));
     assert_eq!(i.last_error_at.as_deref(), Some(later.as_str()));
     // A later PUT of the settings does not wipe it.
-    let again = s
-        .put_integration(
-            WS,
-            HUBSPOT,
-            &input("https://hooks.example/h2", 5),
-            &WebhookSecret::generate(),
-            &now_string(),
-        )
-        .await
-        .unwrap();
+    let again = put(
+        s,
+        HUBSPOT,
+        "https://hooks.example/h2",
+        5,
+        &WebhookSecret::generate(),
+    )
+    .await;
     assert_eq!(again.last_error.as_deref(), Some("connect error"));
 }
 
 async fn an_attempt_without_an_integration_creates_none<S: IntegrationStore + ?Sized>(s: &S) {
     let since = now_string();
-    s.record_attempt(WS, GHL, &now_string(), Some("http status 404"))
-        .await
-        .unwrap();
+    attempt(s, WS, GHL, &now_string(), Some("http status 404")).await;
     assert_eq!(s.get_integration(WS, GHL).await.unwrap(), None);
     let stats = s.attempt_stats(WS, GHL, &since).await.unwrap();
     assert_eq!(

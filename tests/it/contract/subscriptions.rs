@@ -12,6 +12,8 @@ use shared::subscriptions::{
     DeliveryStore, Subscription, SubscriptionPatch, SubscriptionStore,
 };
 use shared::time::{format, now, now_string};
+use shared_testkit::contract::all_pages;
+use shared_testkit::fixtures;
 
 shared_testkit::contract!(
     a_created_subscription_reads_back_as_written,
@@ -48,31 +50,14 @@ trait Store: SubscriptionStore + DeliveryStore {}
 impl<T: SubscriptionStore + DeliveryStore + ?Sized> Store for T {}
 
 fn subscription(ws: &str) -> Subscription {
-    let now = now_string();
-    Subscription {
-        id: new_id(WEBHOOK),
-        workspace_id: ws.into(),
-        name: "CRM".into(),
-        url: "https://example.com/hook".into(),
-        events: vec!["booking.*".into(), "user.created".into()],
-        description: Some("sync".into()),
-        retry_attempts: 3,
-        retry_delay: 60,
-        timeout_ms: 10_000,
-        max_consecutive_failures: 3,
-        active: true,
-        disabled_reason: None,
-        secret: WebhookSecret::generate(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        success_count: 0,
-        failed_count: 0,
-        consecutive_failures: 0,
-        last_delivery_status: None,
-        last_delivery_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    }
+    fixtures::subscription(
+        ws,
+        json!({
+            "name": "CRM", "url": "https://example.com/hook",
+            "events": ["booking.*", "user.created"], "description": "sync",
+            "retryAttempts": 3, "retryDelay": 60, "timeoutMs": 10_000, "maxConsecutiveFailures": 3,
+        }),
+    )
 }
 
 async fn created<S: Store + ?Sized>(s: &S, ws: &str) -> Subscription {
@@ -137,20 +122,12 @@ async fn subscriptions_list_newest_first_with_a_cursor<S: Store + ?Sized>(s: &S)
         ids.push(created(s, WS).await.id);
     }
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s
-            .list_subscriptions(WS, cursor.as_deref(), 2)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 2);
-        seen.extend(page.items.into_iter().map(|s| s.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_subscriptions(WS, c.as_deref(), 2).await.unwrap(),
+        |s| s.id,
+    )
+    .await;
     assert_eq!(seen, ids);
 }
 
@@ -477,24 +454,17 @@ async fn deliveries_list_newest_first_per_subscription_with_a_cursor<S: Store + 
         s.create_delivery(&delivery(WS, "wh_2", age)).await.unwrap();
     }
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s
-            .list_deliveries(
-                WS,
-                &DeliveryFilter::subscription("wh_1"),
-                cursor.as_deref(),
-                2,
-            )
-            .await
-            .unwrap();
-        seen.extend(page.items.into_iter().map(|d| d.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let filter = DeliveryFilter::subscription("wh_1");
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| {
+            s.list_deliveries(WS, &filter, c.as_deref(), 2)
+                .await
+                .unwrap()
+        },
+        |d| d.id,
+    )
+    .await;
     assert_eq!(seen, ids);
     let page = s
         .list_deliveries(WS, &DeliveryFilter::subscription("wh_2"), None, 1)
@@ -537,21 +507,16 @@ async fn the_workspace_log_filters_by_status_event_and_time_across_subscriptions
         .await
         .unwrap();
     let ids = |filter: DeliveryFilter, limit: u32| async move {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..20 {
-            let page = s
-                .list_deliveries(WS, &filter, cursor.as_deref(), limit)
-                .await
-                .unwrap();
-            assert!(page.items.len() <= limit as usize);
-            seen.extend(page.items.into_iter().map(|d| d.id));
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        seen
+        all_pages(
+            limit,
+            async |c| {
+                s.list_deliveries(WS, &filter, c.as_deref(), limit)
+                    .await
+                    .unwrap()
+            },
+            |d| d.id,
+        )
+        .await
     };
     let newest_first = |pick: &dyn Fn(&Delivery) -> bool| -> Vec<String> {
         all.iter()
@@ -763,18 +728,16 @@ async fn failed_deliveries_since_filter_by_status_and_time<S: Store + ?Sized>(s:
 async fn overdue_deliveries_are_the_pending_ones_past_due_oldest_first<S: Store + ?Sized>(s: &S) {
     // Every page, following cursors.
     async fn overdue<S: Store + ?Sized>(s: &S, ws: &str, before: &str, limit: u32) -> Vec<String> {
-        let (mut out, mut cursor) = (Vec::new(), None::<String>);
-        loop {
-            let page = s
-                .overdue_deliveries(ws, before, cursor.as_deref(), limit)
-                .await
-                .unwrap();
-            out.extend(page.items.into_iter().map(|d| d.id));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return out,
-            }
-        }
+        all_pages(
+            limit,
+            async |c| {
+                s.overdue_deliveries(ws, before, c.as_deref(), limit)
+                    .await
+                    .unwrap()
+            },
+            |d| d.id,
+        )
+        .await
     }
     let hour_ago = delivery(WS, "wh_1", 3600);
     let twenty_min_ago = delivery(WS, "wh_2", 1200);

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use shared::bookings::ports::{BookingStore, NewBooking};
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use shared::bookings::{Booking, ExamInput};
 use shared::error::AppError;
 use shared::outbox::ports::OutboxStore;
 use shared::outbox::OutboxRecord;
@@ -16,6 +16,7 @@ use shared::users::{
     created_event, outbox_with, update_events, BlobStore, ExportFormat, ExportMode, ExportStatus,
     ExportStore, User, UserInput, UserStore,
 };
+use shared_testkit::fixtures::{booking, new_booking};
 
 shared_testkit::contract!(
     a_created_user_reads_back_and_is_counted,
@@ -199,26 +200,8 @@ async fn tag_consent_and_optin_indexes_follow_updates<S: Store + ?Sized>(s: &S) 
 }
 
 async fn list_filter_sort_cursor_table<S: Store>(s: &S) {
-    for (i, (first, tags, consent, optin)) in [
-        ("Carl", vec!["vip"], true, "messenger"),
-        ("alice", vec![], false, "whatsapp"),
-        ("Bob", vec!["vip", "new"], true, "telegram"),
-        ("dora", vec!["new"], false, "messenger"),
-        ("Eve", vec!["VIP"], true, "instagram"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        create(
-            s,
-            WS,
-            json!({
-                "firstName": first, "lastName": format!("L{i}"), "email": format!("{first}{i}@x.io"),
-                "tags": tags, "exportConsent": {"given": consent}, "optIns": {optin: true},
-                "customFields": {"level": if i % 2 == 0 { "gold" } else { "silver" }},
-            }),
-        )
-        .await;
+    for body in shared_testkit::fixtures::listed_users() {
+        create(s, WS, body).await;
     }
     for (q, want) in [
         ("", vec!["Eve", "dora", "Bob", "alice", "Carl"]),
@@ -281,29 +264,10 @@ async fn book<S: Store + ?Sized>(s: &S, contact: &str) -> Booking {
     )
     .await
     .unwrap();
-    let b = Booking {
-        id: shared::ids::new_id("bk"),
-        mock_exam_id: "exam1".into(),
-        contact_id: Some(contact.into()),
-        status: BookingStatus::Active,
-        created_at: now.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: QrCode {
-            id: shared::ids::new_id("qr"),
-            code: "C".into(),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
+    let b = booking("exam1", contact, &now);
     s.create_booking(&NewBooking {
-        workspace_id: WS.into(),
-        booking: b.clone(),
-        idempotency: None,
         outbox: OutboxRecord::new(WS, &now),
-        now,
+        ..new_booking(WS, b.clone())
     })
     .await
     .unwrap();

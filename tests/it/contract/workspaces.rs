@@ -8,6 +8,7 @@ use shared::ids::{new_id, API_KEY, WORKSPACE};
 use shared::tenancy::ports::WorkspaceStore;
 use shared::tenancy::{ApiKey, Workspace};
 use shared::time::now_string;
+use shared_testkit::contract::all_pages;
 
 shared_testkit::contract!(
     a_created_workspace_is_found_by_its_first_key,
@@ -62,6 +63,21 @@ async fn workspace_with_keys<S: WorkspaceStore + ?Sized>(
     (ws, keys)
 }
 
+/// Revokes key `key_id` of `ws`, now.
+async fn revoke<S: WorkspaceStore + ?Sized>(
+    s: &S,
+    ws: &Workspace,
+    key_id: &str,
+) -> Result<ApiKey, AppError> {
+    s.revoke_api_key(&ws.id, key_id, &now_string()).await
+}
+
+/// Asserts that `key` is found, as it is, by its hash.
+async fn assert_found<S: WorkspaceStore + ?Sized>(s: &S, key: &ApiKey) {
+    let found = s.find_api_key(&key.hash).await.unwrap();
+    assert_eq!(found.as_ref(), Some(key));
+}
+
 fn ids(keys: &[ApiKey]) -> Vec<String> {
     keys.iter().map(|k| k.id.clone()).collect()
 }
@@ -69,10 +85,7 @@ fn ids(keys: &[ApiKey]) -> Vec<String> {
 async fn a_created_workspace_is_found_by_its_first_key<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ws, keys) = workspace_with_keys(s, 1).await;
     assert_eq!(s.get_workspace(&ws.id).await.unwrap(), Some(ws.clone()));
-    assert_eq!(
-        s.find_api_key(&keys[0].hash).await.unwrap(),
-        Some(keys[0].clone())
-    );
+    assert_found(s, &keys[0]).await;
     assert_eq!(s.list_api_keys(&ws.id).await.unwrap(), keys);
 }
 
@@ -90,10 +103,7 @@ async fn unknown_workspaces_and_key_hashes_are_not_found<S: WorkspaceStore + ?Si
 
 async fn an_added_key_is_found_by_its_hash<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ws, keys) = workspace_with_keys(s, 2).await;
-    assert_eq!(
-        s.find_api_key(&keys[1].hash).await.unwrap(),
-        Some(keys[1].clone())
-    );
+    assert_found(s, &keys[1]).await;
     assert_eq!(
         s.find_api_key(&keys[1].hash)
             .await
@@ -114,9 +124,7 @@ async fn adding_a_key_to_an_unknown_workspace_is_not_found<S: WorkspaceStore + ?
 
 async fn listed_keys_exclude_revoked_ones_newest_first<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ws, keys) = workspace_with_keys(s, 3).await;
-    s.revoke_api_key(&ws.id, &keys[1].id, &now_string())
-        .await
-        .unwrap();
+    revoke(s, &ws, &keys[1].id).await.unwrap();
     let listed = ids(&s.list_api_keys(&ws.id).await.unwrap());
     let mut expected = ids(&[keys[0].clone(), keys[2].clone()]);
     expected.sort_by(|a, b| b.cmp(a));
@@ -130,44 +138,25 @@ async fn a_revoked_key_is_no_longer_found_by_its_hash<S: WorkspaceStore + ?Sized
     assert_eq!(revoked.id, keys[0].id);
     assert_eq!(revoked.revoked_at.as_deref(), Some(now.as_str()));
     assert_eq!(s.find_api_key(&keys[0].hash).await.unwrap(), None);
-    assert_eq!(
-        s.find_api_key(&keys[1].hash).await.unwrap(),
-        Some(keys[1].clone())
-    );
+    assert_found(s, &keys[1]).await;
 }
 
 async fn the_last_active_key_cannot_be_revoked<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ws, keys) = workspace_with_keys(s, 1).await;
-    let err = s
-        .revoke_api_key(&ws.id, &keys[0].id, &now_string())
-        .await
-        .unwrap_err();
+    let err = revoke(s, &ws, &keys[0].id).await.unwrap_err();
     assert!(matches!(err, AppError::Validation(_)), "{err:?}");
-    assert_eq!(
-        s.find_api_key(&keys[0].hash).await.unwrap(),
-        Some(keys[0].clone())
-    );
+    assert_found(s, &keys[0]).await;
     assert_eq!(s.list_api_keys(&ws.id).await.unwrap(), keys);
 }
 
 async fn revoking_twice_is_not_found_and_counts_once<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ws, keys) = workspace_with_keys(s, 3).await;
-    s.revoke_api_key(&ws.id, &keys[1].id, &now_string())
-        .await
-        .unwrap();
-    let err = s
-        .revoke_api_key(&ws.id, &keys[1].id, &now_string())
-        .await
-        .unwrap_err();
+    revoke(s, &ws, &keys[1].id).await.unwrap();
+    let err = revoke(s, &ws, &keys[1].id).await.unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
     // Two keys are still active: one more revoke works, then the last one is protected.
-    s.revoke_api_key(&ws.id, &keys[2].id, &now_string())
-        .await
-        .unwrap();
-    let err = s
-        .revoke_api_key(&ws.id, &keys[0].id, &now_string())
-        .await
-        .unwrap_err();
+    revoke(s, &ws, &keys[2].id).await.unwrap();
+    let err = revoke(s, &ws, &keys[0].id).await.unwrap_err();
     assert!(matches!(err, AppError::Validation(_)), "{err:?}");
     assert_eq!(
         ids(&s.list_api_keys(&ws.id).await.unwrap()),
@@ -178,20 +167,11 @@ async fn revoking_twice_is_not_found_and_counts_once<S: WorkspaceStore + ?Sized>
 async fn a_foreign_or_unknown_key_cannot_be_revoked<S: WorkspaceStore + ?Sized>(s: &S) {
     let (ours, _) = workspace_with_keys(s, 2).await;
     let (theirs, their_keys) = workspace_with_keys(s, 2).await;
-    let err = s
-        .revoke_api_key(&ours.id, &their_keys[0].id, &now_string())
-        .await
-        .unwrap_err();
+    let err = revoke(s, &ours, &their_keys[0].id).await.unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
-    assert_eq!(
-        s.find_api_key(&their_keys[0].hash).await.unwrap(),
-        Some(their_keys[0].clone())
-    );
+    assert_found(s, &their_keys[0]).await;
     assert_eq!(s.list_api_keys(&theirs.id).await.unwrap().len(), 2);
-    let err = s
-        .revoke_api_key(&ours.id, &new_id(API_KEY), &now_string())
-        .await
-        .unwrap_err();
+    let err = revoke(s, &ours, &new_id(API_KEY)).await.unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
 }
 
@@ -210,18 +190,12 @@ async fn listing_workspaces_page_by_page_sees_each_once<S: WorkspaceStore + ?Siz
     for _ in 0..5 {
         created.insert(workspace_with_keys(s, 1).await.0.id);
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10 {
-        let page = s.list_workspaces(cursor.as_deref(), 2).await.unwrap();
-        assert!(page.items.len() <= 2, "a page holds at most `limit` items");
-        seen.extend(page.items.into_iter().map(|w| w.id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    assert!(cursor.is_none(), "the cursor chain ends");
+    let seen: Vec<String> = all_pages(
+        2,
+        async |c| s.list_workspaces(c.as_deref(), 2).await.unwrap(),
+        |w| w.id,
+    )
+    .await;
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no workspace twice: {seen:?}");
     assert_eq!(unique, created);

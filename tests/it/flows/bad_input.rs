@@ -2,7 +2,7 @@
 //! leaves the table exactly as it was (item count and the exam's counter).
 
 use serde_json::json;
-use shared_testkit::harness::{call, call_raw, Reply};
+use shared_testkit::harness::{call_raw, Api, Reply};
 use shared_testkit::moto::{moto_app, workspace};
 
 async fn item_count(m: &shared_testkit::moto::MotoApp) -> i32 {
@@ -17,225 +17,111 @@ async fn item_count(m: &shared_testkit::moto::MotoApp) -> i32 {
         .count()
 }
 
-fn code(r: &Reply) -> &str {
-    r.body["error"]["code"].as_str().unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_requests_write_nothing() {
     let m = moto_app().await;
-    let bookings = bookings_api::router(m.app.clone());
-    let admin = workspaces_api::router(m.app.clone());
     let (ws, key) = workspace(&m.app, "acme").await;
+    let bookings = Api::new(bookings_api::router(m.app.clone()), &key);
+    let admin = Api::new(workspaces_api::router(m.app.clone()), &key);
     let (_other_ws, other_key) = workspace(&m.app, "other").await;
-    let r = call(
-        &bookings,
-        "PUT",
-        "/api/mock-exams/e1",
-        Some(&key),
-        Some(json!({ "name": "M", "capacity": 5 })),
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    bookings.put_exam("e1", 5).await;
     // A revoked key.
-    let created = call(
-        &admin,
-        "POST",
-        &format!("/api/workspaces/{ws}/api-keys"),
-        Some(&key),
-        None,
-    )
-    .await;
-    let revoked_key = created.body["apiKey"].as_str().unwrap().to_owned();
-    let revoked_id = created.body["key"]["id"].as_str().unwrap().to_owned();
-    let r = call(
-        &admin,
-        "DELETE",
-        &format!("/api/workspaces/{ws}/api-keys/{revoked_id}"),
-        Some(&key),
-        None,
-    )
-    .await;
+    let created = admin
+        .post(&format!("/api/workspaces/{ws}/api-keys"), None)
+        .await;
+    let revoked_key = created.str_at("/apiKey");
+    let revoked_id = created.str_at("/key/id");
+    let r = admin
+        .delete(&format!("/api/workspaces/{ws}/api-keys/{revoked_id}"))
+        .await;
     assert_eq!(r.status, 200);
 
     let before = item_count(&m).await;
-    let auth = format!("Bearer {key}");
-    let h = [
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let good = json!({ "mockExamId": "e1", "contactId": "c1" });
-    let cases: Vec<(Reply, u16, &str)> = vec![
+    let good = json!({ "mockExamId": "e1", "contactId": "c1" }).to_string();
+    let mut cases: Vec<(Reply, u16, &str)> = Vec::new();
+    // POST /api/bookings: (key, body, status, code)
+    let (key, other_key, revoked_key) = (key.as_str(), other_key.as_str(), revoked_key.as_str());
+    for (key, body, status, code) in [
         (
-            call_raw(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                &h,
-                b"{\"mockExamId\":".to_vec(),
-            )
-            .await,
+            Some(key),
+            "{\"mockExamId\":".to_owned(),
             400,
             "invalid_json",
         ),
+        (Some(key), String::new(), 400, "invalid_json"),
         (
-            call_raw(&bookings, "POST", "/api/bookings", &h, Vec::new()).await,
-            400,
-            "invalid_json",
-        ),
-        (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&key),
-                Some(json!({ "mockExamId": "e1" })),
-            )
-            .await,
+            Some(key),
+            json!({ "mockExamId": "e1" }).to_string(),
             400,
             "validation_error",
         ),
         (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&key),
-                Some(json!({ "mockExamId": ["e1"], "contactId": "c" })),
-            )
-            .await,
+            Some(key),
+            json!({ "mockExamId": ["e1"], "contactId": "c" }).to_string(),
             400,
             "validation_error",
         ),
         (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&key),
-                Some(json!({ "mockExamId": "e1", "contactId": true })),
-            )
-            .await,
+            Some(key),
+            json!({ "mockExamId": "e1", "contactId": true }).to_string(),
             400,
             "validation_error",
         ),
         (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&key),
-                Some(json!({ "mockExamId": "unknown", "contactId": "c" })),
-            )
-            .await,
+            Some(key),
+            json!({ "mockExamId": "unknown", "contactId": "c" }).to_string(),
             404,
             "not_found",
         ),
+        (Some(other_key), good.clone(), 404, "not_found"),
+        (None, good.clone(), 401, "unauthorized"),
+        (Some("bsk_invalid"), good.clone(), 401, "unauthorized"),
+        (Some(revoked_key), good.clone(), 401, "unauthorized"),
+        (Some(key), " ".repeat(300 * 1024), 413, "payload_too_large"),
+    ] {
+        let auth = key.map(|k| format!("Bearer {k}"));
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(auth.as_deref().map(|a| ("authorization", a)));
+        let reply = call_raw(
+            &bookings.router,
+            "POST",
+            "/api/bookings",
+            &headers,
+            body.into_bytes(),
+        )
+        .await;
+        cases.push((reply, status, code));
+    }
+    for (api, path, body, status, code) in [
         (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&other_key),
-                Some(good.clone()),
-            )
-            .await,
-            404,
-            "not_found",
-        ),
-        (
-            call(&bookings, "POST", "/api/bookings", None, Some(good.clone())).await,
-            401,
-            "unauthorized",
-        ),
-        (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some("bsk_invalid"),
-                Some(good.clone()),
-            )
-            .await,
-            401,
-            "unauthorized",
-        ),
-        (
-            call(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                Some(&revoked_key),
-                Some(good.clone()),
-            )
-            .await,
-            401,
-            "unauthorized",
-        ),
-        (
-            call_raw(
-                &bookings,
-                "POST",
-                "/api/bookings",
-                &h,
-                vec![b' '; 300 * 1024],
-            )
-            .await,
-            413,
-            "payload_too_large",
-        ),
-        (
-            call(
-                &bookings,
-                "PUT",
-                "/api/mock-exams/e2",
-                Some(&key),
-                Some(json!({ "name": "M", "capacity": "ten" })),
-            )
-            .await,
+            &bookings,
+            "/api/mock-exams/e2",
+            json!({ "name": "M", "capacity": "ten" }),
             400,
             "validation_error",
         ),
         (
-            call(
-                &bookings,
-                "PUT",
-                "/api/mock-exams/e2",
-                Some(&key),
-                Some(json!({ "capacity": 3 })),
-            )
-            .await,
+            &bookings,
+            "/api/mock-exams/e2",
+            json!({ "capacity": 3 }),
             400,
             "validation_error",
         ),
         (
-            call(
-                &admin,
-                "PUT",
-                "/api/integrations/hubspot",
-                Some(&key),
-                Some(json!({ "webhookUrl": "ftp://x" })),
-            )
-            .await,
+            &admin,
+            "/api/integrations/hubspot",
+            json!({ "webhookUrl": "ftp://x" }),
             400,
             "validation_error",
         ),
-        (
-            call(
-                &admin,
-                "POST",
-                "/api/workspaces",
-                Some(&key),
-                Some(json!({ "name": "x" })),
-            )
-            .await,
-            401,
-            "unauthorized",
-        ),
-    ];
+    ] {
+        cases.push((api.put(path, body).await, status, code));
+    }
+    let r = admin.post("/api/workspaces", json!({ "name": "x" })).await;
+    cases.push((r, 401, "unauthorized"));
     for (i, (reply, status, expected)) in cases.iter().enumerate() {
         assert_eq!(reply.status, *status, "case {i}: {}", reply.body);
-        assert_eq!(code(reply), *expected, "case {i}: {}", reply.body);
+        assert_eq!(reply.error_code(), *expected, "case {i}: {}", reply.body);
         assert_eq!(reply.body["success"], false);
         assert!(reply.body["error"]["message"].is_string());
     }
@@ -244,7 +130,7 @@ async fn rejected_requests_write_nothing() {
         before,
         "no rejected request wrote anything"
     );
-    let exam = call(&bookings, "GET", "/api/mock-exams/e1", Some(&key), None).await;
+    let exam = bookings.get("/api/mock-exams/e1").await;
     assert_eq!(exam.body["mockExam"]["totalBookings"], 0);
     assert_eq!(exam.body["mockExam"]["version"], 0);
 }

@@ -1,11 +1,10 @@
 //! Booking events carry the user whose id is the booking's contactId (DESIGN §4 events table).
 
 use serde_json::json;
-use shared::config::Config;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
-use shared_testkit::harness::{call, workspace};
+use shared_testkit::harness::TestApp;
 
 async fn outbox_events(
     app: &App,
@@ -30,42 +29,29 @@ async fn outbox_events(
 
 #[tokio::test]
 async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
-    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (_ws, key) = workspace(&app, "w").await;
-    let users = users_api::router(app.clone());
-    let bookings = bookings_api::router(app.clone());
-    let user = call(
-        &users,
-        "POST",
-        "/api/users",
-        Some(&key),
-        Some(json!({ "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com" })),
-    )
-    .await;
+    let bookings = TestApp::new().await.serve(bookings_api::router);
+    let users = bookings.api(users_api::router);
+    let (app, queue) = (&bookings.app, &bookings.queue);
+    let user = users
+        .post(
+            "/api/users",
+            json!({ "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com" }),
+        )
+        .await;
     assert_eq!(user.status, 201, "{}", user.body);
-    let user_id = user.body["user"]["id"].as_str().unwrap().to_owned();
-    let r = call(
-        &bookings,
-        "PUT",
-        "/api/mock-exams/e1",
-        Some(&key),
-        Some(json!({ "name": "M", "capacity": 5 })),
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    let user_id = user.str_at("/user/id");
+    bookings.put_exam("e1", 5).await;
     queue.drain(QueueName::Delivery);
 
-    let r = call(
-        &bookings,
-        "POST",
-        "/api/bookings",
-        Some(&key),
-        Some(json!({ "mockExamId": "e1", "contactId": user_id })),
-    )
-    .await;
+    let r = bookings
+        .post(
+            "/api/bookings",
+            json!({ "mockExamId": "e1", "contactId": user_id }),
+        )
+        .await;
     assert_eq!(r.status, 201);
-    let booking_id = r.body["booking"]["id"].as_str().unwrap().to_owned();
-    let events = outbox_events(&app, &queue).await;
+    let booking_id = r.str_at("/booking/id");
+    let events = outbox_events(app, queue).await;
     let created = events
         .iter()
         .find(|e| e.event_type == "booking.created")
@@ -79,31 +65,27 @@ async fn booking_created_carries_the_user_when_the_contact_is_a_user() {
         .unwrap();
     assert_eq!(changed.data["mockExam"]["totalBookings"], 1);
 
-    let r = call(
-        &bookings,
-        "POST",
-        &format!("/api/bookings/{booking_id}/qr/scan"),
-        Some(&key),
-        Some(json!({ "scannedBy": "door" })),
-    )
-    .await;
+    let r = bookings
+        .post(
+            &format!("/api/bookings/{booking_id}/qr/scan"),
+            json!({ "scannedBy": "door" }),
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let events = outbox_events(&app, &queue).await;
+    let events = outbox_events(app, queue).await;
     assert_eq!(events[0].event_type, "qr.scanned");
     assert_eq!(events[0].data["user"]["id"], user_id.as_str());
     assert_eq!(events[0].data["scannedBy"], "door");
 
     // A contact that is not a user id gives user: null.
-    let r = call(
-        &bookings,
-        "POST",
-        "/api/bookings",
-        Some(&key),
-        Some(json!({ "mockExamId": "e1", "contactId": "hubspot-123" })),
-    )
-    .await;
+    let r = bookings
+        .post(
+            "/api/bookings",
+            json!({ "mockExamId": "e1", "contactId": "hubspot-123" }),
+        )
+        .await;
     assert_eq!(r.status, 201);
-    let events = outbox_events(&app, &queue).await;
+    let events = outbox_events(app, queue).await;
     let created = events
         .iter()
         .find(|e| e.event_type == "booking.created")

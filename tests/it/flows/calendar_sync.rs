@@ -4,16 +4,13 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shared::integrations::{IntegrationInput, IntegrationKind};
-use shared::signing::WebhookSecret;
-use shared_testkit::harness::{call, Reply};
+use shared_testkit::harness::Api;
 use shared_testkit::moto::{moto_app, pump_once, MotoApp};
 use shared_testkit::targets::ghl::Ghl;
 
 struct Env {
     m: MotoApp,
-    router: axum::Router,
-    key: String,
+    api: Api,
     ghl: Ghl,
 }
 
@@ -21,29 +18,9 @@ async fn env() -> Env {
     let m = moto_app().await;
     let (ws, key) = shared_testkit::moto::workspace(&m.app, "calendar").await;
     let ghl = Ghl::start().await;
-    m.app
-        .integrations
-        .put_integration(
-            &ws,
-            IntegrationKind::Ghl,
-            &IntegrationInput {
-                webhook_url: ghl.url.clone(),
-                enabled: true,
-                retry_attempts: 3,
-                retry_delay: 1,
-            },
-            &WebhookSecret::generate(),
-            &shared::time::now_string(),
-        )
-        .await
-        .unwrap();
-    let router = calendar_api::router(m.app.clone());
-    Env {
-        m,
-        router,
-        key,
-        ghl,
-    }
+    ghl.integrate(&m.app, &ws, true).await;
+    let api = Api::new(calendar_api::router(m.app.clone()), &key);
+    Env { m, api, ghl }
 }
 
 fn body() -> Value {
@@ -59,10 +36,6 @@ fn body() -> Value {
     })
 }
 
-async fn req(e: &Env, method: &str, path: &str, body: Option<Value>) -> Reply {
-    call(&e.router, method, path, Some(&e.key), body).await
-}
-
 /// Pumps the delivery queue through the real consumer until `done` holds (or 30 s pass).
 async fn pump_until(e: &Env, what: &str, mut done: impl AsyncFnMut() -> bool) {
     let runner = delivery_worker::runner(e.m.app.clone());
@@ -74,17 +47,14 @@ async fn pump_until(e: &Env, what: &str, mut done: impl AsyncFnMut() -> bool) {
 }
 
 async fn sync_status(e: &Env, id: &str) -> Value {
-    req(e, "GET", &format!("/api/calendar-events/{id}"), None)
-        .await
-        .body["sync"]
-        .clone()
+    e.api.get(&format!("/api/calendar-events/{id}")).await.body["sync"].clone()
 }
 
 #[tokio::test]
 async fn ghl_down_leaves_it_pending_and_the_queue_syncs_it_when_ghl_is_back() {
     let e = env().await;
     e.ghl.set_down(true);
-    let r = req(&e, "POST", "/api/calendar-events", Some(body())).await;
+    let r = e.api.post("/api/calendar-events", body()).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["event"]["id"].as_str().unwrap().to_owned();
     assert_eq!(r.body["sync"]["syncStatus"], "pending");
@@ -100,7 +70,7 @@ async fn ghl_down_leaves_it_pending_and_the_queue_syncs_it_when_ghl_is_back() {
     assert_eq!(s["syncError"], Value::Null);
     assert_eq!(e.ghl.appointments(), 1);
 
-    let list = req(&e, "GET", "/api/admin/sync-mappings", None).await;
+    let list = e.api.get("/api/admin/sync-mappings").await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert_eq!(
         list.body["counts"],
@@ -113,14 +83,14 @@ async fn ghl_down_leaves_it_pending_and_the_queue_syncs_it_when_ghl_is_back() {
 #[tokio::test]
 async fn update_and_delete_over_dynamodb_use_the_mapped_appointment_id() {
     let e = env().await;
-    let r = req(&e, "POST", "/api/calendar-events", Some(body())).await;
+    let r = e.api.post("/api/calendar-events", body()).await;
     assert_eq!(r.body["sync"]["syncStatus"], "synced", "{}", r.body);
     let id = r.body["event"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/calendar-events/{id}");
-    let p = req(&e, "PATCH", &path, Some(json!({"endTime": "11:00"}))).await;
+    let p = e.api.patch(&path, json!({"endTime": "11:00"})).await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body["sync"]["syncStatus"], "synced");
-    let d = req(&e, "DELETE", &path, None).await;
+    let d = e.api.delete(&path).await;
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(d.body["sync"]["syncStatus"], "synced");
 
@@ -142,41 +112,23 @@ async fn update_and_delete_over_dynamodb_use_the_mapped_appointment_id() {
     }
     assert_eq!(payloads[1]["event_data"]["end_time"], "11:00");
     assert_eq!(payloads[1]["event_data"]["client_id"], "client-77");
-    assert_eq!(req(&e, "GET", &path, None).await.status, 404);
+    assert_eq!(e.api.get(&path).await.status, 404);
 }
 
 #[tokio::test]
 async fn an_update_while_the_create_is_in_flight_makes_one_appointment_on_dynamodb() {
     let e = env().await;
     e.ghl.set_hang(Duration::from_millis(600));
-    let router = e.router.clone();
-    let key = e.key.clone();
-    let creating = tokio::spawn(async move {
-        call(
-            &router,
-            "POST",
-            "/api/calendar-events",
-            Some(&key),
-            Some(body()),
+    let api = e.api.clone();
+    let creating = tokio::spawn(async move { api.post("/api/calendar-events", body()).await });
+    let id = e.ghl.first_event_id(Duration::from_secs(10)).await;
+    let p = e
+        .api
+        .patch(
+            &format!("/api/calendar-events/{id}"),
+            json!({"eventTitle": "Changed mid-flight"}),
         )
-        .await
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while e.ghl.requests().is_empty() {
-        assert!(Instant::now() < deadline, "the create never reached GHL");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let id = e.ghl.payloads()[0]["event_data"]["sentra_event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let p = req(
-        &e,
-        "PATCH",
-        &format!("/api/calendar-events/{id}"),
-        Some(json!({"eventTitle": "Changed mid-flight"})),
-    )
-    .await;
+        .await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body["sync"]["syncStatus"], "pending");
     e.ghl.set_hang(Duration::ZERO);

@@ -4,61 +4,30 @@
 use std::time::Duration;
 
 use serde_json::json;
-use shared::bookings::ExamInput;
-use shared::config::Config;
-use shared::integrations::{IntegrationInput, IntegrationKind};
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::signing::WebhookSecret;
-use shared::sqs_runner::event_from_bodies;
-use shared::App;
+use shared_testkit::fixtures::{booking, exam, new_booking};
+use shared_testkit::harness::TestApp;
+use shared_testkit::memory::sqs_event;
 use shared_testkit::targets::webhook::Target;
 
 struct Env {
-    app: App,
-    queue: std::sync::Arc<shared_testkit::memory::MemoryQueue>,
+    t: TestApp,
     target: Target,
-    ws: String,
 }
 
+shared_testkit::deref_test_app!(Env);
+
 async fn env() -> Env {
-    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
+    let t = TestApp::new().await;
     let target = Target::start().await;
-    app.integrations
-        .put_integration(
-            &ws,
-            IntegrationKind::Hubspot,
-            &IntegrationInput {
-                webhook_url: target.url.clone(),
-                enabled: true,
-                retry_attempts: 3,
-                retry_delay: 1,
-            },
-            &WebhookSecret::generate(),
-            "2026-01-01T00:00:00.000Z",
-        )
+    target.integrate_hubspot(&t.app, &t.ws, 3).await;
+    t.app
+        .bookings
+        .put_exam(&t.ws, "e1", &exam(10), "2026-01-01T00:00:00.000Z")
         .await
         .unwrap();
-    app.bookings
-        .put_exam(
-            &ws,
-            "e1",
-            &ExamInput {
-                name: "Mock".into(),
-                capacity: 10,
-                exam_date: None,
-            },
-            "2026-01-01T00:00:00.000Z",
-        )
-        .await
-        .unwrap();
-    Env {
-        app,
-        queue,
-        target,
-        ws,
-    }
+    Env { t, target }
 }
 
 fn sync_message(ws: &str) -> String {
@@ -72,51 +41,18 @@ fn sync_message(ws: &str) -> String {
 }
 
 async fn bump(e: &Env, contact: &str) {
-    let now = shared::time::now_string();
-    let booking = shared::bookings::Booking {
-        id: shared::ids::new_id("bk"),
-        mock_exam_id: "e1".into(),
-        contact_id: Some(contact.into()),
-        status: shared::bookings::BookingStatus::Active,
-        created_at: now.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: shared::bookings::QrCode {
-            id: "qr_1".into(),
-            code: "C".into(),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
-    let outbox = shared::bookings::events::counter_change_outbox(&e.ws, "e1", vec![], &now);
+    let booked = booking("e1", contact, &shared::time::now_string());
     e.app
         .bookings
-        .create_booking(&shared::bookings::ports::NewBooking {
-            workspace_id: e.ws.clone(),
-            booking,
-            idempotency: None,
-            outbox,
-            now,
-        })
+        .create_booking(&new_booking(&e.ws, booked))
         .await
         .unwrap();
 }
 
 async fn run(e: &Env, bodies: &[String]) -> Vec<String> {
     let runner = delivery_worker::runner(e.app.clone());
-    let records: Vec<(String, &str, u32)> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (format!("m{i}"), b.as_str(), 1))
-        .collect();
-    let refs: Vec<(&str, &str, u32)> = records
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), *b, *c))
-        .collect();
     runner
-        .run(event_from_bodies(&refs))
+        .run(sqs_event(bodies, 1))
         .await
         .batch_item_failures
         .into_iter()
@@ -264,11 +200,9 @@ async fn a_poison_message_fails_alone() {
 
 #[tokio::test]
 async fn without_a_hubspot_integration_there_is_nothing_to_send() {
-    let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, _key) = shared_testkit::harness::workspace(&app, "w").await;
-    let runner = delivery_worker::runner(app);
-    let body = sync_message(&ws);
-    let resp = runner.run(event_from_bodies(&[("m0", &body, 1)])).await;
+    let t = TestApp::new().await;
+    let runner = delivery_worker::runner(t.app.clone());
+    let resp = runner.run(sqs_event([sync_message(&t.ws)], 1)).await;
     assert!(resp.batch_item_failures.is_empty());
-    assert_eq!(queue.len(QueueName::Delivery), 0);
+    assert_eq!(t.queue.len(QueueName::Delivery), 0);
 }

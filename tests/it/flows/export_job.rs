@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -17,9 +16,9 @@ use shared::users::{User, UserInput};
 use shared::App;
 use shared_aws::s3::S3BlobStore;
 use shared_aws::sqs::SqsQueue;
-use shared_testkit::harness::{call, call_raw, workspace};
+use shared_testkit::harness::{workspace, Api};
 use shared_testkit::moto::{
-    fresh_bucket, fresh_queue, fresh_store, pump_once, s3_client, sqs_client,
+    batch_put, fresh_bucket, fresh_queue, fresh_store, pump_once, s3_client, sqs_client,
 };
 
 /// Memory figures are per process: one test at a time.
@@ -27,11 +26,10 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Stack {
     app: App,
-    router: axum::Router,
+    api: Api,
     sqs: aws_sdk_sqs::Client,
     export_queue: String,
     ws: String,
-    key: String,
 }
 
 async fn stack_over(store: Arc<impl shared::app::Stores>, table: &str) -> Stack {
@@ -50,14 +48,13 @@ async fn stack_over(store: Arc<impl shared::app::Stores>, table: &str) -> Stack 
     let app = App::new(Config::for_tests(table, &delivery), store, Arc::new(queue))
         .with_blobs(Arc::new(S3BlobStore::new(s3, bucket)));
     let (ws, key) = workspace(&app, "exports").await;
-    let router = users_api::router(app.clone());
+    let api = Api::new(users_api::router(app.clone()), &key);
     Stack {
         app,
-        router,
+        api,
         sqs,
         export_queue,
         ws,
-        key,
     }
 }
 
@@ -98,33 +95,7 @@ async fn seed_dynamo(store: &shared_aws::table::DynamoStore, ws: &str, n: usize)
     let mut counter = shared_aws::table::key_attrs(&shared_aws::keys::user_counter(ws));
     counter.insert("users".into(), shared_aws::table::n(n as i64));
     requests.push(counter);
-    for chunk in requests.chunks(25) {
-        let writes: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        let mut pending = HashMap::from([(store.table().to_owned(), writes)]);
-        while !pending.is_empty() {
-            let out = store
-                .client()
-                .batch_write_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .expect("batch write");
-            pending = out.unprocessed_items.unwrap_or_default();
-            pending.retain(|_, v| !v.is_empty());
-        }
-    }
+    batch_put(store, &requests).await;
 }
 
 fn rss_kib(field: &str) -> u64 {
@@ -148,16 +119,12 @@ fn sha(b: &[u8]) -> String {
 
 /// Asks for an async export, runs the worker on the export queue, downloads the file.
 async fn run_export_job(s: &Stack, query: &str) -> (Value, Vec<u8>, Duration, u64) {
-    let r = call(
-        &s.router,
-        "GET",
-        &format!("/api/admin/export/users/csv?async=true&{query}"),
-        Some(&s.key),
-        None,
-    )
-    .await;
+    let r = s
+        .api
+        .get(&format!("/api/admin/export/users/csv?async=true&{query}"))
+        .await;
     assert_eq!(r.status, 202, "{}", r.body);
-    let id = r.body["export"]["id"].as_str().unwrap().to_owned();
+    let id = r.str_at("/export/id");
     let runner = export_worker::runner(s.app.clone());
     let base = rss_kib("VmRSS:");
     reset_peak();
@@ -172,14 +139,7 @@ async fn run_export_job(s: &Stack, query: &str) -> (Value, Vec<u8>, Duration, u6
     let took = started.elapsed();
     let peak_growth = rss_kib("VmHWM:").saturating_sub(base);
     assert_eq!(handled, 1, "the job message was consumed");
-    let r = call(
-        &s.router,
-        "GET",
-        &format!("/api/admin/exports/{id}"),
-        Some(&s.key),
-        None,
-    )
-    .await;
+    let r = s.api.get(&format!("/api/admin/exports/{id}")).await;
     let ex = r.body["export"].clone();
     assert_eq!(ex["status"], "done", "{ex}");
     let url = ex["downloadUrl"].as_str().unwrap().to_owned();
@@ -233,17 +193,12 @@ async fn export_job_on_10000_users_streams_to_s3_with_the_audited_hash_and_bound
 
     // Direct export over the same data: the header hash equals the bytes served, and the
     // audit lists every export (two jobs + this one).
-    let auth = format!("Bearer {}", s.key);
-    let r = call_raw(
-        &s.router,
-        "GET",
-        "/api/admin/export/users/csv?hasTag=vip&limit=500",
-        &[("authorization", auth.as_str())],
-        Vec::new(),
-    )
-    .await;
+    let r = s
+        .api
+        .get("/api/admin/export/users/csv?hasTag=vip&limit=500")
+        .await;
     assert_eq!(r.status, 200);
-    let listed = call(&s.router, "GET", "/api/admin/exports", Some(&s.key), None).await;
+    let listed = s.api.get("/api/admin/exports").await;
     let exports = listed.body["exports"].as_array().unwrap().clone();
     assert_eq!(exports.len(), 3);
     assert_eq!(exports[0]["mode"], "direct");
@@ -260,15 +215,7 @@ async fn a_direct_export_past_the_response_cap_becomes_a_job() {
     let store = Arc::new(shared_testkit::memory::MemoryStore::new());
     let s = stack_over(store.clone(), "unused").await;
     seed_fake(&store, &s.ws, 12_000).await;
-    let auth = format!("Bearer {}", s.key);
-    let r = call_raw(
-        &s.router,
-        "GET",
-        "/api/admin/export/users/json",
-        &[("authorization", auth.as_str())],
-        Vec::new(),
-    )
-    .await;
+    let r = s.api.get("/api/admin/export/users/json").await;
     assert_eq!(r.status, 202, "a JSON export of 12,000 users exceeds 5 MB");
     assert_eq!(r.body["export"]["status"], "pending");
     assert_eq!(r.body["export"]["mode"], "job");

@@ -13,7 +13,7 @@ use shared::inbound::apply::SyncWorker;
 use shared::queue::QueueName;
 use shared::App;
 use shared_aws::sqs::SqsQueue;
-use shared_testkit::harness::{call, call_raw, Reply};
+use shared_testkit::harness::{call_raw, Api, Reply};
 use shared_testkit::moto::{fresh_queue, fresh_store, pump_once, sqs_client};
 
 const STRIPE_SECRET: &str = "whsec_pipeline_secret_0123456789";
@@ -25,11 +25,10 @@ struct Stack {
     sqs: aws_sdk_sqs::Client,
     inbound_url: String,
     delivery_url: String,
-    api: axum::Router,
+    api: Api,
     receiver: axum::Router,
     worker: SyncWorker,
     ws: String,
-    key: String,
 }
 
 async fn stack() -> Stack {
@@ -50,7 +49,7 @@ async fn stack() -> Stack {
     let app = App::new(config, store.clone(), Arc::new(queue));
     let (ws, key) = shared_testkit::moto::workspace(&app, "pipeline").await;
     Stack {
-        api: sync_jobs_api::router(app.clone()),
+        api: Api::new(sync_jobs_api::router(app.clone()), &key),
         receiver: inbound_receiver::router(app.clone()),
         worker: SyncWorker::new(app.clone()).quiet(),
         app,
@@ -59,25 +58,20 @@ async fn stack() -> Stack {
         inbound_url,
         delivery_url,
         ws,
-        key,
     }
 }
 
 impl Stack {
-    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        call(&self.api, method, path, Some(&self.key), body).await
+    /// The sync-jobs API path of `job` followed by `rest`.
+    fn job_path(&self, job: &str, rest: &str) -> String {
+        format!("/api/workspaces/{}/sync-jobs/{job}{rest}", self.ws)
     }
 
     async fn create_job(&self, body: Value) -> String {
-        let r = self
-            .api(
-                "POST",
-                &format!("/api/workspaces/{}/sync-jobs", self.ws),
-                Some(body),
-            )
-            .await;
+        let path = format!("/api/workspaces/{}/sync-jobs", self.ws);
+        let r = self.api.post(&path, body).await;
         assert_eq!(r.status, 201, "{}", r.body);
-        r.body["syncJob"]["id"].as_str().unwrap().to_owned()
+        r.str_at("/syncJob/id")
     }
 
     async fn post(&self, job: &str, headers: &[(&str, &str)], body: &str) -> Reply {
@@ -93,6 +87,13 @@ impl Stack {
         .await
     }
 
+    /// Posts `body` to `job` with our own Stripe signature of now.
+    async fn post_signed(&self, job: &str, body: &str) -> Reply {
+        let now = shared::time::now().timestamp();
+        let header = shared::signing::sign_stripe(STRIPE_SECRET, now, body.as_bytes());
+        self.post(job, &[("stripe-signature", &header)], body).await
+    }
+
     /// Feeds the inbound queue to the worker until it is empty; returns messages seen.
     async fn pump(&self) -> usize {
         let mut total = 0;
@@ -106,15 +107,8 @@ impl Stack {
     }
 
     async fn record(&self, job: &str, ty: &str, id: &str) -> Reply {
-        self.api(
-            "GET",
-            &format!(
-                "/api/workspaces/{}/sync-jobs/{job}/records/{ty}/{id}",
-                self.ws
-            ),
-            None,
-        )
-        .await
+        let path = self.job_path(job, &format!("/records/{ty}/{id}"));
+        self.api.get(&path).await
     }
 }
 
@@ -163,16 +157,24 @@ async fn stripe_job(s: &Stack) -> String {
     .await
 }
 
-#[tokio::test]
-async fn stripe_event_signed_by_stripes_library_becomes_a_record() {
+/// A stack with a Stripe job, and the body of a Stripe `ty` event `id` (created at
+/// 1_700_000_000) about customer `cus` with `email`.
+async fn stripe_stack(id: &str, ty: &str, cus: &str, email: &str) -> (Stack, String, String) {
     let s = stack().await;
     let job = stripe_job(&s).await;
-    let body = stripe_event(
+    let body = stripe_event(id, ty, 1_700_000_000, customer(cus, email));
+    (s, job, body)
+}
+
+#[tokio::test]
+async fn stripe_event_signed_by_stripes_library_becomes_a_record() {
+    let (s, job, body) = stripe_stack(
         "evt_lib_1",
         "customer.created",
-        1_700_000_000,
-        customer("cus_lib", "ada@example.com"),
-    );
+        "cus_lib",
+        "ada@example.com",
+    )
+    .await;
     let header = stripe_library_header(&body, STRIPE_SECRET);
     let r = s.post(&job, &[("stripe-signature", &header)], &body).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -185,16 +187,8 @@ async fn stripe_event_signed_by_stripes_library_becomes_a_record() {
         rec.body["record"]["_sync_metadata"]["inbound_event_id"],
         event_id.as_str()
     );
-    let d = s
-        .api(
-            "GET",
-            &format!(
-                "/api/workspaces/{}/sync-jobs/{job}/webhook/events/{event_id}",
-                s.ws
-            ),
-            None,
-        )
-        .await;
+    let path = s.job_path(&job, &format!("/webhook/events/{event_id}"));
+    let d = s.api.get(&path).await;
     assert_eq!(d.body["event"]["status"], "processed");
     assert_eq!(d.body["event"]["rawPayload"], body.as_str());
     // A wrong secret in Stripe's library → 401.
@@ -237,14 +231,8 @@ stripe.Webhook.construct_event(sys.argv[1], sys.argv[2], sys.argv[3])
 
 #[tokio::test]
 async fn five_concurrent_copies_on_dynamodb_are_applied_once() {
-    let s = stack().await;
-    let job = stripe_job(&s).await;
-    let body = stripe_event(
-        "evt_5x",
-        "customer.updated",
-        1_700_000_000,
-        customer("cus_5", "five@example.com"),
-    );
+    let (s, job, body) =
+        stripe_stack("evt_5x", "customer.updated", "cus_5", "five@example.com").await;
     let header = stripe_library_header(&body, STRIPE_SECRET);
     let headers = [("stripe-signature", header.as_str())];
     let replies = futures::future::join_all((0..5).map(|_| s.post(&job, &headers, &body))).await;
@@ -272,16 +260,7 @@ async fn five_concurrent_copies_on_dynamodb_are_applied_once() {
         .unwrap()
         .unwrap();
     assert_eq!(ev.attempts, 1, "processed once");
-    let execs = s
-        .api(
-            "GET",
-            &format!(
-                "/api/workspaces/{}/sync-jobs/{job}/webhook/executions",
-                s.ws
-            ),
-            None,
-        )
-        .await;
+    let execs = s.api.get(&s.job_path(&job, "/webhook/executions")).await;
     let applied: u64 = execs.body["executions"]
         .as_array()
         .unwrap()
@@ -295,20 +274,11 @@ async fn five_concurrent_copies_on_dynamodb_are_applied_once() {
 async fn ordering_and_tombstones_hold_through_the_pipeline() {
     let s = stack().await;
     let job = stripe_job(&s).await;
-    let send = |id: &'static str, ty: &'static str, t: i64, email: &'static str| {
+    let send = async |id: &str, ty: &str, t: i64, email: &str| {
         let body = stripe_event(id, ty, t, customer("cus_o", email));
-        let header = shared::signing::sign_stripe(
-            STRIPE_SECRET,
-            shared::time::now().timestamp(),
-            body.as_bytes(),
-        );
-        let s = &s;
-        let job = job.clone();
-        async move {
-            let r = s.post(&job, &[("stripe-signature", &header)], &body).await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            s.pump().await;
-        }
+        let r = s.post_signed(&job, &body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        s.pump().await;
     };
     send("evt_t2", "customer.updated", 200, "t2@example.com").await;
     send("evt_t1", "customer.updated", 100, "t1@example.com").await;
@@ -375,17 +345,7 @@ async fn batch_wait_delays_the_message_on_sqs() {
         100,
         customer("cus_w", "w@example.com"),
     );
-    let header = shared::signing::sign_stripe(
-        STRIPE_SECRET,
-        shared::time::now().timestamp(),
-        body.as_bytes(),
-    );
-    assert_eq!(
-        s.post(&job, &[("stripe-signature", &header)], &body)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.post_signed(&job, &body).await.status, 200);
     assert_eq!(
         pump_once(&s.sqs, &s.inbound_url, |ev| s.worker.run(ev)).await,
         0,
@@ -407,17 +367,7 @@ async fn batch_of_ten_with_one_poison_message_on_sqs() {
             100,
             customer(&format!("cus_p{i}"), "p@example.com"),
         );
-        let header = shared::signing::sign_stripe(
-            STRIPE_SECRET,
-            shared::time::now().timestamp(),
-            body.as_bytes(),
-        );
-        assert_eq!(
-            s.post(&job, &[("stripe-signature", &header)], &body)
-                .await
-                .status,
-            200
-        );
+        assert_eq!(s.post_signed(&job, &body).await.status, 200);
     }
     s.app
         .queue
@@ -499,13 +449,7 @@ async fn deleting_a_job_purges_its_data_through_the_delivery_queue() {
     assert!(before >= 3 + 3, "records + events (+ executions): {before}");
     let kept_before = items_of_job(&s, &kept).await;
 
-    let r = s
-        .api(
-            "DELETE",
-            &format!("/api/workspaces/{}/sync-jobs/{job}", s.ws),
-            None,
-        )
-        .await;
+    let r = s.api.delete(&s.job_path(&job, "")).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // The purge message is delayed by PURGE_DELAY; the deliver consumer runs it.

@@ -7,17 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use shared::bookings::ports::NewBooking;
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::bookings::ExamInput;
 use shared::config::Config;
-use shared::integrations::{IntegrationInput, IntegrationKind};
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::signing::WebhookSecret;
 use shared::App;
 use shared_aws::keys;
-use shared_testkit::moto::{moto_app, pump_once, MotoApp};
+use shared_testkit::fixtures::{booking, new_booking};
+use shared_testkit::moto::{batch_put, moto_app, pump_once, MotoApp};
 use shared_testkit::targets::webhook::Target;
 
 fn exam_input(capacity: i64) -> ExamInput {
@@ -30,33 +28,8 @@ fn exam_input(capacity: i64) -> ExamInput {
 
 /// Books `contact` on `exam` through the store's transaction; returns the booking id.
 async fn book(app: &App, ws: &str, exam: &str, contact: &str) -> String {
-    let now = shared::time::now_string();
-    let booking = Booking {
-        id: shared::ids::new_id(shared::ids::BOOKING),
-        mock_exam_id: exam.into(),
-        contact_id: Some(contact.into()),
-        status: BookingStatus::Active,
-        created_at: now.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: QrCode {
-            id: shared::ids::new_id(shared::ids::QR_CODE),
-            code: format!("QR-{contact}"),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
-    let id = booking.id.clone();
-    let outbox = shared::bookings::events::counter_change_outbox(ws, exam, vec![], &now);
-    let new = NewBooking {
-        workspace_id: ws.into(),
-        booking,
-        idempotency: None,
-        outbox,
-        now,
-    };
+    let new = new_booking(ws, booking(exam, contact, &shared::time::now_string()));
+    let id = new.booking.id.clone();
     shared::retry::on_conflict(&app.config, || app.bookings.create_booking(&new))
         .await
         .expect("booking");
@@ -126,22 +99,7 @@ async fn drift_injected_in_dynamodb_is_fixed_and_synced() {
     let m = moto_app().await;
     let hubspot = Target::start().await;
     let (ws, _key) = shared_testkit::moto::workspace(&m.app, "w").await;
-    m.app
-        .integrations
-        .put_integration(
-            &ws,
-            IntegrationKind::Hubspot,
-            &IntegrationInput {
-                webhook_url: hubspot.url.clone(),
-                enabled: true,
-                retry_attempts: 0,
-                retry_delay: 1,
-            },
-            &WebhookSecret::generate(),
-            &shared::time::now_string(),
-        )
-        .await
-        .unwrap();
+    hubspot.integrate_hubspot(&m.app, &ws, 0).await;
     // exam -> active bookings
     let plan = [
         ("plus3", 2),
@@ -441,33 +399,7 @@ async fn seed_exams(m: &MotoApp, ws: &str, n: usize) -> (u64, u64) {
             ]));
         }
     }
-    let client = m.store.client();
-    for chunk in requests.chunks(25) {
-        let writes: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        let mut pending = HashMap::from([(m.store.table().to_owned(), writes)]);
-        while !pending.is_empty() {
-            let out = client
-                .batch_write_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .expect("batch write");
-            pending = out.unprocessed_items.unwrap_or_default();
-            pending.retain(|_, v| !v.is_empty());
-        }
-    }
+    batch_put(&m.store, &requests).await;
     (drift, missing)
 }
 

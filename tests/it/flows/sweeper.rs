@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use shared::bookings::ports::NewBooking;
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
+use shared::bookings::ExamInput;
 use shared::calendar::{CalendarEvent, SyncMapping, SyncStatus};
 use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
+use shared_testkit::fixtures::{booking, new_booking};
 use shared_testkit::moto::{moto_app, pump_once};
 use shared_testkit::targets::webhook::Target;
 
@@ -25,33 +26,14 @@ fn ago(secs: i64) -> String {
 /// the record is `created_at` `age_secs` ago and has no `enqueuedAt`. Returns the outbox id.
 async fn orphan(app: &App, ws: &str, contact: &str, age_secs: i64) -> String {
     let created = ago(age_secs);
-    let booking = Booking {
-        id: shared::ids::new_id(shared::ids::BOOKING),
-        mock_exam_id: "e1".into(),
-        contact_id: Some(contact.into()),
-        status: BookingStatus::Active,
-        created_at: created.clone(),
-        updated_at: None,
-        cancelled_at: None,
-        completed_at: None,
-        qr_code: QrCode {
-            id: shared::ids::new_id(shared::ids::QR_CODE),
-            code: "QR".into(),
-            scanned_at: None,
-            scanned_by: None,
-            validated_at: None,
-        },
-    };
+    let booking = booking("e1", contact, &created);
     let event = DomainEvent::new("booking.created", json!({ "id": booking.id }), &created);
     let outbox = shared::bookings::events::counter_change_outbox(ws, "e1", vec![event], &created);
     let id = outbox.id.clone();
     app.bookings
         .create_booking(&NewBooking {
-            workspace_id: ws.into(),
-            booking,
-            idempotency: None,
             outbox,
-            now: created,
+            ..new_booking(ws, booking)
         })
         .await
         .expect("booking");
@@ -84,6 +66,12 @@ fn tally(bodies: &[String]) -> (BTreeMap<String, usize>, usize) {
         }
     }
     (fanouts, syncs)
+}
+
+/// Whether outbox record `id` is marked as handed to the queue.
+async fn enqueued(app: &App, id: &str) -> bool {
+    let record = app.outbox.get_outbox(id).await.unwrap().unwrap();
+    record.enqueued_at.is_some()
 }
 
 fn fake_bodies(queue: &shared_testkit::memory::MemoryQueue) -> Vec<String> {
@@ -121,8 +109,7 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
         assert_eq!(fanouts.len(), 25);
         assert!(fanouts.values().all(|n| *n == 1), "{fanouts:?}");
         for id in &ids {
-            let r = app.outbox.get_outbox(id).await.unwrap().unwrap();
-            assert!(r.enqueued_at.is_some());
+            assert!(enqueued(&app, id).await, "{id}");
         }
         // Nothing left for a third sweep.
         let c = shared::outbox::sweep::run(&app).await.unwrap();
@@ -182,12 +169,10 @@ async fn an_orphaned_outbox_record_is_resent_exactly_once_when_two_sweeps_overla
     });
     assert!(fanouts.values().all(|n| *n == 1), "{fanouts:?}");
     for id in &ids {
-        let r = m.app.outbox.get_outbox(id).await.unwrap().unwrap();
-        assert!(r.enqueued_at.is_some());
+        assert!(enqueued(&m.app, id).await, "{id}");
     }
     // The 10-second-old record still belongs to the function that wrote it.
-    let r = m.app.outbox.get_outbox(&young).await.unwrap().unwrap();
-    assert!(r.enqueued_at.is_none());
+    assert!(!enqueued(&m.app, &young).await);
 }
 
 #[tokio::test]
@@ -198,8 +183,7 @@ async fn records_younger_than_two_minutes_are_left_to_the_committing_function() 
     let s = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!(s.outbox_resent, 0);
     assert!(queue.drain(QueueName::Delivery).is_empty());
-    let r = app.outbox.get_outbox(&young).await.unwrap().unwrap();
-    assert!(r.enqueued_at.is_none());
+    assert!(!enqueued(&app, &young).await);
 }
 
 #[tokio::test]
@@ -210,49 +194,26 @@ async fn a_failed_resend_is_retried_by_the_next_sweep() {
     queue.fail_next_sends(1);
     let first = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!((first.outbox_resent, first.outbox_errors), (0, 1));
-    assert!(app
-        .outbox
-        .get_outbox(&id)
-        .await
-        .unwrap()
-        .unwrap()
-        .enqueued_at
-        .is_none());
+    assert!(!enqueued(&app, &id).await);
     queue.drain(QueueName::Delivery);
 
     let second = shared::outbox::sweep::run(&app).await.unwrap();
     assert_eq!((second.outbox_resent, second.outbox_errors), (1, 0));
     let (fanouts, syncs) = tally(&fake_bodies(&queue));
     assert_eq!((fanouts.len(), syncs), (1, 1));
-    assert!(app
-        .outbox
-        .get_outbox(&id)
-        .await
-        .unwrap()
-        .unwrap()
-        .enqueued_at
-        .is_some());
+    assert!(enqueued(&app, &id).await);
 }
 
 fn calendar_event(ws: &str, id: &str, at: &str) -> CalendarEvent {
+    let body = json!({
+        "eventType": "onboarding", "eventTitle": "Onboarding Session", "startDate": "2030-01-15",
+        "endDate": "2030-01-15", "startTime": "10:00", "endTime": "11:00", "clientId": 456,
+    });
     CalendarEvent {
         id: id.into(),
-        workspace_id: ws.into(),
-        event_type: "onboarding".into(),
-        event_title: "Onboarding Session".into(),
-        start_date: "2030-01-15".into(),
-        end_date: "2030-01-15".into(),
-        start_time: "10:00".into(),
-        end_time: "11:00".into(),
-        description: None,
-        client_id: json!(456),
-        client_email: None,
-        client_phone: None,
-        client_name: None,
-        revision: 1,
         created_at: at.into(),
         updated_at: at.into(),
-        deleted_at: None,
+        ..shared_testkit::fixtures::calendar_event(ws, body)
     }
 }
 

@@ -13,14 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::sqs_runner::event_from_bodies;
-use shared::subscriptions::DeliveryFilter;
-use shared_testkit::harness::call;
+use shared::subscriptions::{Delivery, DeliveryFilter};
+use shared_testkit::harness::{Api, TestApp};
+use shared_testkit::memory::sqs_event;
 use shared_testkit::moto::{moto_app, pump_once, MotoApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -236,9 +235,8 @@ impl Drop for Receiver {
 struct Env {
     m: MotoApp,
     ws: String,
-    key: String,
-    bookings: Router,
-    hooks: Router,
+    bookings: Api,
+    hooks: Api,
 }
 
 const EXAM: &str = "40577087837";
@@ -246,24 +244,30 @@ const EXAM: &str = "40577087837";
 async fn env() -> Env {
     let m = moto_app().await;
     let (ws, key) = shared_testkit::moto::workspace(&m.app, "w").await;
-    let bookings = bookings_api::router(m.app.clone());
-    let hooks = subscriptions_api::router(m.app.clone());
-    let r = call(
-        &bookings,
-        "PUT",
-        &format!("/api/mock-exams/{EXAM}"),
-        Some(&key),
-        Some(json!({ "name": "Mock", "capacity": 100 })),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let bookings = Api::new(bookings_api::router(m.app.clone()), &key);
+    let hooks = Api::new(subscriptions_api::router(m.app.clone()), &key);
+    bookings.put_exam(EXAM, 100).await;
     Env {
         m,
         ws,
-        key,
         bookings,
         hooks,
     }
+}
+
+/// A fault target set up by `behave`, subscribed to with `extra` settings; one booking made
+/// and the delivery queue drained: the environment, the target and the subscription.
+async fn one_delivery(
+    behave: impl FnOnce(&FaultTarget),
+    extra: Value,
+) -> (Env, FaultTarget, Value) {
+    let e = env().await;
+    let target = FaultTarget::start().await;
+    behave(&target);
+    let w = e.subscribe(&target.url("hook"), extra).await;
+    e.book("contact-1").await;
+    e.drain().await;
+    (e, target, w)
 }
 
 impl Env {
@@ -273,55 +277,58 @@ impl Env {
         if let (Some(b), Value::Object(x)) = (body.as_object_mut(), extra) {
             b.extend(x);
         }
-        let r = call(
-            &self.hooks,
-            "POST",
-            "/api/admin/webhooks",
-            Some(&self.key),
-            Some(body),
-        )
-        .await;
+        let r = self.hooks.post("/api/admin/webhooks", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["webhook"].clone()
     }
 
     async fn patch(&self, id: &str, body: Value) -> Value {
-        let r = call(
-            &self.hooks,
-            "PATCH",
-            &format!("/api/admin/webhooks/{id}"),
-            Some(&self.key),
-            Some(body),
-        )
-        .await;
+        let r = self
+            .hooks
+            .patch(&format!("/api/admin/webhooks/{id}"), body)
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["webhook"].clone()
     }
 
     async fn webhook(&self, id: &str) -> Value {
-        let r = call(
-            &self.hooks,
-            "GET",
-            &format!("/api/admin/webhooks/{id}"),
-            Some(&self.key),
-            None,
-        )
-        .await;
+        let r = self.hooks.get(&format!("/api/admin/webhooks/{id}")).await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body
     }
 
     async fn book(&self, contact: &str) -> Value {
-        let r = call(
-            &self.bookings,
-            "POST",
-            "/api/bookings",
-            Some(&self.key),
-            Some(json!({ "mockExamId": EXAM, "contactId": contact })),
-        )
-        .await;
+        let body = json!({ "mockExamId": EXAM, "contactId": contact });
+        let r = self.bookings.post("/api/bookings", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["booking"].clone()
+    }
+
+    /// The newest delivery of subscription `w`.
+    async fn first_delivery(&self, w: &Value) -> Delivery {
+        let filter = DeliveryFilter::subscription(&id_of(w));
+        self.m
+            .app
+            .deliveries
+            .list_deliveries(&self.ws, &filter, None, 1)
+            .await
+            .unwrap()
+            .items[0]
+            .clone()
+    }
+
+    /// The delivery-queue message that runs delivery `d`.
+    fn delivery_message(&self, d: &Delivery) -> String {
+        serde_json::to_string(&QueueEnvelope::now(QueueMessage::Delivery {
+            workspace_id: self.ws.clone(),
+            delivery_id: d.id.clone(),
+        }))
+        .unwrap()
+    }
+
+    async fn rotate_secret(&self, w: &Value) -> shared_testkit::harness::Reply {
+        let path = format!("/api/admin/webhooks/{}/rotate-secret", id_of(w));
+        self.hooks.post(&path, None).await
     }
 
     /// Runs the delivery queue like the Lambda event source until it stays empty.
@@ -487,14 +494,7 @@ async fn during_a_rotation_both_secrets_verify() {
         .subscribe("http://127.0.0.1:9/placeholder", json!({}))
         .await;
     let old = w["secret"].as_str().unwrap().to_owned();
-    let r = call(
-        &e.hooks,
-        "POST",
-        &format!("/api/admin/webhooks/{}/rotate-secret", id_of(&w)),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.rotate_secret(&w).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let new = r.body["webhook"]["secret"].as_str().unwrap().to_owned();
     assert_ne!(old, new);
@@ -522,24 +522,10 @@ async fn after_the_overlap_only_the_new_secret_signs() {
     let e = env().await;
     let target = FaultTarget::start().await;
     let w = e.subscribe(&target.url("hook"), json!({})).await;
-    call(
-        &e.hooks,
-        "POST",
-        &format!("/api/admin/webhooks/{}/rotate-secret", id_of(&w)),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    e.rotate_secret(&w).await;
     e.book("contact-1").await;
     assert!(e.pump_one_round().await >= 1);
-    let d =
-        e.m.app
-            .deliveries
-            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
-            .await
-            .unwrap()
-            .items[0]
-            .clone();
+    let d = e.first_delivery(&w).await;
     let later = shared::time::now() + chrono::Duration::hours(25);
     shared::subscriptions::delivery::run_at(&e.m.app, &e.ws, &d.id, later)
         .await
@@ -557,14 +543,11 @@ async fn after_the_overlap_only_the_new_secret_signs() {
 
 #[tokio::test]
 async fn a_500_then_success_delivers_on_the_retry_with_the_same_id_and_body() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.script(vec![Behaviour::Status(500)]);
-    let w = e
-        .subscribe(&target.url("hook"), json!({ "retryAttempts": 3 }))
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, target, w) = one_delivery(
+        |t| t.script(vec![Behaviour::Status(500)]),
+        json!({ "retryAttempts": 3 }),
+    )
+    .await;
 
     let reqs = target.requests();
     assert_eq!(reqs.len(), 2);
@@ -590,17 +573,11 @@ async fn a_500_then_success_delivers_on_the_retry_with_the_same_id_and_body() {
 
 #[tokio::test]
 async fn always_500_fails_after_every_retry_and_disables_after_max_consecutive_failures() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.set_default(Behaviour::Status(500));
-    let w = e
-        .subscribe(
-            &target.url("hook"),
-            json!({ "retryAttempts": 2, "maxConsecutiveFailures": 2 }),
-        )
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, target, w) = one_delivery(
+        |t| t.set_default(Behaviour::Status(500)),
+        json!({ "retryAttempts": 2, "maxConsecutiveFailures": 2 }),
+    )
+    .await;
     assert_eq!(target.requests().len(), 3, "1 + retryAttempts calls");
     let got = e.webhook(&id_of(&w)).await;
     assert_eq!(got["deliveries"][0]["status"], "failed");
@@ -635,14 +612,13 @@ async fn always_500_fails_after_every_retry_and_disables_after_max_consecutive_f
     let w2 = e.patch(&id_of(&w), json!({ "active": true })).await;
     assert_eq!(w2["disabledReason"], Value::Null);
     assert_eq!(w2["consecutiveFailures"], 0);
-    let r = call(
-        &e.hooks,
-        "POST",
-        &format!("/api/admin/webhooks/{}/recover", id_of(&w)),
-        Some(&e.key),
-        Some(json!({ "since": "2020-01-01T00:00:00Z" })),
-    )
-    .await;
+    let r = e
+        .hooks
+        .post(
+            &format!("/api/admin/webhooks/{}/recover", id_of(&w)),
+            json!({ "since": "2020-01-01T00:00:00Z" }),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["recovered"], 2);
     e.drain().await;
@@ -663,14 +639,11 @@ async fn always_500_fails_after_every_retry_and_disables_after_max_consecutive_f
 
 #[tokio::test]
 async fn a_410_fails_the_delivery_and_disables_the_webhook_at_once() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.set_default(Behaviour::Status(410));
-    let w = e
-        .subscribe(&target.url("hook"), json!({ "retryAttempts": 5 }))
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, target, w) = one_delivery(
+        |t| t.set_default(Behaviour::Status(410)),
+        json!({ "retryAttempts": 5 }),
+    )
+    .await;
     assert_eq!(target.requests().len(), 1, "no retry after 410");
     let got = e.webhook(&id_of(&w)).await;
     assert_eq!(got["webhook"]["active"], false);
@@ -685,17 +658,11 @@ async fn a_410_fails_the_delivery_and_disables_the_webhook_at_once() {
 
 #[tokio::test]
 async fn a_target_slower_than_timeout_ms_is_a_failed_attempt() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.set_default(Behaviour::Slow(Duration::from_millis(2500), 200));
-    let w = e
-        .subscribe(
-            &target.url("hook"),
-            json!({ "retryAttempts": 0, "timeoutMs": 1000 }),
-        )
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, _target, w) = one_delivery(
+        |t| t.set_default(Behaviour::Slow(Duration::from_millis(2500), 200)),
+        json!({ "retryAttempts": 0, "timeoutMs": 1000 }),
+    )
+    .await;
     let d = &e.webhook(&id_of(&w)).await["deliveries"][0];
     assert_eq!(d["status"], "failed");
     assert_eq!(d["statusCode"], Value::Null);
@@ -706,14 +673,11 @@ async fn a_target_slower_than_timeout_ms_is_a_failed_attempt() {
 
 #[tokio::test]
 async fn a_connection_reset_is_a_failed_attempt_then_retried() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.script(vec![Behaviour::Reset]);
-    let w = e
-        .subscribe(&target.url("hook"), json!({ "retryAttempts": 1 }))
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, _target, w) = one_delivery(
+        |t| t.script(vec![Behaviour::Reset]),
+        json!({ "retryAttempts": 1 }),
+    )
+    .await;
     let d = &e.webhook(&id_of(&w)).await["deliveries"][0];
     assert_eq!(d["status"], "success");
     assert_eq!(statuses(d), vec![Value::Null, json!(200)]);
@@ -723,15 +687,12 @@ async fn a_connection_reset_is_a_failed_attempt_then_retried() {
 
 #[tokio::test]
 async fn a_302_is_not_followed() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
     let elsewhere = FaultTarget::start().await;
-    target.set_default(Behaviour::Redirect(elsewhere.url("moved")));
-    let w = e
-        .subscribe(&target.url("hook"), json!({ "retryAttempts": 0 }))
-        .await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, _target, w) = one_delivery(
+        |t| t.set_default(Behaviour::Redirect(elsewhere.url("moved"))),
+        json!({ "retryAttempts": 0 }),
+    )
+    .await;
     assert!(elsewhere.requests().is_empty(), "the redirect was followed");
     let d = &e.webhook(&id_of(&w)).await["deliveries"][0];
     assert_eq!(d["status"], "failed");
@@ -741,12 +702,11 @@ async fn a_302_is_not_followed() {
 
 #[tokio::test]
 async fn a_response_body_over_1_kib_is_truncated_in_the_log() {
-    let e = env().await;
-    let target = FaultTarget::start().await;
-    target.set_default(Behaviour::LargeBody(64 * 1024));
-    let w = e.subscribe(&target.url("hook"), json!({})).await;
-    e.book("contact-1").await;
-    e.drain().await;
+    let (e, _target, w) = one_delivery(
+        |t| t.set_default(Behaviour::LargeBody(64 * 1024)),
+        json!({}),
+    )
+    .await;
     let d = &e.webhook(&id_of(&w)).await["deliveries"][0];
     assert_eq!(d["status"], "success");
     assert_eq!(d["responseBody"].as_str().unwrap().len(), 1024);
@@ -780,14 +740,14 @@ async fn only_matching_active_subscriptions_of_the_workspace_receive_each_event(
     .await;
     // Another workspace's subscription never sees this workspace's events.
     let (_ws2, key2) = shared_testkit::moto::workspace(&e.m.app, "other").await;
-    let r = call(
-        &e.hooks,
-        "POST",
-        "/api/admin/webhooks",
-        Some(&key2),
-        Some(json!({ "name": "x", "url": target.url("foreign"), "events": ["*"] })),
-    )
-    .await;
+    let r = e
+        .hooks
+        .with_key(&key2)
+        .post(
+            "/api/admin/webhooks",
+            json!({ "name": "x", "url": target.url("foreign"), "events": ["*"] }),
+        )
+        .await;
     assert_eq!(r.status, 201);
 
     let booking = e.book("contact-1").await;
@@ -796,14 +756,10 @@ async fn only_matching_active_subscriptions_of_the_workspace_receive_each_event(
         ("complete", None),
         ("qr/scan", Some(json!({ "scannedBy": "staff-1" }))),
     ] {
-        let r = call(
-            &e.bookings,
-            "POST",
-            &format!("/api/bookings/{id}/{path}"),
-            Some(&e.key),
-            body,
-        )
-        .await;
+        let r = e
+            .bookings
+            .post(&format!("/api/bookings/{id}/{path}"), body)
+            .await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
     e.drain().await;
@@ -875,9 +831,7 @@ async fn fanning_out_the_same_record_twice_delivers_once() {
     assert_eq!(bodies.len(), 1);
     let runner = delivery_worker::runner(e.m.app.clone());
     for _ in 0..2 {
-        let r = runner
-            .run(event_from_bodies(&[("m1", bodies[0].as_str(), 1)]))
-            .await;
+        let r = runner.run(sqs_event([&bodies[0]], 1)).await;
         assert!(r.batch_item_failures.is_empty());
     }
     e.drain().await;
@@ -895,27 +849,10 @@ async fn duplicate_delivery_messages_send_one_call() {
     let w = e.subscribe(&target.url("hook"), json!({})).await;
     e.book("contact-1").await;
     assert!(e.pump_one_round().await >= 1);
-    let d =
-        e.m.app
-            .deliveries
-            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
-            .await
-            .unwrap()
-            .items[0]
-            .clone();
-    let msg = serde_json::to_string(&QueueEnvelope::now(QueueMessage::Delivery {
-        workspace_id: e.ws.clone(),
-        delivery_id: d.id.clone(),
-    }))
-    .unwrap();
+    let d = e.first_delivery(&w).await;
+    let msg = e.delivery_message(&d);
     let runner = delivery_worker::runner(e.m.app.clone());
-    let r = runner
-        .run(event_from_bodies(&[
-            ("a", &msg, 1),
-            ("b", &msg, 1),
-            ("c", &msg, 1),
-        ]))
-        .await;
+    let r = runner.run(sqs_event([&msg, &msg, &msg], 1)).await;
     assert!(r.batch_item_failures.is_empty());
     e.drain().await;
     assert_eq!(target.requests().len(), 1);
@@ -958,19 +895,8 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
     let w = e.subscribe(&target.url("hook"), json!({})).await;
     e.book("contact-1").await;
     assert!(e.pump_one_round().await >= 1);
-    let d =
-        e.m.app
-            .deliveries
-            .list_deliveries(&e.ws, &DeliveryFilter::subscription(&id_of(&w)), None, 1)
-            .await
-            .unwrap()
-            .items[0]
-            .clone();
-    let msg = serde_json::to_string(&QueueEnvelope::now(QueueMessage::Delivery {
-        workspace_id: e.ws.clone(),
-        delivery_id: d.id.clone(),
-    }))
-    .unwrap();
+    let d = e.first_delivery(&w).await;
+    let msg = e.delivery_message(&d);
     let record = shared::sqs_runner::SqsRecord {
         message_id: "m".into(),
         body: msg,
@@ -1000,19 +926,18 @@ async fn a_delivery_message_on_its_last_receive_marks_the_delivery_failed() {
 async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     let mut config = Config::for_tests("t", "q");
     config.retry_delay_scale = 1.0;
-    let (app, _store, queue) = shared_testkit::in_memory_app(config);
-    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
+    let t = TestApp::with_config(config)
+        .await
+        .serve(subscriptions_api::router);
+    let (app, queue, ws) = (&t.app, &t.queue, t.ws.clone());
     let target = FaultTarget::start().await;
     target.set_default(Behaviour::Status(503));
-    let hooks = subscriptions_api::router(app.clone());
-    let r = call(
-        &hooks,
-        "POST",
-        "/api/admin/webhooks",
-        Some(&key),
-        Some(json!({ "name": "n", "url": target.url("h"), "events": ["*"], "retryAttempts": 3, "retryDelay": 600 })),
-    )
-    .await;
+    let r = t
+        .post(
+            "/api/admin/webhooks",
+            json!({ "name": "n", "url": target.url("h"), "events": ["*"], "retryAttempts": 3, "retryDelay": 600 }),
+        )
+        .await;
     let sub = id_of(&r.body["webhook"]);
     let event =
         shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
@@ -1028,7 +953,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     app.deliveries.create_delivery(&d).await.unwrap();
 
     // Call 1 fails: retry 1 waits 600 s ±20 % (one SQS delay).
-    shared::subscriptions::delivery::run(&app, &ws, &d.id)
+    shared::subscriptions::delivery::run(app, &ws, &d.id)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1053,7 +978,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
             .unwrap(),
     )
     .unwrap();
-    shared::subscriptions::delivery::run_at(&app, &ws, &d.id, due)
+    shared::subscriptions::delivery::run_at(app, &ws, &d.id, due)
         .await
         .unwrap();
     let msgs = queue.drain(QueueName::Delivery);
@@ -1082,7 +1007,7 @@ async fn retry_delays_double_with_jitter_and_chain_past_900_seconds() {
     );
 
     // A message arriving before the attempt is due is put back, not sent early.
-    shared::subscriptions::delivery::run(&app, &ws, &d.id)
+    shared::subscriptions::delivery::run(app, &ws, &d.id)
         .await
         .unwrap();
     assert_eq!(target.requests().len(), 2);

@@ -1,75 +1,33 @@
 //! Booking handlers against the in-memory fakes (fault injection included).
 
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::queue::QueueEnvelope;
 use shared::queue::QueueName;
-use shared_testkit::harness::TestApp;
-use shared_testkit::harness::{call, call_raw};
+use shared_testkit::harness::{call, call_raw, Reply, TestApp};
 
-struct Env {
-    t: TestApp,
-    router: axum::Router,
+const EXAM: &str = "/api/mock-exams/40577087837";
+
+async fn env() -> TestApp {
+    let e = TestApp::new().await.serve(bookings_api::router);
+    e.put_exam("40577087837", 2).await;
+    e
 }
 
-shared_testkit::deref_test_app!(Env);
-
-async fn env() -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
-    let router = bookings_api::router(app.clone());
-    let r = call(
-        &router,
-        "PUT",
-        "/api/mock-exams/40577087837",
-        Some(&key),
-        Some(json!({ "name": "Mock", "capacity": 2 })),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        router,
-    }
+fn booking_body(contact: &str) -> Value {
+    json!({ "mockExamId": "40577087837", "contactId": contact })
 }
 
-async fn book(e: &Env, contact: &str) -> shared_testkit::harness::Reply {
-    call(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        Some(&e.key),
-        Some(json!({ "mockExamId": "40577087837", "contactId": contact })),
-    )
-    .await
+async fn book(e: &TestApp, contact: &str) -> Reply {
+    e.post("/api/bookings", booking_body(contact)).await
 }
 
-async fn total(e: &Env) -> Value {
-    call(
-        &e.router,
-        "GET",
-        "/api/mock-exams/40577087837",
-        Some(&e.key),
-        None,
-    )
-    .await
-    .body["mockExam"]["totalBookings"]
-        .clone()
+/// Books `contact`; the new booking's id.
+async fn book_id(e: &TestApp, contact: &str) -> String {
+    book(e, contact).await.str_at("/booking/id")
 }
 
-fn error_code(r: &shared_testkit::harness::Reply) -> &str {
-    r.body["error"]["code"].as_str().unwrap_or_default()
+async fn total(e: &TestApp) -> Value {
+    e.get(EXAM).await.body["mockExam"]["totalBookings"].clone()
 }
 
 #[tokio::test]
@@ -91,14 +49,12 @@ async fn create_booking_answers_201_with_the_new_total() {
 #[tokio::test]
 async fn seed_snake_case_body_and_create_alias_are_accepted() {
     let e = env().await;
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/bookings/create",
-        Some(&e.key),
-        Some(json!({ "mock_exam_id": "40577087837", "contact_id": "c1" })),
-    )
-    .await;
+    let r = e
+        .post(
+            "/api/bookings/create",
+            json!({ "mock_exam_id": "40577087837", "contact_id": "c1" }),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
@@ -143,56 +99,49 @@ async fn a_lost_hand_off_still_commits_and_leaves_the_outbox_to_the_sweeper() {
     assert_eq!(pending[0].counter_sync.as_deref(), Some("40577087837"));
 }
 
-#[tokio::test]
-async fn a_full_exam_answers_409_capacity_exceeded() {
-    let e = env().await;
-    assert_eq!(book(&e, "c1").await.status, 201);
-    assert_eq!(book(&e, "c2").await.status, 201);
-    let r = book(&e, "c3").await;
-    assert_eq!(r.status, 409);
-    assert_eq!(error_code(&r), "capacity_exceeded");
-    assert_eq!(total(&e).await, 2);
+/// Books each contact of `earlier` (201 each), then `contact`: its answer.
+async fn book_after(e: &TestApp, earlier: &[&str], contact: &str) -> Reply {
+    for c in earlier {
+        assert_eq!(book(e, c).await.status, 201, "{c}");
+    }
+    book(e, contact).await
 }
 
 #[tokio::test]
-async fn the_same_contact_twice_answers_409_already_booked() {
-    let e = env().await;
-    assert_eq!(book(&e, "c1").await.status, 201);
-    let r = book(&e, "c1").await;
-    assert_eq!(r.status, 409);
-    assert_eq!(error_code(&r), "already_booked");
-    assert_eq!(total(&e).await, 1);
+async fn a_full_exam_or_the_same_contact_twice_answers_409() {
+    for (earlier, contact, code, count) in [
+        (&["c1", "c2"][..], "c3", "capacity_exceeded", 2),
+        (&["c1"][..], "c1", "already_booked", 1),
+    ] {
+        let e = env().await;
+        let r = book_after(&e, earlier, contact).await;
+        assert_eq!(r.status, 409, "{code}");
+        assert_eq!(r.error_code(), code);
+        assert_eq!(total(&e).await, count, "{code}");
+    }
 }
 
 #[tokio::test]
 async fn an_unknown_exam_answers_404_and_writes_nothing() {
     let e = env().await;
     let before = e.store.outbox_len();
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        Some(&e.key),
-        Some(json!({ "mockExamId": "nope", "contactId": "c1" })),
-    )
-    .await;
+    let r = e
+        .post(
+            "/api/bookings",
+            json!({ "mockExamId": "nope", "contactId": "c1" }),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    assert_eq!(error_code(&r), "not_found");
+    assert_eq!(r.error_code(), "not_found");
     assert_eq!(e.store.outbox_len(), before);
 }
 
-async fn book_with_key(e: &Env, idem: &str, contact: &str) -> shared_testkit::harness::Reply {
-    let auth = format!("Bearer {}", e.key);
-    let body = json!({ "mockExamId": "40577087837", "contactId": contact }).to_string();
-    call_raw(
-        &e.router,
+async fn book_with_key(e: &TestApp, idem: &str, contact: &str) -> Reply {
+    let body = booking_body(contact).to_string();
+    e.send(
         "POST",
         "/api/bookings",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-            ("idempotency-key", idem),
-        ],
+        &[("idempotency-key", idem)],
         body.into_bytes(),
     )
     .await
@@ -215,7 +164,7 @@ async fn same_idempotency_key_with_another_body_answers_422() {
     assert_eq!(book_with_key(&e, "k-1", "c1").await.status, 201);
     let r = book_with_key(&e, "k-1", "c2").await;
     assert_eq!(r.status, 422);
-    assert_eq!(error_code(&r), "idempotency_key_reused");
+    assert_eq!(r.error_code(), "idempotency_key_reused");
     assert_eq!(total(&e).await, 1);
 }
 
@@ -235,7 +184,7 @@ async fn persistent_conflicts_answer_503_busy_with_retry_after_and_never_a_wrong
     e.store.inject_conflicts(1000);
     let r = book(&e, "c1").await;
     assert_eq!(r.status, 503);
-    assert_eq!(error_code(&r), "busy");
+    assert_eq!(r.error_code(), "busy");
     assert!(r.headers.contains_key("retry-after"));
     e.store.inject_conflicts(0);
     assert_eq!(total(&e).await, 0);
@@ -245,67 +194,42 @@ async fn persistent_conflicts_answer_503_busy_with_retry_after_and_never_a_wrong
 #[tokio::test]
 async fn bad_input_answers_400_with_the_field_named() {
     let e = env().await;
-    let auth = format!("Bearer {}", e.key);
-    let h = [
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let r = call_raw(&e.router, "POST", "/api/bookings", &h, b"{oops".to_vec()).await;
-    assert_eq!((r.status, error_code(&r)), (400, "invalid_json"));
-    let r = call_raw(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        &h,
-        br#"{"mockExamId":"40577087837"}"#.to_vec(),
-    )
-    .await;
-    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("contactId"));
-    let r = call_raw(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        &h,
-        br#"{"mockExamId":5,"contactId":"c"}"#.to_vec(),
-    )
-    .await;
-    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("mockExamId"));
-    let r = call_raw(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        &h,
-        br#"{"mockExamId":"a#b","contactId":"c"}"#.to_vec(),
-    )
-    .await;
-    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
     let big = format!(
         r#"{{"mockExamId":"40577087837","contactId":"{}"}}"#,
         "x".repeat(300 * 1024)
     );
-    let r = call_raw(&e.router, "POST", "/api/bookings", &h, big.into_bytes()).await;
-    assert_eq!((r.status, error_code(&r)), (413, "payload_too_large"));
-    let r = call(
-        &e.router,
-        "PUT",
-        "/api/mock-exams/e1",
-        Some(&e.key),
-        Some(json!({"name":"x","capacity":-1})),
-    )
-    .await;
-    assert_eq!((r.status, error_code(&r)), (400, "validation_error"));
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("capacity"));
+    // (body, status, code, what the message names)
+    for (body, status, code, named) in [
+        (b"{oops".to_vec(), 400, "invalid_json", ""),
+        (
+            br#"{"mockExamId":"40577087837"}"#.to_vec(),
+            400,
+            "validation_error",
+            "contactId",
+        ),
+        (
+            br#"{"mockExamId":5,"contactId":"c"}"#.to_vec(),
+            400,
+            "validation_error",
+            "mockExamId",
+        ),
+        (
+            br#"{"mockExamId":"a#b","contactId":"c"}"#.to_vec(),
+            400,
+            "validation_error",
+            "",
+        ),
+        (big.into_bytes(), 413, "payload_too_large", ""),
+    ] {
+        let r = e.send("POST", "/api/bookings", &[], body).await;
+        assert_eq!((r.status, r.error_code()), (status, code), "{named}");
+        assert!(r.error_message().contains(named), "{}", r.body);
+    }
+    let r = e
+        .put("/api/mock-exams/e1", json!({"name":"x","capacity":-1}))
+        .await;
+    assert_eq!((r.status, r.error_code()), (400, "validation_error"));
+    assert!(r.error_message().contains("capacity"));
     assert_eq!(total(&e).await, 0);
     assert_eq!(e.store.outbox_len(), 0);
 }
@@ -313,17 +237,13 @@ async fn bad_input_answers_400_with_the_field_named() {
 #[tokio::test]
 async fn missing_unknown_and_admin_id_credentials_answer_401() {
     let e = env().await;
-    let body = json!({ "mockExamId": "40577087837", "contactId": "c1" });
+    let body = booking_body("c1");
     let r = call(&e.router, "POST", "/api/bookings", None, Some(body.clone())).await;
-    assert_eq!((r.status, error_code(&r)), (401, "unauthorized"));
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        Some("bsk_wrong"),
-        Some(body.clone()),
-    )
-    .await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
+    let r = e
+        .with_key("bsk_wrong")
+        .post("/api/bookings", body.clone())
+        .await;
     assert_eq!(r.status, 401);
     let r = call_raw(
         &e.router,
@@ -343,37 +263,14 @@ async fn missing_unknown_and_admin_id_credentials_answer_401() {
 #[tokio::test]
 async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
     let e = env().await;
-    let id = book(&e, "c1").await.body["booking"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = book_id(&e, "c1").await;
     let (_other, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
-    let r = call(
-        &e.router,
-        "GET",
-        &format!("/api/bookings/{id}"),
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let other = e.with_key(&other_key);
+    let r = other.get(&format!("/api/bookings/{id}")).await;
     assert_eq!(r.status, 404);
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/mock-exams/40577087837",
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let r = other.get(EXAM).await;
     assert_eq!(r.status, 404);
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/bookings",
-        Some(&other_key),
-        Some(json!({ "mockExamId": "40577087837", "contactId": "c2" })),
-    )
-    .await;
+    let r = other.post("/api/bookings", booking_body("c2")).await;
     assert_eq!(r.status, 404);
     assert_eq!(total(&e).await, 1);
 }
@@ -381,49 +278,25 @@ async fn another_workspace_sees_404_for_foreign_bookings_and_exams() {
 #[tokio::test]
 async fn complete_and_qr_routes_move_the_booking_and_emit_their_events() {
     let e = env().await;
-    let id = book(&e, "c1").await.body["booking"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = book_id(&e, "c1").await;
     e.queue.drain(QueueName::Delivery);
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/bookings/{id}/qr/scan"),
-        Some(&e.key),
-        Some(json!({"scannedBy": "door-1"})),
-    )
-    .await;
+    let r = e
+        .post(
+            &format!("/api/bookings/{id}/qr/scan"),
+            json!({"scannedBy": "door-1"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["booking"]["qrCode"]["scannedBy"], "door-1");
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/bookings/{id}/qr/validate"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .post(&format!("/api/bookings/{id}/qr/validate"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["booking"]["qrCode"]["validatedAt"].is_string());
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/bookings/{id}/complete"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.post(&format!("/api/bookings/{id}/complete"), None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["booking"]["status"], "completed");
-    let again = call(
-        &e.router,
-        "POST",
-        &format!("/api/bookings/{id}/complete"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let again = e.post(&format!("/api/bookings/{id}/complete"), None).await;
     assert_eq!(again.status, 400);
     // Each transition handed one fan-out message to the queue; no counter change.
     let msgs = e.queue.drain(QueueName::Delivery);
@@ -435,7 +308,7 @@ async fn complete_and_qr_routes_move_the_booking_and_emit_their_events() {
 #[tokio::test]
 async fn unknown_routes_answer_a_json_404() {
     let e = env().await;
-    let r = call(&e.router, "GET", "/api/nothing-here", Some(&e.key), None).await;
+    let r = e.get("/api/nothing-here").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.body["success"], false);
 }
@@ -445,79 +318,44 @@ async fn unknown_routes_answer_a_json_404() {
 #[tokio::test]
 async fn exams_and_an_exams_bookings_are_listed_with_filters_and_cursors() {
     let e = env().await;
-    let r = call(
-        &e.router,
-        "PUT",
-        "/api/mock-exams/other-exam",
-        Some(&e.key),
-        Some(json!({ "name": "Other", "capacity": 5 })),
-    )
-    .await;
+    let r = e
+        .put(
+            "/api/mock-exams/other-exam",
+            json!({ "name": "Other", "capacity": 5 }),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/mock-exams?limit=1",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.get("/api/mock-exams?limit=1").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["mockExams"].as_array().unwrap().len(), 1);
-    let first = r.body["mockExams"][0]["id"].as_str().unwrap().to_owned();
+    let first = r.str_at("/mockExams/0/id");
     for field in ["capacity", "totalBookings", "version", "lastSyncedVersion"] {
         assert!(
             r.body["mockExams"][0].get(field).is_some(),
             "missing {field}"
         );
     }
-    let cursor = r.body["pagination"]["nextCursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = call(
-        &e.router,
-        "GET",
-        &format!("/api/mock-exams?limit=1&cursor={cursor}"),
-        Some(&e.key),
-        None,
-    )
-    .await;
-    let second = r.body["mockExams"][0]["id"].as_str().unwrap().to_owned();
+    let cursor = r.str_at("/pagination/nextCursor");
+    let r = e
+        .get(&format!("/api/mock-exams?limit=1&cursor={cursor}"))
+        .await;
+    let second = r.str_at("/mockExams/0/id");
     let mut both = vec![first, second];
     both.sort();
     assert_eq!(both, ["40577087837", "other-exam"]);
 
-    let one = book(&e, "c1").await.body["booking"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let one = book_id(&e, "c1").await;
     // Ids are time-ordered by the millisecond.
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    let two = book(&e, "c2").await.body["booking"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/bookings/{one}/complete"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let two = book_id(&e, "c2").await;
+    let r = e.post(&format!("/api/bookings/{one}/complete"), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let list = |q: &'static str| {
         let e = &e;
         async move {
-            let r = call(
-                &e.router,
-                "GET",
-                &format!("/api/mock-exams/40577087837/bookings{q}"),
-                Some(&e.key),
-                None,
-            )
-            .await;
+            let r = e
+                .get(&format!("/api/mock-exams/40577087837/bookings{q}"))
+                .await;
             assert_eq!(r.status, 200, "{}", r.body);
             r.body["bookings"]
                 .as_array()
@@ -535,37 +373,15 @@ async fn exams_and_an_exams_bookings_are_listed_with_filters_and_cursors() {
     assert_eq!(list("?status=completed").await, vec![one.clone()]);
     assert_eq!(list("?status=active").await, vec![two.clone()]);
     assert_eq!(list("?limit=1").await, vec![two.clone()]);
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/mock-exams/other-exam/bookings",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.get("/api/mock-exams/other-exam/bookings").await;
     assert_eq!(r.body["bookings"], json!([]));
 
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/mock-exams/40577087837/bookings?status=gone",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .get("/api/mock-exams/40577087837/bookings?status=gone")
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("status"));
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/mock-exams/nope/bookings",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    assert!(r.error_message().contains("status"));
+    let r = e.get("/api/mock-exams/nope/bookings").await;
     assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(error_code(&r), "not_found");
+    assert_eq!(r.error_code(), "not_found");
 }

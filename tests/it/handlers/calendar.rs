@@ -1,23 +1,19 @@
 //! Calendar handlers against the in-memory fakes and a local GHL stand-in; retries run
 //! through the real delivery-queue consumer (`delivery_worker::runner`) fed from the memory queue.
 
-use shared_testkit::harness::TestApp;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::integrations::{IntegrationInput, IntegrationKind};
 use shared::queue::QueueName;
 use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::signing::WebhookSecret;
-use shared::sqs_runner::event_from_bodies;
-use shared_testkit::harness::{call, call_raw, Reply};
-use shared_testkit::memory::MemoryQueue;
+use shared_testkit::harness::{call, Reply, TestApp};
+use shared_testkit::memory::{sqs_event, MemoryQueue};
 use shared_testkit::targets::ghl::Ghl;
 
 struct Env {
     t: TestApp,
-    router: axum::Router,
     ghl: Ghl,
     secret: WebhookSecret,
 }
@@ -27,44 +23,12 @@ shared_testkit::deref_test_app!(Env);
 async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let mut config = Config::for_tests("t", "q");
     tweak(&mut config);
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(config).await;
-    let ghl = Ghl::start().await;
-    let secret = WebhookSecret::generate();
-    let integration = app
-        .integrations
-        .put_integration(
-            &ws,
-            IntegrationKind::Ghl,
-            &IntegrationInput {
-                webhook_url: ghl.url.clone(),
-                enabled: true,
-                retry_attempts: 3,
-                retry_delay: 1,
-            },
-            &secret,
-            &shared::time::now_string(),
-        )
+    let t = TestApp::with_config(config)
         .await
-        .unwrap();
-    let router = calendar_api::router(app.clone());
-    Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        router,
-        ghl,
-        secret: integration.secret,
-    }
+        .serve(calendar_api::router);
+    let ghl = Ghl::start().await;
+    let secret = ghl.integrate(&t.app, &t.ws, true).await;
+    Env { t, ghl, secret }
 }
 
 async fn env() -> Env {
@@ -87,15 +51,8 @@ fn seed_body() -> Value {
     })
 }
 
-async fn create(e: &Env, body: Value) -> Reply {
-    call(
-        &e.router,
-        "POST",
-        "/api/calendar-events",
-        Some(&e.key),
-        Some(body),
-    )
-    .await
+async fn create(e: &TestApp, body: Value) -> Reply {
+    e.post("/api/calendar-events", body).await
 }
 
 async fn create_ok(e: &Env) -> String {
@@ -105,36 +62,15 @@ async fn create_ok(e: &Env) -> String {
 }
 
 async fn get(e: &Env, id: &str) -> Reply {
-    call(
-        &e.router,
-        "GET",
-        &format!("/api/calendar-events/{id}"),
-        Some(&e.key),
-        None,
-    )
-    .await
+    e.get(&format!("/api/calendar-events/{id}")).await
 }
 
 async fn patch(e: &Env, id: &str, body: Value) -> Reply {
-    call(
-        &e.router,
-        "PATCH",
-        &format!("/api/calendar-events/{id}"),
-        Some(&e.key),
-        Some(body),
-    )
-    .await
+    e.patch(&format!("/api/calendar-events/{id}"), body).await
 }
 
 async fn delete(e: &Env, id: &str) -> Reply {
-    call(
-        &e.router,
-        "DELETE",
-        &format!("/api/calendar-events/{id}"),
-        Some(&e.key),
-        None,
-    )
-    .await
+    e.delete(&format!("/api/calendar-events/{id}")).await
 }
 
 async fn sync_of(e: &Env, id: &str) -> Value {
@@ -163,13 +99,7 @@ async fn pump(e: &Env) -> usize {
             break;
         }
         total += msgs.len();
-        let ids: Vec<String> = (0..msgs.len()).map(|i| format!("m{i}")).collect();
-        let records: Vec<(&str, &str, u32)> = msgs
-            .iter()
-            .zip(&ids)
-            .map(|((body, _), id)| (id.as_str(), body.as_str(), 1))
-            .collect();
-        let resp = runner.run(event_from_bodies(&records)).await;
+        let resp = runner.run(sqs_event(msgs.iter().map(|m| &m.0), 1)).await;
         assert!(resp.batch_item_failures.is_empty(), "a record failed");
     }
     total
@@ -371,28 +301,10 @@ async fn an_update_before_the_create_synced_makes_one_appointment() {
 async fn an_update_while_the_create_is_in_flight_waits_for_the_mapping() {
     let e = env().await;
     e.ghl.set_hang(Duration::from_millis(700));
-    let router = e.router.clone();
-    let key = e.key.clone();
-    let creating = tokio::spawn(async move {
-        call(
-            &router,
-            "POST",
-            "/api/calendar-events",
-            Some(&key),
-            Some(seed_body()),
-        )
-        .await
-    });
+    let api = e.api.clone();
+    let creating = tokio::spawn(async move { api.post("/api/calendar-events", seed_body()).await });
     // Wait until the create reached GHL, then update the event while it is in flight.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while e.ghl.requests().is_empty() {
-        assert!(Instant::now() < deadline, "the create never reached GHL");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let id = e.ghl.payloads()[0]["event_data"]["sentra_event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = e.ghl.first_event_id(Duration::from_secs(5)).await;
     let r = patch(&e, &id, json!({"eventTitle": "Changed mid-flight"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["sync"]["syncStatus"], "pending");
@@ -455,14 +367,7 @@ async fn bulk_retry_requeues_only_failed_mappings() {
     let synced = create_ok(&e).await;
     e.queue.drain(QueueName::Delivery);
 
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/admin/sync-mappings/retry-failed",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.post("/api/admin/sync-mappings/retry-failed", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["retried"], 1);
     assert_eq!(r.body["mappings"][0]["sentraEventId"], failed.as_str());
@@ -474,14 +379,9 @@ async fn bulk_retry_requeues_only_failed_mappings() {
     assert_eq!(sync_of(&e, &synced).await["syncStatus"], "synced");
 
     // Run the re-queued one: call the endpoint again (its message was drained above).
-    let again = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/sync-mappings/{failed}/retry"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let again = e
+        .post(&format!("/api/admin/sync-mappings/{failed}/retry"), None)
+        .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["retried"], true);
     pump(&e).await;
@@ -496,14 +396,14 @@ async fn single_retry_requeues_pending_or_failed_and_leaves_synced_alone() {
     e.queue.drain(QueueName::Delivery);
     e.ghl.set_down(false);
     let path = format!("/api/admin/sync-mappings/{pending}/retry");
-    let r = call(&e.router, "POST", &path, Some(&e.key), None).await;
+    let r = e.post(&path, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["retried"], true);
     assert_eq!(calendar_messages(&e.queue), vec![pending.clone()]);
     sync_retry_run(&e, &pending).await;
     assert_eq!(sync_of(&e, &pending).await["syncStatus"], "synced");
 
-    let r = call(&e.router, "POST", &path, Some(&e.key), None).await;
+    let r = e.post(&path, None).await;
     assert_eq!(r.body["retried"], false);
     assert_eq!(r.body["mapping"]["syncStatus"], "synced");
     assert!(e.queue.drain(QueueName::Delivery).is_empty());
@@ -512,24 +412,9 @@ async fn single_retry_requeues_pending_or_failed_and_leaves_synced_alone() {
         "/api/admin/sync-mappings/{}/retry",
         shared::ids::new_id("cal")
     );
-    assert_eq!(
-        call(&e.router, "POST", &unknown, Some(&e.key), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        call(
-            &e.router,
-            "POST",
-            "/api/admin/sync-mappings/x#y/retry",
-            Some(&e.key),
-            None
-        )
-        .await
-        .status,
-        404
-    );
+    for path in [unknown.as_str(), "/api/admin/sync-mappings/x#y/retry"] {
+        assert_eq!(e.post(path, None).await.status, 404, "{path}");
+    }
 }
 
 /// Runs one queued-style sync of `id` through the consumer.
@@ -541,7 +426,7 @@ async fn sync_retry_run(e: &Env, id: &str) {
     }))
     .unwrap();
     let resp = delivery_worker::runner(e.app.clone())
-        .run(event_from_bodies(&[("m1", &body, 1)]))
+        .run(sqs_event([body], 1))
         .await;
     assert!(resp.batch_item_failures.is_empty());
 }
@@ -563,9 +448,8 @@ async fn sync_mappings_list_filters_by_status_pages_newest_first_and_counts() {
 
     let list = |q: &str| {
         let path = format!("/api/admin/sync-mappings{q}");
-        let router = e.router.clone();
-        let key = e.key.clone();
-        async move { call(&router, "GET", &path, Some(&key), None).await }
+        let api = e.api.clone();
+        async move { api.get(&path).await }
     };
     let all = list("").await;
     assert_eq!(all.status, 200, "{}", all.body);
@@ -631,44 +515,14 @@ async fn other_event_types_are_saved_not_applicable_without_a_call() {
 
 #[tokio::test]
 async fn no_or_a_disabled_integration_is_not_applicable() {
-    let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
-    let (ws, key) = shared_testkit::harness::workspace(&app, "w").await;
-    let router = calendar_api::router(app.clone());
-    let r = call(
-        &router,
-        "POST",
-        "/api/calendar-events",
-        Some(&key),
-        Some(seed_body()),
-    )
-    .await;
+    let t = TestApp::new().await.serve(calendar_api::router);
+    let r = create(&t, seed_body()).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["sync"]["syncStatus"], "not_applicable");
 
     let ghl = Ghl::start().await;
-    app.integrations
-        .put_integration(
-            &ws,
-            IntegrationKind::Ghl,
-            &IntegrationInput {
-                webhook_url: ghl.url.clone(),
-                enabled: false,
-                retry_attempts: 3,
-                retry_delay: 1,
-            },
-            &WebhookSecret::generate(),
-            &shared::time::now_string(),
-        )
-        .await
-        .unwrap();
-    let r = call(
-        &router,
-        "POST",
-        "/api/calendar-events",
-        Some(&key),
-        Some(seed_body()),
-    )
-    .await;
+    ghl.integrate(&t.app, &t.ws, false).await;
+    let r = create(&t, seed_body()).await;
     assert_eq!(r.body["sync"]["syncStatus"], "not_applicable");
     assert!(ghl.requests().is_empty());
 }
@@ -680,45 +534,29 @@ async fn workspaces_never_see_each_others_events_or_mappings() {
     let id = create_ok(&e).await;
     pump(&e).await; // failed
     let (_ws2, key2) = shared_testkit::harness::workspace(&e.app, "other").await;
+    let other = e.with_key(&key2);
     let path = format!("/api/calendar-events/{id}");
     for (method, body) in [
         ("GET", None),
         ("PATCH", Some(json!({"eventTitle": "x"}))),
         ("DELETE", None),
     ] {
-        let r = call(&e.router, method, &path, Some(&key2), body).await;
+        let r = other.call(method, &path, body).await;
         assert_eq!(r.status, 404, "{method}");
     }
-    let list = call(
-        &e.router,
-        "GET",
-        "/api/admin/sync-mappings",
-        Some(&key2),
-        None,
-    )
-    .await;
+    let list = other.get("/api/admin/sync-mappings").await;
     assert_eq!(list.body["mappings"], json!([]));
     assert_eq!(
         list.body["counts"],
         json!({"synced": 0, "pending": 0, "failed": 0})
     );
-    let retry = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/sync-mappings/{id}/retry"),
-        Some(&key2),
-        None,
-    )
-    .await;
+    let retry = other
+        .post(&format!("/api/admin/sync-mappings/{id}/retry"), None)
+        .await;
     assert_eq!(retry.status, 404);
-    let bulk = call(
-        &e.router,
-        "POST",
-        "/api/admin/sync-mappings/retry-failed",
-        Some(&key2),
-        None,
-    )
-    .await;
+    let bulk = other
+        .post("/api/admin/sync-mappings/retry-failed", None)
+        .await;
     assert_eq!(bulk.body["retried"], 0);
     assert_eq!(sync_of(&e, &id).await["syncStatus"], "failed");
     // And without a key nothing at all.
@@ -769,38 +607,22 @@ async fn bad_input_is_a_400_naming_the_field_and_writes_nothing() {
         }
         let r = create(&e, body).await;
         assert_eq!(r.status, 400, "{field}: {}", r.body);
-        assert_eq!(r.body["error"]["code"], "validation_error");
-        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert_eq!(r.error_code(), "validation_error");
+        let msg = r.error_message();
         assert!(msg.contains(field), "{field}: {msg}");
     }
     let mut missing = seed_body();
     missing.as_object_mut().unwrap().remove("clientId");
     let r = create(&e, missing).await;
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("clientId"));
-    let r = call_raw(
-        &e.router,
-        "POST",
-        "/api/calendar-events",
-        &[
-            ("authorization", &format!("Bearer {}", e.key)),
-            ("content-type", "application/json"),
-        ],
-        b"{not json".to_vec(),
-    )
-    .await;
-    assert_eq!(r.body["error"]["code"], "invalid_json");
+    assert!(r.error_message().contains("clientId"));
+    let r = e
+        .send("POST", "/api/calendar-events", &[], b"{not json".to_vec())
+        .await;
+    assert_eq!(r.error_code(), "invalid_json");
     assert!(e.ghl.requests().is_empty());
-    let list = call(
-        &e.router,
-        "GET",
-        "/api/admin/sync-mappings?status=not_applicable",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let list = e
+        .get("/api/admin/sync-mappings?status=not_applicable")
+        .await;
     assert_eq!(list.body["mappings"], json!([]));
 
     // A PATCH that would put the end before the start changes nothing.

@@ -1,86 +1,46 @@
 //! Cancellation handlers against the in-memory fakes.
 
 use serde_json::{json, Value};
-use shared::config::Config;
-use shared_testkit::harness::TestApp;
-use shared_testkit::harness::{call, workspace, Reply};
+use shared_testkit::harness::{workspace, Api, Reply, TestApp};
 
 struct Env {
     t: TestApp,
-    bookings: axum::Router,
-    cancels: axum::Router,
+    bookings: Api,
 }
 
 shared_testkit::deref_test_app!(Env);
 
 async fn env(capacity: i64) -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
-    let bookings = bookings_api::router(app.clone());
+    let t = TestApp::new().await.serve(cancellations_api::router);
+    let bookings = t.api(bookings_api::router);
     for exam in ["e1", "e2"] {
-        let r = call(
-            &bookings,
-            "PUT",
-            &format!("/api/mock-exams/{exam}"),
-            Some(&key),
-            Some(json!({ "name": "Mock", "capacity": capacity })),
-        )
-        .await;
-        assert_eq!(r.status, 200);
+        bookings.put_exam(exam, capacity).await;
     }
-    Env {
-        cancels: cancellations_api::router(app.clone()),
-        bookings,
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-    }
+    Env { t, bookings }
 }
 
 async fn book(e: &Env, exam: &str, contact: &str) -> String {
-    let r = call(
-        &e.bookings,
-        "POST",
-        "/api/bookings",
-        Some(&e.key),
-        Some(json!({ "mockExamId": exam, "contactId": contact })),
-    )
-    .await;
+    let r = e
+        .bookings
+        .post(
+            "/api/bookings",
+            json!({ "mockExamId": exam, "contactId": contact }),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    r.body["booking"]["id"].as_str().unwrap().to_owned()
+    r.str_at("/booking/id")
 }
 
 async fn total(e: &Env, exam: &str) -> Value {
-    call(
-        &e.bookings,
-        "GET",
-        &format!("/api/mock-exams/{exam}"),
-        Some(&e.key),
-        None,
-    )
-    .await
-    .body["mockExam"]["totalBookings"]
+    e.bookings
+        .get(&format!("/api/mock-exams/{exam}"))
+        .await
+        .body["mockExam"]["totalBookings"]
         .clone()
 }
 
 async fn cancel(e: &Env, id: &str) -> Reply {
-    call(
-        &e.cancels,
-        "DELETE",
-        &format!("/api/bookings/{id}"),
-        Some(&e.key),
-        None,
-    )
-    .await
+    e.delete(&format!("/api/bookings/{id}")).await
 }
 
 #[tokio::test]
@@ -112,14 +72,10 @@ async fn cancelling_an_unknown_or_foreign_booking_answers_404() {
     let id = book(&e, "e1", "c1").await;
     assert_eq!(cancel(&e, "bk_nope").await.status, 404);
     let (_w, other) = workspace(&e.app, "other").await;
-    let r = call(
-        &e.cancels,
-        "DELETE",
-        &format!("/api/bookings/{id}"),
-        Some(&other),
-        None,
-    )
-    .await;
+    let r = e
+        .with_key(&other)
+        .delete(&format!("/api/bookings/{id}"))
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(total(&e, "e1").await, 1);
 }
@@ -145,14 +101,9 @@ async fn batch_cancel_reports_each_id_and_one_bad_id_never_fails_the_batch() {
         "/api/admin/bookings/batch-cancel",
         "/api/bookings/batch-cancel",
     ] {
-        let r = call(
-            &e.cancels,
-            "POST",
-            path,
-            Some(&e.key),
-            Some(json!({ "bookingIds": [a, "bk_missing", b] })),
-        )
-        .await;
+        let r = e
+            .post(path, json!({ "bookingIds": [a, "bk_missing", b] }))
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let results = r.body["results"].as_array().unwrap();
         assert_eq!(results.len(), 3);
@@ -175,29 +126,16 @@ async fn batch_cancel_reports_each_id_and_one_bad_id_never_fails_the_batch() {
 #[tokio::test]
 async fn batch_size_is_bounded() {
     let e = env(5).await;
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/bookings/batch-cancel",
-        Some(&e.key),
-        Some(json!({ "bookingIds": [] })),
-    )
-    .await;
+    let r = e
+        .post("/api/bookings/batch-cancel", json!({ "bookingIds": [] }))
+        .await;
     assert_eq!(r.status, 400);
     let many: Vec<String> = (0..101).map(|i| format!("bk_{i}")).collect();
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/bookings/batch-cancel",
-        Some(&e.key),
-        Some(json!({ "bookingIds": many })),
-    )
-    .await;
+    let r = e
+        .post("/api/bookings/batch-cancel", json!({ "bookingIds": many }))
+        .await;
     assert_eq!(r.status, 400);
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("bookingIds"));
+    assert!(r.error_message().contains("bookingIds"));
 }
 
 #[tokio::test]
@@ -206,45 +144,23 @@ async fn admin_cancels_all_bookings_of_one_exam_only() {
     book(&e, "e1", "c1").await;
     book(&e, "e1", "c2").await;
     let other = book(&e, "e2", "c3").await;
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/admin/mock-exams/e1/cancel-bookings",
-        Some(&e.key),
-        Some(json!({ "all": true })),
-    )
-    .await;
+    let cancel_e1 = "/api/admin/mock-exams/e1/cancel-bookings";
+    let r = e.post(cancel_e1, json!({ "all": true })).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["cancelled"], 2);
     assert_eq!(total(&e, "e1").await, 0);
     assert_eq!(total(&e, "e2").await, 1);
     // A booking of another exam named on this exam's route is refused per item.
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/admin/mock-exams/e1/cancel-bookings",
-        Some(&e.key),
-        Some(json!({ "bookingIds": [other] })),
-    )
-    .await;
+    let r = e.post(cancel_e1, json!({ "bookingIds": [other] })).await;
     assert_eq!(r.body["results"][0]["error"]["code"], "not_found");
     assert_eq!(total(&e, "e2").await, 1);
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/admin/mock-exams/nope/cancel-bookings",
-        Some(&e.key),
-        Some(json!({ "all": true })),
-    )
-    .await;
+    let r = e
+        .post(
+            "/api/admin/mock-exams/nope/cancel-bookings",
+            json!({ "all": true }),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = call(
-        &e.cancels,
-        "POST",
-        "/api/admin/mock-exams/e1/cancel-bookings",
-        Some(&e.key),
-        Some(json!({})),
-    )
-    .await;
+    let r = e.post(cancel_e1, json!({})).await;
     assert_eq!(r.status, 400);
 }

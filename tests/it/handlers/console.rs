@@ -1,56 +1,13 @@
 //! The console function (DESIGN §8) in-process: the page, its assets, their headers, and what
 //! the CSP demands of the files themselves (no inline script or style).
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request};
-use tower::ServiceExt;
+use shared_testkit::harness::{call_bytes, RawReply};
 
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
+async fn get_with(path: &str, headers: &[(&str, &str)]) -> RawReply {
+    call_bytes(&console_api::router(), "GET", path, headers, Vec::new()).await
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("utf-8 body")
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-async fn get_with(path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = Request::builder().method("GET").uri(path);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = console_api::router()
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible router");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(path: &str) -> Reply {
+async fn get(path: &str) -> RawReply {
     get_with(path, &[]).await
 }
 
@@ -62,7 +19,7 @@ fn index_html() -> &'static str {
     std::str::from_utf8(asset.body).expect("utf-8")
 }
 
-fn assert_security_headers(r: &Reply) {
+fn assert_security_headers(r: &RawReply) {
     let csp = r.header("content-security-policy");
     assert!(csp.starts_with("default-src 'self'"), "{csp}");
     assert!(
@@ -105,13 +62,13 @@ async fn each_asset_is_served_with_its_content_type() {
             r.header("content-type")
         );
         assert_security_headers(&r);
-        assert!(!r.body.is_empty(), "{path}");
+        assert!(!r.bytes.is_empty(), "{path}");
     }
     for asset in console_api::ASSETS {
         let r = get(&format!("/console/{}", asset.path)).await;
         assert_eq!(r.status, 200, "{}", asset.path);
         assert_eq!(r.header("content-type"), asset.content_type);
-        assert_eq!(r.body, asset.body, "{}", asset.path);
+        assert_eq!(r.bytes, asset.body, "{}", asset.path);
     }
 }
 
@@ -121,7 +78,7 @@ async fn an_unchanged_asset_answers_304_to_its_etag() {
     let etag = first.header("etag").to_owned();
     let again = get_with("/console/app.js", &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, 304);
-    assert!(again.body.is_empty());
+    assert!(again.bytes.is_empty());
     let other = get_with("/console/app.js", &[("if-none-match", "\"stale\"")]).await;
     assert_eq!(other.status, 200);
 }

@@ -5,10 +5,10 @@
 use shared_testkit::harness::TestApp;
 
 use serde_json::json;
-use shared::config::Config;
-use shared::inbound::domain::{EventStatus, SigningSecret, Source, SyncJob, WebhookConfig};
+use shared::inbound::domain::{EventStatus, InboundEvent, Source, SyncJob, WebhookConfig};
 use shared::queue::QueueName;
 use shared::signing;
+use shared_testkit::fixtures::{stripe_event, sync_job};
 use shared_testkit::harness::{call_raw, Reply};
 
 const STRIPE_SECRET: &str = "whsec_test_secret";
@@ -17,47 +17,35 @@ const STD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
 struct Env {
     t: TestApp,
-    router: axum::Router,
 }
 
 shared_testkit::deref_test_app!(Env);
 
 async fn env() -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
-    let router = inbound_receiver::router(app.clone());
     Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        router,
+        t: TestApp::new().await.serve(inbound_receiver::router),
     }
+}
+
+/// An environment with a Stripe job and a `customer.updated` event `evt` for it.
+async fn stripe_env(evt: &str) -> (Env, SyncJob, Vec<u8>) {
+    let e = env().await;
+    let job = e.stripe_job().await;
+    (e, job, stripe(evt, "customer.updated"))
+}
+
+/// The default webhook config with `tweak` applied.
+fn config(tweak: impl FnOnce(&mut WebhookConfig)) -> WebhookConfig {
+    let mut c = WebhookConfig::default();
+    tweak(&mut c);
+    c
 }
 
 impl Env {
     async fn job(&self, source: Source, secret: &str, config: WebhookConfig) -> SyncJob {
-        let now = shared::time::now_string();
         let job = SyncJob {
-            id: shared::ids::new_id(shared::ids::SYNC_JOB),
-            workspace_id: self.ws.clone(),
-            name: "job".into(),
-            kind: "webhook".into(),
-            source,
-            enabled: true,
             webhook_config: config,
-            signing_secret: Some(SigningSecret::new(secret)),
-            version: 1,
-            created_at: now.clone(),
-            updated_at: now,
+            ..sync_job(&self.ws, source, secret)
         };
         self.app.sync_jobs.create_sync_job(&job).await.unwrap();
         job
@@ -79,6 +67,21 @@ impl Env {
         .await
     }
 
+    /// Posts `body` signed now with the Stripe job secret.
+    async fn post_signed(&self, job: &SyncJob, body: &[u8]) -> Reply {
+        let sig = signing::sign_stripe(STRIPE_SECRET, now(), body);
+        self.post(job, &[("stripe-signature", &sig)], body).await
+    }
+
+    /// The stored event `provider_id` of `job`, if any.
+    async fn stored(&self, job: &SyncJob, provider_id: &str) -> Option<InboundEvent> {
+        self.app
+            .inbound_events
+            .get_event(&self.ws, &job.id, provider_id, now())
+            .await
+            .unwrap()
+    }
+
     fn inbound_messages(&self) -> usize {
         self.queue.len(QueueName::Inbound)
     }
@@ -88,19 +91,14 @@ fn now() -> i64 {
     shared::time::now().timestamp()
 }
 
-fn stripe_event(id: &str, ty: &str) -> Vec<u8> {
-    json!({
-        "id": id, "object": "event", "api_version": "2024-06-20", "created": now(),
-        "data": { "object": { "id": "cus_1", "object": "customer", "email": "a@example.com" } },
-        "livemode": false, "pending_webhooks": 1, "type": ty,
-    })
-    .to_string()
-    .into_bytes()
+fn stripe(id: &str, ty: &str) -> Vec<u8> {
+    let customer = json!({ "id": "cus_1", "object": "customer", "email": "a@example.com" });
+    stripe_event(id, ty, now(), customer).into_bytes()
 }
 
 fn assert_invalid_signature(r: &Reply) {
     assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.body["error"]["code"], "invalid_signature", "{}", r.body);
+    assert_eq!(r.error_code(), "invalid_signature", "{}", r.body);
 }
 
 // --- DESIGN §5 vectors at the receiver ---------------------------------------------------------
@@ -109,16 +107,8 @@ fn assert_invalid_signature(r: &Reply) {
 async fn stripe_design_vector_passes_the_receivers_signature_check() {
     let e = env().await;
     // The vector is from 2023: its timestamp is only acceptable with the check turned off.
-    let job = e
-        .job(
-            Source::Stripe,
-            STRIPE_SECRET,
-            WebhookConfig {
-                tolerance_seconds: 0,
-                ..WebhookConfig::default()
-            },
-        )
-        .await;
+    let unchecked = config(|c| c.tolerance_seconds = 0);
+    let job = e.job(Source::Stripe, STRIPE_SECRET, unchecked).await;
     let body = br#"{"id":"evt_test","object":"event"}"#;
     let header = "t=1700000000,v1=8042376f6ca064adbe037642a718227dfd59047137eb49497a54c49eb0cfb724";
     assert_eq!(
@@ -128,10 +118,7 @@ async fn stripe_design_vector_passes_the_receivers_signature_check() {
     let r = e.post(&job, &[("stripe-signature", header)], body).await;
     // Verified; the vector's body has no `type`, which is the next thing checked.
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("type"));
+    assert!(r.error_message().contains("type"));
     let wrong = header.replace("v1=8", "v1=9");
     assert_invalid_signature(&e.post(&job, &[("stripe-signature", &wrong)], body).await);
 }
@@ -139,48 +126,20 @@ async fn stripe_design_vector_passes_the_receivers_signature_check() {
 #[tokio::test]
 async fn close_design_vector_passes_the_receivers_signature_check() {
     let e = env().await;
-    let job = e
-        .job(
-            Source::Close,
-            CLOSE_KEY,
-            WebhookConfig {
-                tolerance_seconds: 0,
-                ..WebhookConfig::default()
-            },
-        )
-        .await;
+    let unchecked = config(|c| c.tolerance_seconds = 0);
+    let job = e.job(Source::Close, CLOSE_KEY, unchecked).await;
     let body = br#"{"event": {"id": "ev_4YUAT9G7PQNYEX0V7HpiZa", "date_created": "2019-01-01T13:33:00.842000", "data": {"object_type": "activity.note", "action": "created", "note": "test content"}}, "subscription_id": "whsub_mBTylJxRXaBOXcuQmgUdmL"}"#;
     let sig = "e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c9892422c93573521cd377ed";
     assert_eq!(
         signing::sign_close(CLOSE_KEY, "1557751596", body).unwrap(),
         sig
     );
-    let r = e
-        .post(
-            &job,
-            &[
-                ("close-sig-hash", sig),
-                ("close-sig-timestamp", "1557751596"),
-            ],
-            body,
-        )
-        .await;
+    let headers = |ts| [("close-sig-hash", sig), ("close-sig-timestamp", ts)];
+    let r = e.post(&job, &headers("1557751596"), body).await;
     // Verified; the vector's event lacks object_type (it sits in data), named in the 400.
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("event.object_type"));
-    let r = e
-        .post(
-            &job,
-            &[
-                ("close-sig-hash", sig),
-                ("close-sig-timestamp", "1557751597"),
-            ],
-            body,
-        )
-        .await;
+    assert!(r.error_message().contains("event.object_type"));
+    let r = e.post(&job, &headers("1557751597"), body).await;
     assert_invalid_signature(&r);
 }
 
@@ -188,9 +147,7 @@ async fn close_design_vector_passes_the_receivers_signature_check() {
 
 #[tokio::test]
 async fn good_stripe_signature_is_stored_and_enqueued() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_good", "customer.updated");
+    let (e, job, body) = stripe_env("evt_good").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let r = e
         .post(
@@ -204,13 +161,7 @@ async fn good_stripe_signature_is_stored_and_enqueued() {
     let id = r.body["eventId"].as_str().unwrap();
     assert!(id.starts_with("iev_"));
     assert!(r.body.get("duplicate").is_none());
-    let stored = e
-        .app
-        .inbound_events
-        .get_event(&e.ws, &job.id, "evt_good", now())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = e.stored(&job, "evt_good").await.unwrap();
     assert_eq!(stored.id, id);
     assert_eq!(stored.status, EventStatus::Pending);
     assert_eq!(
@@ -234,9 +185,7 @@ async fn good_stripe_signature_is_stored_and_enqueued() {
 
 #[tokio::test]
 async fn wrong_stripe_secret_is_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let sig = signing::sign_stripe("whsec_other", now(), &body);
     assert_invalid_signature(&e.post(&job, &[("stripe-signature", &sig)], &body).await);
     assert_eq!(e.inbound_messages(), 0);
@@ -244,41 +193,28 @@ async fn wrong_stripe_secret_is_401() {
 
 #[tokio::test]
 async fn stale_and_future_stripe_timestamps_are_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     for t in [now() - 301, now() + 301] {
         let sig = signing::sign_stripe(STRIPE_SECRET, t, &body);
         assert_invalid_signature(&e.post(&job, &[("stripe-signature", &sig)], &body).await);
     }
     // Inside the tolerance either way is fine.
     let sig = signing::sign_stripe(STRIPE_SECRET, now() - 250, &body);
-    assert_eq!(
-        e.post(&job, &[("stripe-signature", &sig)], &body)
-            .await
-            .status,
-        200
-    );
+    let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]
 async fn missing_stripe_header_is_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let r = e.post(&job, &[], &body).await;
     assert_invalid_signature(&r);
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Stripe-Signature"));
+    assert!(r.error_message().contains("Stripe-Signature"));
 }
 
 #[tokio::test]
 async fn malformed_stripe_headers_are_401() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_1", "customer.updated");
+    let (e, job, body) = stripe_env("evt_1").await;
     let good = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let v1 = good.split(",v1=").nth(1).unwrap().to_owned();
     for bad in [
@@ -294,9 +230,7 @@ async fn malformed_stripe_headers_are_401() {
 
 #[tokio::test]
 async fn several_v1_with_one_valid_is_accepted() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_multi", "customer.updated");
+    let (e, job, body) = stripe_env("evt_multi").await;
     let t = now();
     let good = signing::sign_stripe(STRIPE_SECRET, t, &body);
     let good_v1 = good.split(",v1=").nth(1).unwrap();
@@ -309,21 +243,13 @@ async fn several_v1_with_one_valid_is_accepted() {
 
 #[tokio::test]
 async fn body_changed_by_one_byte_is_401_and_not_stored() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_tamper", "customer.updated");
+    let (e, job, body) = stripe_env("evt_tamper").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let mut tampered = body.clone();
     let i = tampered.iter().position(|b| *b == b'@').unwrap();
     tampered[i] = b'#';
     assert_invalid_signature(&e.post(&job, &[("stripe-signature", &sig)], &tampered).await);
-    assert!(e
-        .app
-        .inbound_events
-        .get_event(&e.ws, &job.id, "evt_tamper", now())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(e.stored(&job, "evt_tamper").await.is_none());
 }
 
 // --- Close and generic -----------------------------------------------------------------------
@@ -350,51 +276,22 @@ async fn close_signatures_good_wrong_stale_missing() {
     let body = close_event("ev_1");
     let ts = now().to_string();
     let sig = signing::sign_close(CLOSE_KEY, &ts, &body).unwrap();
-    let r = e
-        .post(
-            &job,
-            &[("close-sig-hash", &sig), ("close-sig-timestamp", &ts)],
-            &body,
-        )
-        .await;
+    let post = async |hash: &str, ts: &str| {
+        let headers = [("close-sig-hash", hash), ("close-sig-timestamp", ts)];
+        e.post(&job, &headers, &body).await
+    };
+    let r = post(&sig, &ts).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let stored = e
-        .app
-        .inbound_events
-        .get_event(&e.ws, &job.id, "ev_1", now())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = e.stored(&job, "ev_1").await.unwrap();
     assert_eq!(stored.event_type, "activity.note.created");
 
     let other = signing::sign_close(&"ab".repeat(32), &ts, &body).unwrap();
-    assert_invalid_signature(
-        &e.post(
-            &job,
-            &[("close-sig-hash", &other), ("close-sig-timestamp", &ts)],
-            &body,
-        )
-        .await,
-    );
+    assert_invalid_signature(&post(&other, &ts).await);
     let old = (now() - 301).to_string();
     let sig_old = signing::sign_close(CLOSE_KEY, &old, &body).unwrap();
-    assert_invalid_signature(
-        &e.post(
-            &job,
-            &[("close-sig-hash", &sig_old), ("close-sig-timestamp", &old)],
-            &body,
-        )
-        .await,
-    );
+    assert_invalid_signature(&post(&sig_old, &old).await);
     assert_invalid_signature(&e.post(&job, &[("close-sig-hash", &sig)], &body).await);
-    assert_invalid_signature(
-        &e.post(
-            &job,
-            &[("close-sig-hash", "nothex"), ("close-sig-timestamp", &ts)],
-            &body,
-        )
-        .await,
-    );
+    assert_invalid_signature(&post("nothex", &ts).await);
 }
 
 #[tokio::test]
@@ -408,50 +305,23 @@ async fn generic_standard_webhooks_signatures() {
     let ts = now();
     let sig = signing::sign(&secret, "msg_1", ts, body);
     let ts_s = ts.to_string();
-    let r = e
-        .post(
-            &job,
-            &[
-                ("webhook-id", "msg_1"),
-                ("webhook-timestamp", &ts_s),
-                ("webhook-signature", &sig),
-            ],
-            body,
-        )
-        .await;
+    let signed = |id| {
+        [
+            ("webhook-id", id),
+            ("webhook-timestamp", ts_s.as_str()),
+            ("webhook-signature", sig.as_str()),
+        ]
+    };
+    let r = e.post(&job, &signed("msg_1"), body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // The same signature under another id does not verify.
-    let r = e
-        .post(
-            &job,
-            &[
-                ("webhook-id", "msg_2"),
-                ("webhook-timestamp", &ts_s),
-                ("webhook-signature", &sig),
-            ],
-            body,
-        )
-        .await;
+    let r = e.post(&job, &signed("msg_2"), body).await;
     assert_invalid_signature(&r);
-    let r = e
-        .post(
-            &job,
-            &[("webhook-id", "msg_1"), ("webhook-timestamp", &ts_s)],
-            body,
-        )
-        .await;
+    let r = e.post(&job, &signed("msg_1")[..2], body).await;
     assert_invalid_signature(&r);
     // DESIGN §5's Standard Webhooks vector, with the timestamp check off.
-    let vec_job = e
-        .job(
-            Source::Generic,
-            STD_SECRET,
-            WebhookConfig {
-                tolerance_seconds: 0,
-                ..WebhookConfig::default()
-            },
-        )
-        .await;
+    let unchecked = config(|c| c.tolerance_seconds = 0);
+    let vec_job = e.job(Source::Generic, STD_SECRET, unchecked).await;
     let r = e
         .post(
             &vec_job,
@@ -474,9 +344,7 @@ async fn generic_standard_webhooks_signatures() {
 
 #[tokio::test]
 async fn duplicate_answers_the_stored_event_and_is_not_stored_again() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_dup", "customer.updated");
+    let (e, job, body) = stripe_env("evt_dup").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let first = e.post(&job, &[("stripe-signature", &sig)], &body).await;
     let second = e.post(&job, &[("stripe-signature", &sig)], &body).await;
@@ -494,9 +362,7 @@ async fn duplicate_answers_the_stored_event_and_is_not_stored_again() {
 
 #[tokio::test]
 async fn five_concurrent_copies_store_one_event() {
-    let e = env().await;
-    let job = e.stripe_job().await;
-    let body = stripe_event("evt_race", "customer.updated");
+    let (e, job, body) = stripe_env("evt_race").await;
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     let headers = [("stripe-signature", sig.as_str())];
     let replies = futures::future::join_all((0..5).map(|_| e.post(&job, &headers, &body))).await;
@@ -518,34 +384,18 @@ async fn five_concurrent_copies_store_one_event() {
 #[tokio::test]
 async fn filtered_out_type_is_stored_as_ignored_and_not_enqueued() {
     let e = env().await;
-    let job = e
-        .job(
-            Source::Stripe,
-            STRIPE_SECRET,
-            WebhookConfig {
-                event_filters: vec!["customer.*".into()],
-                ..WebhookConfig::default()
-            },
-        )
-        .await;
-    let body = stripe_event("evt_inv", "invoice.paid");
-    let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
-    let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
+    let filtered = config(|c| c.event_filters = vec!["customer.*".into()]);
+    let job = e.job(Source::Stripe, STRIPE_SECRET, filtered).await;
+    let body = stripe("evt_inv", "invoice.paid");
+    let r = e.post_signed(&job, &body).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["ignored"], true);
     assert_eq!(e.inbound_messages(), 0);
-    let ev = e
-        .app
-        .inbound_events
-        .get_event(&e.ws, &job.id, "evt_inv", now())
-        .await
-        .unwrap()
-        .unwrap();
+    let ev = e.stored(&job, "evt_inv").await.unwrap();
     assert_eq!(ev.status, EventStatus::Ignored);
     // Deeper types match the prefix filter.
-    let body = stripe_event("evt_sub", "customer.subscription.updated");
-    let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
-    let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
+    let body = stripe("evt_sub", "customer.subscription.updated");
+    let r = e.post_signed(&job, &body).await;
     assert!(r.body.get("ignored").is_none(), "{}", r.body);
     assert_eq!(e.inbound_messages(), 1);
 }
@@ -553,24 +403,10 @@ async fn filtered_out_type_is_stored_as_ignored_and_not_enqueued() {
 #[tokio::test]
 async fn batch_wait_becomes_the_sqs_delay() {
     let e = env().await;
-    let job = e
-        .job(
-            Source::Stripe,
-            STRIPE_SECRET,
-            WebhookConfig {
-                batch_wait_seconds: 30,
-                ..WebhookConfig::default()
-            },
-        )
-        .await;
-    let body = stripe_event("evt_w", "customer.updated");
-    let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
-    assert_eq!(
-        e.post(&job, &[("stripe-signature", &sig)], &body)
-            .await
-            .status,
-        200
-    );
+    let waiting = config(|c| c.batch_wait_seconds = 30);
+    let job = e.job(Source::Stripe, STRIPE_SECRET, waiting).await;
+    let body = stripe("evt_w", "customer.updated");
+    assert_eq!(e.post_signed(&job, &body).await.status, 200);
     let msgs = e.queue.drain(QueueName::Inbound);
     assert_eq!(msgs[0].1, std::time::Duration::from_secs(30));
 }
@@ -579,46 +415,38 @@ async fn batch_wait_becomes_the_sqs_delay() {
 async fn disabled_job_is_409_unknown_job_404_large_body_413() {
     let e = env().await;
     let mut job = e.stripe_job().await;
-    let body = stripe_event("evt_1", "customer.updated");
+    let body = stripe("evt_1", "customer.updated");
     let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
     job.enabled = false;
     job.version += 1;
     e.app.sync_jobs.update_sync_job(&job).await.unwrap();
     let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.body["error"]["code"], "job_disabled");
+    assert_eq!(r.error_code(), "job_disabled");
 
     let mut unknown = job.clone();
-    unknown.id = shared::ids::new_id(shared::ids::SYNC_JOB);
-    assert_eq!(
-        e.post(&unknown, &[("stripe-signature", &sig)], &body)
-            .await
-            .status,
-        404
-    );
-    unknown.id = "job_../../etc".into();
-    assert_eq!(
-        e.post(&unknown, &[("stripe-signature", &sig)], &body)
-            .await
-            .status,
-        404
-    );
+    for id in [
+        shared::ids::new_id(shared::ids::SYNC_JOB),
+        "job_../../etc".into(),
+    ] {
+        unknown.id = id;
+        let r = e.post(&unknown, &[("stripe-signature", &sig)], &body).await;
+        assert_eq!(r.status, 404, "{}", unknown.id);
+    }
 
     let big = vec![b' '; shared::http::MAX_INBOUND_BODY + 1];
     let r = e.post(&job, &[("stripe-signature", &sig)], &big).await;
     assert_eq!(r.status, 413);
-    assert_eq!(r.body["error"]["code"], "payload_too_large");
+    assert_eq!(r.error_code(), "payload_too_large");
 }
 
 #[tokio::test]
 async fn signed_body_that_is_not_json_is_400_and_not_stored() {
     let e = env().await;
     let job = e.stripe_job().await;
-    let body = b"not json at all";
-    let sig = signing::sign_stripe(STRIPE_SECRET, now(), body);
-    let r = e.post(&job, &[("stripe-signature", &sig)], body).await;
+    let r = e.post_signed(&job, b"not json at all").await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["error"]["code"], "invalid_json");
+    assert_eq!(r.error_code(), "invalid_json");
     assert_eq!(e.inbound_messages(), 0);
 }
 
@@ -633,16 +461,9 @@ async fn a_body_near_one_mib_is_stored_whole() {
     })
     .to_string()
     .into_bytes();
-    let sig = signing::sign_stripe(STRIPE_SECRET, now(), &body);
-    let r = e.post(&job, &[("stripe-signature", &sig)], &body).await;
+    let r = e.post_signed(&job, &body).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let ev = e
-        .app
-        .inbound_events
-        .get_event(&e.ws, &job.id, "evt_big", now())
-        .await
-        .unwrap()
-        .unwrap();
+    let ev = e.stored(&job, "evt_big").await.unwrap();
     assert_eq!(ev.raw_body.len(), body.len());
 }
 

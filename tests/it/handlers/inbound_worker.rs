@@ -5,15 +5,15 @@
 use shared_testkit::harness::TestApp;
 
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
 use shared::inbound::domain::{
-    EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
+    EventStatus, Execution, InboundEvent, InboundMessage, Source, SyncJob, WebhookConfig,
 };
 use shared::inbound::receive::receive;
 use shared::queue::QueueName;
 use shared::signing;
-use shared::sqs_runner::event_from_bodies;
+use shared_testkit::fixtures::{stripe_event as stripe, sync_job};
+use shared_testkit::memory::sqs_event;
 
 const STRIPE_SECRET: &str = "whsec_worker_test";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
@@ -27,42 +27,20 @@ struct Env {
 shared_testkit::deref_test_app!(Env);
 
 async fn env_with(source: Source, config: WebhookConfig) -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
-    let now = shared::time::now_string();
-    let job = SyncJob {
-        id: shared::ids::new_id(shared::ids::SYNC_JOB),
-        workspace_id: ws.clone(),
-        name: "job".into(),
-        kind: "webhook".into(),
-        source,
-        enabled: true,
-        webhook_config: config,
-        signing_secret: Some(SigningSecret::new(match source {
-            Source::Stripe => STRIPE_SECRET,
-            Source::Close => CLOSE_KEY,
-            Source::Generic => "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-        })),
-        version: 1,
-        created_at: now.clone(),
-        updated_at: now,
+    let t = TestApp::new().await;
+    let secret = match source {
+        Source::Stripe => STRIPE_SECRET,
+        Source::Close => CLOSE_KEY,
+        Source::Generic => "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
     };
-    app.sync_jobs.create_sync_job(&job).await.unwrap();
-    let worker = SyncWorker::new(app.clone()).quiet();
+    let job = SyncJob {
+        webhook_config: config,
+        ..sync_job(&t.ws, source, secret)
+    };
+    t.app.sync_jobs.create_sync_job(&job).await.unwrap();
     Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        worker,
+        worker: SyncWorker::new(t.app.clone()).quiet(),
+        t,
         job,
     }
 }
@@ -73,15 +51,6 @@ async fn env(source: Source) -> Env {
 
 fn now() -> i64 {
     shared::time::now().timestamp()
-}
-
-fn stripe(id: &str, ty: &str, created: i64, object: Value) -> Vec<u8> {
-    json!({
-        "id": id, "object": "event", "api_version": "2024-06-20", "created": created,
-        "data": { "object": object }, "livemode": false, "pending_webhooks": 1, "type": ty,
-    })
-    .to_string()
-    .into_bytes()
 }
 
 fn close(
@@ -107,7 +76,8 @@ fn close(
 
 impl Env {
     /// Posts a correctly signed body through the real receiver pipeline.
-    async fn receive(&self, body: &[u8]) -> String {
+    async fn receive(&self, body: impl AsRef<[u8]>) -> String {
+        let body = body.as_ref();
         let mut headers = axum::http::HeaderMap::new();
         match self.job.source {
             Source::Stripe => {
@@ -138,21 +108,32 @@ impl Env {
     async fn drain(&self) -> Vec<String> {
         let mut failed = Vec::new();
         let msgs = self.queue.drain(QueueName::Inbound);
-        for (n, chunk) in msgs.chunks(10).enumerate() {
-            let ids: Vec<String> = (0..chunk.len()).map(|i| format!("m{n}-{i}")).collect();
-            let triples: Vec<(&str, &str, u32)> = chunk
-                .iter()
-                .zip(&ids)
-                .map(|((body, _), id)| (id.as_str(), body.as_str(), 1))
-                .collect();
-            let resp = self.worker.run(event_from_bodies(&triples)).await;
-            failed.extend(
-                resp.batch_item_failures
-                    .into_iter()
-                    .map(|f| f.item_identifier),
-            );
+        for chunk in msgs.chunks(10) {
+            failed.extend(self.run(chunk.iter().map(|m| &m.0), 1).await);
         }
         failed
+    }
+
+    /// Runs `bodies` through the worker as one SQS batch (ids `m0`, `m1`, …), each on its
+    /// `receive_count`-th receive: the ids it reports failed.
+    async fn run(
+        &self,
+        bodies: impl IntoIterator<Item = impl AsRef<str>>,
+        receive_count: u32,
+    ) -> Vec<String> {
+        let resp = self.worker.run(sqs_event(bodies, receive_count)).await;
+        resp.batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+
+    /// Receives each `cus_1` event (type, id, created, email) and runs the worker after each.
+    async fn one_by_one(&self, events: &[(&str, &str, i64, &str)]) {
+        for &(ty, id, created, email) in events {
+            self.receive(cus_1(ty, id, created, email)).await;
+            self.drain().await;
+        }
     }
 
     async fn record(&self, ty: &str, id: &str) -> Option<Value> {
@@ -173,6 +154,15 @@ impl Env {
             .unwrap()
     }
 
+    async fn executions(&self) -> Vec<Execution> {
+        self.app
+            .sync_executions
+            .list_executions(&self.job.workspace_id, &self.job.id, None, 10, now())
+            .await
+            .unwrap()
+            .items
+    }
+
     fn message(&self, provider_id: &str, event_id: &str) -> String {
         serde_json::to_string(&InboundMessage {
             workspace_id: self.job.workspace_id.clone(),
@@ -188,19 +178,24 @@ fn customer(id: &str, email: &str) -> Value {
     json!({ "id": id, "object": "customer", "email": email })
 }
 
+/// A Stripe `ty` event `id`, created at `created`, about customer `cus_1` with `email`.
+fn cus_1(ty: &str, id: &str, created: i64, email: &str) -> String {
+    stripe(id, ty, created, customer("cus_1", email))
+}
+
+/// A `customer.updated` event `evt_{i}` about customer `cus_{i}`, created at 100.
+fn cus_i(i: usize) -> String {
+    let object = customer(&format!("cus_{i}"), "a@example.com");
+    stripe(&format!("evt_{i}"), "customer.updated", 100, object)
+}
+
 // --- Stripe rules --------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn stripe_customer_is_upserted_with_sync_metadata() {
     let e = env(Source::Stripe).await;
-    let iev = e
-        .receive(&stripe(
-            "evt_1",
-            "customer.created",
-            1_700_000_000,
-            customer("cus_1", "a@example.com"),
-        ))
-        .await;
+    let body = cus_1("customer.created", "evt_1", 1_700_000_000, "a@example.com");
+    let iev = e.receive(body).await;
     assert!(e.drain().await.is_empty());
     let r = e.record("customer", "cus_1").await.expect("record");
     assert_eq!(r["email"], "a@example.com");
@@ -223,14 +218,9 @@ async fn subscription_deleted_deletes_the_subscription_only() {
     let e = env(Source::Stripe).await;
     let sub =
         json!({ "id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active" });
-    e.receive(&stripe(
-        "evt_c",
-        "customer.created",
-        100,
-        customer("cus_1", "a@example.com"),
-    ))
-    .await;
-    e.receive(&stripe(
+    e.receive(cus_1("customer.created", "evt_c", 100, "a@example.com"))
+        .await;
+    e.receive(stripe(
         "evt_s",
         "customer.subscription.created",
         100,
@@ -238,7 +228,7 @@ async fn subscription_deleted_deletes_the_subscription_only() {
     ))
     .await;
     e.drain().await;
-    e.receive(&stripe("evt_sd", "customer.subscription.deleted", 200, sub))
+    e.receive(stripe("evt_sd", "customer.subscription.deleted", 200, sub))
         .await;
     e.drain().await;
     let s = e.record("subscription", "sub_1").await.unwrap();
@@ -254,16 +244,11 @@ async fn subscription_deleted_deletes_the_subscription_only() {
 #[tokio::test]
 async fn customer_source_deleted_never_deletes_the_customer() {
     let e = env(Source::Stripe).await;
-    e.receive(&stripe(
-        "evt_c",
-        "customer.created",
-        100,
-        customer("cus_1", "a@example.com"),
-    ))
-    .await;
+    e.receive(cus_1("customer.created", "evt_c", 100, "a@example.com"))
+        .await;
     e.drain().await;
     let card = json!({ "id": "card_1", "object": "card", "customer": "cus_1" });
-    e.receive(&stripe("evt_src", "customer.source.deleted", 200, card))
+    e.receive(stripe("evt_src", "customer.source.deleted", 200, card))
         .await;
     e.drain().await;
     let c = e.record("customer", "cus_1").await.unwrap();
@@ -282,7 +267,7 @@ async fn customer_source_deleted_never_deletes_the_customer() {
 async fn objects_not_kept_are_skipped() {
     let e = env(Source::Stripe).await;
     let pi = json!({ "id": "pi_1", "object": "payment_intent" });
-    e.receive(&stripe("evt_pi", "payment_intent.succeeded", 100, pi))
+    e.receive(stripe("evt_pi", "payment_intent.succeeded", 100, pi))
         .await;
     e.drain().await;
     let ev = e.event("evt_pi").await;
@@ -296,7 +281,7 @@ async fn objects_not_kept_are_skipped() {
 #[tokio::test]
 async fn close_note_created_becomes_an_activity_record() {
     let e = env(Source::Close).await;
-    e.receive(&close(
+    e.receive(close(
         "ev_1",
         "activity.note",
         "created",
@@ -321,24 +306,18 @@ async fn close_note_created_becomes_an_activity_record() {
 #[tokio::test]
 async fn close_lead_deleted_leaves_a_tombstone() {
     let e = env(Source::Close).await;
-    e.receive(&close(
-        "ev_1",
-        "lead",
-        "created",
-        "lead_1",
-        "2024-01-01T00:00:01",
-        json!({"id": "lead_1", "name": "Acme"}),
-    ))
-    .await;
-    e.receive(&close(
-        "ev_2",
-        "lead",
-        "deleted",
-        "lead_1",
-        "2024-01-01T00:00:02",
-        json!({}),
-    ))
-    .await;
+    for (id, action, updated, data) in [
+        (
+            "ev_1",
+            "created",
+            "2024-01-01T00:00:01",
+            json!({"id": "lead_1", "name": "Acme"}),
+        ),
+        ("ev_2", "deleted", "2024-01-01T00:00:02", json!({})),
+    ] {
+        e.receive(close(id, "lead", action, "lead_1", updated, data))
+            .await;
+    }
     e.drain().await;
     let r = e.record("lead", "lead_1").await.unwrap();
     assert_eq!(r["_sync_metadata"]["deleted"], true);
@@ -350,22 +329,11 @@ async fn close_lead_deleted_leaves_a_tombstone() {
 #[tokio::test]
 async fn update_t2_then_update_t1_keeps_t2() {
     let e = env(Source::Stripe).await;
-    e.receive(&stripe(
-        "evt_t2",
-        "customer.updated",
-        200,
-        customer("cus_1", "new@example.com"),
-    ))
+    e.one_by_one(&[
+        ("customer.updated", "evt_t2", 200, "new@example.com"),
+        ("customer.updated", "evt_t1", 100, "old@example.com"),
+    ])
     .await;
-    e.drain().await;
-    e.receive(&stripe(
-        "evt_t1",
-        "customer.updated",
-        100,
-        customer("cus_1", "old@example.com"),
-    ))
-    .await;
-    e.drain().await;
     let r = e.record("customer", "cus_1").await.unwrap();
     assert_eq!(r["email"], "new@example.com");
     assert_eq!(r["_sync_metadata"]["event_id"], "evt_t2");
@@ -378,13 +346,9 @@ async fn update_t2_then_update_t1_keeps_t2() {
 async fn both_orders_in_one_batch_end_on_the_newest() {
     let e = env(Source::Stripe).await;
     for (i, t) in [300, 100, 500, 200, 400].into_iter().enumerate() {
-        e.receive(&stripe(
-            &format!("evt_{i}"),
-            "customer.updated",
-            t,
-            customer("cus_1", &format!("{t}@example.com")),
-        ))
-        .await;
+        let email = format!("{t}@example.com");
+        e.receive(cus_1("customer.updated", &format!("evt_{i}"), t, &email))
+            .await;
     }
     e.drain().await;
     let r = e.record("customer", "cus_1").await.unwrap();
@@ -394,32 +358,14 @@ async fn both_orders_in_one_batch_end_on_the_newest() {
 #[tokio::test]
 async fn delete_then_late_update_stays_deleted() {
     let e = env(Source::Stripe).await;
-    e.receive(&stripe(
-        "evt_del",
-        "customer.deleted",
-        200,
-        customer("cus_1", "a@example.com"),
-    ))
+    e.one_by_one(&[
+        ("customer.deleted", "evt_del", 200, "a@example.com"),
+        // Older than the delete (it was sent before, and arrives after).
+        ("customer.updated", "evt_upd", 150, "zombie@example.com"),
+        // Same second as the delete, arriving later: a tombstone still wins.
+        ("customer.updated", "evt_same", 200, "zombie@example.com"),
+    ])
     .await;
-    e.drain().await;
-    // Older than the delete (it was sent before, and arrives after).
-    e.receive(&stripe(
-        "evt_upd",
-        "customer.updated",
-        150,
-        customer("cus_1", "zombie@example.com"),
-    ))
-    .await;
-    e.drain().await;
-    // Same second as the delete, arriving later: a tombstone still wins.
-    e.receive(&stripe(
-        "evt_same",
-        "customer.updated",
-        200,
-        customer("cus_1", "zombie@example.com"),
-    ))
-    .await;
-    e.drain().await;
     let r = e.record("customer", "cus_1").await.unwrap();
     assert_eq!(r["_sync_metadata"]["deleted"], true);
     assert!(r.get("email").is_none());
@@ -428,42 +374,24 @@ async fn delete_then_late_update_stays_deleted() {
 #[tokio::test]
 async fn equal_timestamps_later_arrival_wins() {
     let e = env(Source::Stripe).await;
-    e.receive(&stripe(
-        "evt_a",
-        "customer.updated",
-        100,
-        customer("cus_1", "first@example.com"),
-    ))
-    .await;
-    e.receive(&stripe(
-        "evt_b",
-        "customer.updated",
-        100,
-        customer("cus_1", "second@example.com"),
-    ))
-    .await;
+    for (id, email) in [
+        ("evt_a", "first@example.com"),
+        ("evt_b", "second@example.com"),
+    ] {
+        e.receive(cus_1("customer.updated", id, 100, email)).await;
+    }
     // Applied in reverse arrival order: the later arrival still wins.
     let mut msgs = e.queue.drain(QueueName::Inbound);
     msgs.reverse();
-    for (i, (body, _)) in msgs.iter().enumerate() {
-        let resp = e
-            .worker
-            .run(event_from_bodies(&[(&format!("m{i}"), body, 1)]))
-            .await;
-        assert!(resp.batch_item_failures.is_empty());
+    for (body, _) in &msgs {
+        assert!(e.run([body], 1).await.is_empty());
     }
     let r = e.record("customer", "cus_1").await.unwrap();
     assert_eq!(r["email"], "second@example.com");
     // An update at the same time as a delete that arrived earlier cannot undo it, while a
     // later-arriving delete at the same time replaces a live record.
-    e.receive(&stripe(
-        "evt_d",
-        "customer.deleted",
-        100,
-        customer("cus_1", "x"),
-    ))
-    .await;
-    e.drain().await;
+    e.one_by_one(&[("customer.deleted", "evt_d", 100, "x")])
+        .await;
     assert_eq!(
         e.record("customer", "cus_1").await.unwrap()["_sync_metadata"]["deleted"],
         true
@@ -475,22 +403,23 @@ async fn equal_timestamps_later_arrival_wins() {
 #[tokio::test]
 async fn the_same_event_five_times_concurrently_is_applied_once() {
     let e = env(Source::Stripe).await;
-    let body = stripe(
-        "evt_5",
-        "customer.updated",
-        100,
-        customer("cus_1", "a@example.com"),
-    );
+    let body = cus_1("customer.updated", "evt_5", 100, "a@example.com");
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(
         "stripe-signature",
-        signing::sign_stripe(STRIPE_SECRET, now(), &body)
+        signing::sign_stripe(STRIPE_SECRET, now(), body.as_bytes())
             .parse()
             .unwrap(),
     );
-    let results = futures::future::join_all(
-        (0..5).map(|_| receive(&e.app, &e.job.workspace_id, &e.job.id, &headers, &body)),
-    )
+    let results = futures::future::join_all((0..5).map(|_| {
+        receive(
+            &e.app,
+            &e.job.workspace_id,
+            &e.job.id,
+            &headers,
+            body.as_bytes(),
+        )
+    }))
     .await;
     let ids: std::collections::HashSet<String> =
         results.into_iter().map(|r| r.unwrap().event_id).collect();
@@ -498,24 +427,8 @@ async fn the_same_event_five_times_concurrently_is_applied_once() {
     // Duplicates of a still-pending event are enqueued again (harmless): every copy runs
     // through the worker concurrently, and the record is written once.
     let msgs = e.queue.drain(QueueName::Inbound);
-    let triples: Vec<(String, String)> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, (b, _))| (format!("m{i}"), b.clone()))
-        .collect();
-    let refs: Vec<(&str, &str, u32)> = triples
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str(), 1))
-        .collect();
-    let resp = e.worker.run(event_from_bodies(&refs)).await;
-    assert!(resp.batch_item_failures.is_empty());
-    let execs = e
-        .app
-        .sync_executions
-        .list_executions(&e.job.workspace_id, &e.job.id, None, 10, now())
-        .await
-        .unwrap()
-        .items;
+    assert!(e.run(msgs.iter().map(|m| &m.0), 1).await.is_empty());
+    let execs = e.executions().await;
     let applied: u32 = execs.iter().map(|x| x.applied).sum();
     assert_eq!(applied, 1, "{execs:?}");
     assert_eq!(e.event("evt_5").await.attempts, 1, "processed once");
@@ -527,13 +440,7 @@ async fn the_same_event_five_times_concurrently_is_applied_once() {
 async fn batch_of_ten_with_one_poison_record_applies_nine_and_reports_one() {
     let e = env(Source::Stripe).await;
     for i in 0..9 {
-        e.receive(&stripe(
-            &format!("evt_{i}"),
-            "customer.updated",
-            100,
-            customer(&format!("cus_{i}"), "a@example.com"),
-        ))
-        .await;
+        e.receive(cus_i(i)).await;
     }
     let mut msgs: Vec<String> = e
         .queue
@@ -542,19 +449,7 @@ async fn batch_of_ten_with_one_poison_record_applies_nine_and_reports_one() {
         .map(|m| m.0)
         .collect();
     msgs.insert(4, "{\"this is\": \"poison\"}".into());
-    let triples: Vec<(String, &str)> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (format!("m{i}"), b.as_str()))
-        .collect();
-    let refs: Vec<(&str, &str, u32)> = triples.iter().map(|(a, b)| (a.as_str(), *b, 1)).collect();
-    let resp = e.worker.run(event_from_bodies(&refs)).await;
-    let failed: Vec<&str> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    assert_eq!(failed, vec!["m4"]);
+    assert_eq!(e.run(&msgs, 1).await, vec!["m4"]);
     assert_eq!(
         e.store.inbound_record_count(&e.job.workspace_id, &e.job.id),
         9
@@ -565,20 +460,15 @@ async fn batch_of_ten_with_one_poison_record_applies_nine_and_reports_one() {
 async fn unmappable_payload_is_marked_failed_at_once_and_not_retried() {
     let e = env(Source::Stripe).await;
     // Signed and well-formed at the top, but without data.object.id.
-    e.receive(&stripe(
+    let bad = stripe(
         "evt_bad",
         "customer.updated",
         100,
         json!({ "object": "customer" }),
-    ))
-    .await;
-    e.receive(&stripe(
-        "evt_ok",
-        "customer.updated",
-        100,
-        customer("cus_1", "a@example.com"),
-    ))
-    .await;
+    );
+    e.receive(bad).await;
+    e.receive(cus_1("customer.updated", "evt_ok", 100, "a@example.com"))
+        .await;
     let failed = e.drain().await;
     assert!(
         failed.is_empty(),
@@ -591,13 +481,7 @@ async fn unmappable_payload_is_marked_failed_at_once_and_not_retried() {
         "{ev:?}"
     );
     assert_eq!(e.event("evt_ok").await.status, EventStatus::Processed);
-    let execs = e
-        .app
-        .sync_executions
-        .list_executions(&e.job.workspace_id, &e.job.id, None, 10, now())
-        .await
-        .unwrap()
-        .items;
+    let execs = e.executions().await;
     assert_eq!(execs.len(), 1);
     assert_eq!(
         (execs[0].applied, execs[0].failed, execs[0].batch_size),
@@ -609,19 +493,13 @@ async fn unmappable_payload_is_marked_failed_at_once_and_not_retried() {
 async fn transient_failure_is_reported_and_kept_then_final_receive_marks_failed() {
     let e = env(Source::Stripe).await;
     let iev = e
-        .receive(&stripe(
-            "evt_t",
-            "customer.updated",
-            100,
-            customer("cus_1", "a@example.com"),
-        ))
+        .receive(cus_1("customer.updated", "evt_t", 100, "a@example.com"))
         .await;
     e.queue.drain(QueueName::Inbound);
     let body = e.message("evt_t", &iev);
     // The record store fails (as a throttled DynamoDB would) on receives 1 and 5 (of 5).
     e.store.inject_conflicts(1);
-    let resp = e.worker.run(event_from_bodies(&[("m1", &body, 1)])).await;
-    assert_eq!(resp.batch_item_failures.len(), 1);
+    assert_eq!(e.run([&body], 1).await.len(), 1);
     let ev = e.event("evt_t").await;
     assert_eq!(ev.status, EventStatus::Pending, "still retried by SQS");
     assert_eq!(ev.attempts, 1);
@@ -629,8 +507,7 @@ async fn transient_failure_is_reported_and_kept_then_final_receive_marks_failed(
 
     e.store.inject_conflicts(1);
     let max = e.app.config.max_receive_count;
-    let resp = e.worker.run(event_from_bodies(&[("m1", &body, max)])).await;
-    assert_eq!(resp.batch_item_failures.len(), 1, "the DLQ takes it");
+    assert_eq!(e.run([&body], max).await.len(), 1, "the DLQ takes it");
     let ev = e.event("evt_t").await;
     assert_eq!(
         ev.status,
@@ -653,22 +530,10 @@ async fn batch_size_caps_each_write_group() {
     )
     .await;
     for i in 0..10 {
-        e.receive(&stripe(
-            &format!("evt_{i}"),
-            "customer.updated",
-            100,
-            customer(&format!("cus_{i}"), "a@example.com"),
-        ))
-        .await;
+        e.receive(cus_i(i)).await;
     }
     assert!(e.drain().await.is_empty());
-    let execs = e
-        .app
-        .sync_executions
-        .list_executions(&e.job.workspace_id, &e.job.id, None, 10, now())
-        .await
-        .unwrap()
-        .items;
+    let execs = e.executions().await;
     let mut sizes: Vec<u32> = execs.iter().map(|x| x.batch_size).collect();
     sizes.sort();
     assert_eq!(sizes, vec![1, 3, 3, 3]);
@@ -679,26 +544,13 @@ async fn batch_size_caps_each_write_group() {
 async fn a_message_for_an_event_no_longer_pending_changes_nothing() {
     let e = env(Source::Stripe).await;
     let iev = e
-        .receive(&stripe(
-            "evt_1",
-            "customer.updated",
-            100,
-            customer("cus_1", "a@example.com"),
-        ))
+        .receive(cus_1("customer.updated", "evt_1", 100, "a@example.com"))
         .await;
     e.drain().await;
     let body = e.message("evt_1", &iev);
-    let resp = e
-        .worker
-        .run(event_from_bodies(&[("again", &body, 1)]))
-        .await;
-    assert!(resp.batch_item_failures.is_empty());
+    assert!(e.run([&body], 1).await.is_empty());
     assert_eq!(e.event("evt_1").await.attempts, 1);
     // A message for an event that does not exist (expired) is acknowledged, not retried.
     let ghost = e.message("evt_gone", "iev_01hzzzzzzzzzzzzzzzzzzzzzzz");
-    let resp = e
-        .worker
-        .run(event_from_bodies(&[("ghost", &ghost, 1)]))
-        .await;
-    assert!(resp.batch_item_failures.is_empty());
+    assert!(e.run([&ghost], 1).await.is_empty());
 }

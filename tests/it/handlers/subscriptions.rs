@@ -10,61 +10,30 @@ use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::subscriptions::{Delivery, DeliveryStatus};
 use shared_testkit::harness::{call, Reply};
 
-struct Env {
-    t: TestApp,
-    router: axum::Router,
+async fn env_with(config: Config) -> TestApp {
+    TestApp::with_config(config)
+        .await
+        .serve(subscriptions_api::router)
 }
 
-shared_testkit::deref_test_app!(Env);
-
-async fn env_with(config: Config) -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(config).await;
-    let router = subscriptions_api::router(app.clone());
-    Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        router,
-    }
-}
-
-async fn env() -> Env {
+async fn env() -> TestApp {
     env_with(Config::for_tests("t", "q")).await
 }
 
-fn code(r: &Reply) -> &str {
-    r.body["error"]["code"].as_str().unwrap_or_default()
+async fn create(e: &TestApp, body: Value) -> Reply {
+    e.post("/api/admin/webhooks", body).await
 }
 
-fn message(r: &Reply) -> String {
-    r.body["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+/// A fresh environment with one webhook (at `https://example.com/h`): it, the webhook and
+/// the webhook's id.
+async fn env_with_hook() -> (TestApp, Value, String) {
+    let e = env().await;
+    let w = create_ok(&e, "https://example.com/h").await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    (e, w, id)
 }
 
-async fn create(e: &Env, body: Value) -> Reply {
-    call(
-        &e.router,
-        "POST",
-        "/api/admin/webhooks",
-        Some(&e.key),
-        Some(body),
-    )
-    .await
-}
-
-async fn create_ok(e: &Env, url: &str) -> Value {
+async fn create_ok(e: &TestApp, url: &str) -> Value {
     let r = create(
         e,
         json!({ "name": "CRM", "url": url, "events": ["booking.*"] }),
@@ -88,11 +57,7 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(axum::http::HeaderMap,
             )
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = shared_testkit::targets::serve(app).await;
     (format!("http://{addr}/hook"), seen)
 }
 
@@ -157,19 +122,12 @@ async fn the_secret_is_shown_only_on_create_and_rotate() {
     let w = create_ok(&e, "https://example.com/hook").await;
     let id = w["id"].as_str().unwrap();
     let path = format!("/api/admin/webhooks/{id}");
-    let got = call(&e.router, "GET", &path, Some(&e.key), None).await;
+    let got = e.get(&path).await;
     assert_eq!(got.status, 200);
     assert!(got.body["webhook"].get("secret").is_none());
-    let list = call(&e.router, "GET", "/api/admin/webhooks", Some(&e.key), None).await;
+    let list = e.get("/api/admin/webhooks").await;
     assert!(list.body["webhooks"][0].get("secret").is_none());
-    let patched = call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(json!({"name": "x"})),
-    )
-    .await;
+    let patched = e.patch(&path, json!({"name": "x"})).await;
     assert!(patched.body["webhook"].get("secret").is_none());
     assert!(!got.body.to_string().contains("whsec_"));
 }
@@ -220,7 +178,11 @@ async fn bad_input_is_a_400_naming_the_field() {
     for (body, field) in cases {
         let r = create(&e, body.clone()).await;
         assert_eq!(r.status, 400, "{body} → {}", r.body);
-        assert!(message(&r).contains(field), "{body}: {}", message(&r));
+        assert!(
+            r.error_message().contains(field),
+            "{body}: {}",
+            r.error_message()
+        );
     }
     for (field, value) in [
         ("retryAttempts", json!(11)),
@@ -236,8 +198,8 @@ async fn bad_input_is_a_400_naming_the_field() {
         body[field] = value.clone();
         let r = create(&e, body).await;
         assert_eq!(r.status, 400, "{field}={value}");
-        assert_eq!(code(&r), "validation_error");
-        assert!(message(&r).contains(field), "{}", message(&r));
+        assert_eq!(r.error_code(), "validation_error");
+        assert!(r.error_message().contains(field), "{}", r.error_message());
     }
     let r = shared_testkit::harness::call_raw(
         &e.router,
@@ -247,9 +209,9 @@ async fn bad_input_is_a_400_naming_the_field() {
         b"{not json".to_vec(),
     )
     .await;
-    assert_eq!(code(&r), "invalid_json");
+    assert_eq!(r.error_code(), "invalid_json");
     // Nothing was written by any of these.
-    let list = call(&e.router, "GET", "/api/admin/webhooks", Some(&e.key), None).await;
+    let list = e.get("/api/admin/webhooks").await;
     assert_eq!(list.body["webhooks"], json!([]));
 }
 
@@ -265,7 +227,7 @@ async fn http_and_loopback_urls_need_private_targets_allowed() {
     ] {
         let r = create(&e, json!({ "name": "n", "url": url, "events": ["*"] })).await;
         assert_eq!(r.status, 400, "{url}");
-        assert!(message(&r).contains("url"), "{}", message(&r));
+        assert!(r.error_message().contains("url"), "{}", r.error_message());
     }
     // Allowed locally (ALLOW_PRIVATE_TARGETS=true), link-local never.
     let local = env().await;
@@ -283,14 +245,7 @@ async fn requests_without_a_valid_key_are_401() {
     let e = env().await;
     let r = call(&e.router, "GET", "/api/admin/webhooks", None, None).await;
     assert_eq!(r.status, 401);
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/admin/webhooks",
-        Some("bsk_nope"),
-        None,
-    )
-    .await;
+    let r = e.with_key("bsk_nope").get("/api/admin/webhooks").await;
     assert_eq!(r.status, 401);
     let r = shared_testkit::harness::call_raw(
         &e.router,
@@ -324,7 +279,7 @@ async fn list_is_newest_first_and_pages_with_a_cursor() {
             Some(c) => format!("/api/admin/webhooks?limit=2&cursor={c}"),
             None => "/api/admin/webhooks?limit=2".to_owned(),
         };
-        let r = call(&e.router, "GET", &path, Some(&e.key), None).await;
+        let r = e.get(&path).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["pagination"]["limit"], 2);
         for w in r.body["webhooks"].as_array().unwrap() {
@@ -340,14 +295,7 @@ async fn list_is_newest_first_and_pages_with_a_cursor() {
     }
     assert_eq!(seen, ids);
     for bad in ["limit=0", "limit=1001", "limit=x", "cursor=garbage"] {
-        let r = call(
-            &e.router,
-            "GET",
-            &format!("/api/admin/webhooks?{bad}"),
-            Some(&e.key),
-            None,
-        )
-        .await;
+        let r = e.get(&format!("/api/admin/webhooks?{bad}")).await;
         assert_eq!(r.status, 400, "{bad}");
     }
 }
@@ -362,16 +310,12 @@ async fn patch_changes_only_given_fields_and_null_clears_the_description() {
     .await;
     let id = r.body["webhook"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/admin/webhooks/{id}");
-    let r = call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(
+    let r = e
+        .patch(
+            &path,
             json!({ "events": ["user.created", "qr.*"], "retryAttempts": 0, "description": null }),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let w = &r.body["webhook"];
     assert_eq!(w["events"], json!(["user.created", "qr.*"]));
@@ -385,48 +329,37 @@ async fn patch_changes_only_given_fields_and_null_clears_the_description() {
         json!({ "timeoutMs": 30000 }),
         json!({ "url": "ftp://x" }),
     ] {
-        let r = call(&e.router, "PATCH", &path, Some(&e.key), Some(body.clone())).await;
+        let r = e.patch(&path, body.clone()).await;
         assert_eq!(r.status, 400, "{body}");
     }
-    let r = call(
-        &e.router,
-        "PATCH",
-        "/api/admin/webhooks/wh_01jzzzzzzzzzzzzzzzzzzzzzzz",
-        Some(&e.key),
-        Some(json!({"name": "x"})),
-    )
-    .await;
+    let r = e
+        .patch(
+            "/api/admin/webhooks/wh_01jzzzzzzzzzzzzzzzzzzzzzzz",
+            json!({"name": "x"}),
+        )
+        .await;
     assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
 async fn reenabling_clears_the_reason_and_resets_the_streak() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     for _ in 0..5 {
         e.app
             .subscriptions
-            .record_delivery_outcome(&e.ws, id, false, &shared::time::now_string())
+            .record_delivery_outcome(&e.ws, &id, false, &shared::time::now_string())
             .await
             .unwrap();
     }
     let path = format!("/api/admin/webhooks/{id}");
-    let got = call(&e.router, "GET", &path, Some(&e.key), None).await.body;
+    let got = e.get(&path).await.body;
     assert_eq!(got["webhook"]["active"], false);
     assert_eq!(got["webhook"]["consecutiveFailures"], 5);
     assert!(got["webhook"]["disabledReason"]
         .as_str()
         .unwrap()
         .contains("5 consecutive"));
-    let r = call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(json!({ "active": true })),
-    )
-    .await;
+    let r = e.patch(&path, json!({ "active": true })).await;
     assert_eq!(r.body["webhook"]["active"], true);
     assert_eq!(r.body["webhook"]["disabledReason"], Value::Null);
     assert_eq!(r.body["webhook"]["consecutiveFailures"], 0);
@@ -438,38 +371,19 @@ async fn delete_answers_the_final_resource_then_404() {
     let e = env().await;
     let w = create_ok(&e, "https://example.com/h").await;
     let path = format!("/api/admin/webhooks/{}", w["id"].as_str().unwrap());
-    let r = call(&e.router, "DELETE", &path, Some(&e.key), None).await;
+    let r = e.delete(&path).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["webhook"]["id"], w["id"]);
     assert!(r.body["webhook"].get("secret").is_none());
-    assert_eq!(
-        call(&e.router, "GET", &path, Some(&e.key), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        call(&e.router, "DELETE", &path, Some(&e.key), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(e.get(&path).await.status, 404);
+    assert_eq!(e.delete(&path).await.status, 404);
 }
 
 #[tokio::test]
 async fn another_workspace_sees_404_everywhere() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     let (_other_ws, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
-    let list = call(
-        &e.router,
-        "GET",
-        "/api/admin/webhooks",
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let list = e.with_key(&other_key).get("/api/admin/webhooks").await;
     assert_eq!(list.body["webhooks"], json!([]));
     let dlv = shared::ids::new_id(shared::ids::DELIVERY);
     for (method, path, body) in [
@@ -498,35 +412,21 @@ async fn another_workspace_sees_404_everywhere() {
             None,
         ),
     ] {
-        let r = call(&e.router, method, &path, Some(&other_key), body).await;
+        let r = e.with_key(&other_key).call(method, &path, body).await;
         assert_eq!(r.status, 404, "{method} {path}");
-        assert_eq!(code(&r), "not_found");
+        assert_eq!(r.error_code(), "not_found");
     }
     // Still intact for its owner.
-    let r = call(
-        &e.router,
-        "GET",
-        &format!("/api/admin/webhooks/{id}"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.get(&format!("/api/admin/webhooks/{id}")).await;
     assert_eq!(r.body["webhook"]["name"], "CRM");
 }
 
 #[tokio::test]
 async fn rotate_returns_a_new_secret_and_keeps_the_old_one_for_24_hours() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/rotate-secret"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let (e, w, id) = env_with_hook().await;
+    let r = e
+        .post(&format!("/api/admin/webhooks/{id}/rotate-secret"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let new_secret = r.body["webhook"]["secret"].as_str().unwrap();
     assert_ne!(new_secret, w["secret"].as_str().unwrap());
@@ -541,7 +441,7 @@ async fn rotate_returns_a_new_secret_and_keeps_the_old_one_for_24_hours() {
     let stored = e
         .app
         .subscriptions
-        .get_subscription(&e.ws, id)
+        .get_subscription(&e.ws, &id)
         .await
         .unwrap()
         .unwrap();
@@ -558,14 +458,9 @@ async fn test_send_answers_the_attempt_and_logs_it_without_counting() {
     let (url, seen) = receiver(200).await;
     let w = create_ok(&e, &url).await;
     let id = w["id"].as_str().unwrap();
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/test"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .post(&format!("/api/admin/webhooks/{id}/test"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["attempt"]["statusCode"], 200);
     assert_eq!(r.body["attempt"]["error"], Value::Null);
@@ -581,15 +476,7 @@ async fn test_send_answers_the_attempt_and_logs_it_without_counting() {
     assert!(payload["data"]["message"].is_string());
     assert_eq!(payload["metadata"]["workspaceId"], e.ws.as_str());
 
-    let got = call(
-        &e.router,
-        "GET",
-        &format!("/api/admin/webhooks/{id}"),
-        Some(&e.key),
-        None,
-    )
-    .await
-    .body;
+    let got = e.get(&format!("/api/admin/webhooks/{id}")).await.body;
     assert_eq!(
         got["webhook"]["successCount"], 0,
         "test sends are not counted"
@@ -605,14 +492,12 @@ async fn test_send_reports_a_failing_endpoint() {
     let e = env().await;
     let (url, _seen) = receiver(500).await;
     let w = create_ok(&e, &url).await;
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{}/test", w["id"].as_str().unwrap()),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{}/test", w["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["attempt"]["statusCode"], 500);
     assert_eq!(r.body["attempt"]["error"], "http status 500");
@@ -621,7 +506,7 @@ async fn test_send_reports_a_failing_endpoint() {
 
 /// Stores a delivery of `status` for the webhook, `age_secs` old.
 async fn seed_delivery(
-    e: &Env,
+    e: &TestApp,
     webhook_id: &str,
     status: DeliveryStatus,
     age_secs: i64,
@@ -658,41 +543,31 @@ fn ulid_at(t: shared::time::Timestamp) -> String {
 
 #[tokio::test]
 async fn deliveries_list_newest_first_with_a_cursor_and_hides_expired_ones() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
+    let (e, _w, id) = env_with_hook().await;
     let mut expected = Vec::new();
     for age in [50, 40, 30, 20, 10] {
-        expected.push(seed_delivery(&e, id, DeliveryStatus::Failed, age).await.id);
+        expected.push(seed_delivery(&e, &id, DeliveryStatus::Failed, age).await.id);
     }
     expected.reverse();
     let event =
         shared::outbox::DomainEvent::new("booking.created", json!({}), &shared::time::now_string());
-    let mut expired = Delivery::pending(&e.ws, id, &event, "{}".into(), shared::time::now(), 30);
+    let mut expired = Delivery::pending(&e.ws, &id, &event, "{}".into(), shared::time::now(), 30);
     expired.expires_at = shared::time::now().timestamp() - 1;
     assert!(e.app.deliveries.create_delivery(&expired).await.unwrap());
 
-    let r1 = call(
-        &e.router,
-        "GET",
-        &format!("/api/admin/webhooks/{id}/deliveries?limit=3"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r1 = e
+        .get(&format!("/api/admin/webhooks/{id}/deliveries?limit=3"))
+        .await;
     assert_eq!(r1.status, 200, "{}", r1.body);
     let cursor = r1.body["pagination"]["nextCursor"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r2 = call(
-        &e.router,
-        "GET",
-        &format!("/api/admin/webhooks/{id}/deliveries?limit=3&cursor={cursor}"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r2 = e
+        .get(&format!(
+            "/api/admin/webhooks/{id}/deliveries?limit=3&cursor={cursor}"
+        ))
+        .await;
     let ids: Vec<String> = r1.body["deliveries"]
         .as_array()
         .unwrap()
@@ -720,8 +595,8 @@ async fn deliveries_list_newest_first_with_a_cursor_and_hides_expired_ones() {
     assert_eq!(first["status"], "failed");
 }
 
-async fn get_ids(e: &Env, path: &str) -> Vec<String> {
-    let r = call(&e.router, "GET", path, Some(&e.key), None).await;
+async fn get_ids(e: &TestApp, path: &str) -> Vec<String> {
+    let r = e.get(path).await;
     assert_eq!(r.status, 200, "{path}: {}", r.body);
     r.body["deliveries"]
         .as_array()
@@ -751,60 +626,38 @@ async fn delivery_logs_filter_by_status_event_time_and_webhook() {
         shared::subscriptions::delivery_id_for(&format!("msg_{}", ulid_at(shared::time::now())), b);
     assert!(e.app.deliveries.create_delivery(&other).await.unwrap());
 
-    assert_eq!(
-        get_ids(
-            &e,
-            &format!("/api/admin/webhooks/{a}/deliveries?status=failed")
-        )
-        .await,
-        vec![a_old.clone()]
-    );
-    assert_eq!(
-        get_ids(
-            &e,
-            &format!("/api/admin/webhooks/{a}/deliveries?status=success")
-        )
-        .await,
-        vec![a_new.clone()]
-    );
+    let since = shared::time::format(shared::time::now() - chrono::Duration::seconds(250));
+    let until = shared::time::format(shared::time::now() - chrono::Duration::seconds(150));
+    for (path, expected) in [
+        (
+            format!("/api/admin/webhooks/{a}/deliveries?status=failed"),
+            &a_old,
+        ),
+        (
+            format!("/api/admin/webhooks/{a}/deliveries?status=success"),
+            &a_new,
+        ),
+        ("/api/admin/deliveries?event=user.*".into(), &other.id),
+        (
+            format!("/api/admin/deliveries?webhookId={b}&status=success"),
+            &b_mid,
+        ),
+        (
+            format!("/api/admin/deliveries?since={since}&until={until}"),
+            &b_mid,
+        ),
+    ] {
+        assert_eq!(get_ids(&e, &path).await, vec![expected.clone()], "{path}");
+    }
     let all = get_ids(&e, "/api/admin/deliveries").await;
     assert_eq!(all.len(), 5, "{all:?}");
     assert_eq!(all[0], other.id, "newest first");
-    assert_eq!(
-        get_ids(&e, "/api/admin/deliveries?event=user.*").await,
-        vec![other.id.clone()]
-    );
     let bookings = get_ids(&e, "/api/admin/deliveries?event=booking.created").await;
     assert!(
         !bookings.contains(&other.id) && bookings.len() == 4,
         "{bookings:?}"
     );
-    assert_eq!(
-        get_ids(
-            &e,
-            &format!("/api/admin/deliveries?webhookId={b}&status=success")
-        )
-        .await,
-        vec![b_mid.clone()]
-    );
-    let since = shared::time::format(shared::time::now() - chrono::Duration::seconds(250));
-    let until = shared::time::format(shared::time::now() - chrono::Duration::seconds(150));
-    assert_eq!(
-        get_ids(
-            &e,
-            &format!("/api/admin/deliveries?since={since}&until={until}")
-        )
-        .await,
-        vec![b_mid.clone()]
-    );
-    let r = call(
-        &e.router,
-        "GET",
-        "/api/admin/deliveries?limit=1",
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e.get("/api/admin/deliveries?limit=1").await;
     assert_eq!(r.body["deliveries"][0]["webhookId"], b);
     assert_eq!(r.body["pagination"]["hasMore"], true);
 
@@ -815,43 +668,33 @@ async fn delivery_logs_filter_by_status_event_time_and_webhook() {
         ("until=2024-13-01T00:00:00Z", "until"),
         ("webhookId=dlv_x", "webhookId"),
     ] {
-        let r = call(
-            &e.router,
-            "GET",
-            &format!("/api/admin/deliveries?{query}"),
-            Some(&e.key),
-            None,
-        )
-        .await;
+        let r = e.get(&format!("/api/admin/deliveries?{query}")).await;
         assert_eq!(r.status, 400, "{query}: {}", r.body);
-        assert_eq!(code(&r), "validation_error");
-        assert!(message(&r).contains(named), "{query}: {}", message(&r));
+        assert_eq!(r.error_code(), "validation_error");
+        assert!(
+            r.error_message().contains(named),
+            "{query}: {}",
+            r.error_message()
+        );
     }
-    let r = call(
-        &e.router,
-        "GET",
-        &format!("/api/admin/deliveries?since={until}&until={since}"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .get(&format!(
+            "/api/admin/deliveries?since={until}&until={since}"
+        ))
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
 
 #[tokio::test]
 async fn retry_requeues_a_failed_delivery_with_a_fresh_round() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let d = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/deliveries/{}/retry", d.id),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let (e, _w, id) = env_with_hook().await;
+    let d = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{id}/deliveries/{}/retry", d.id),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["delivery"]["status"], "pending");
     let stored = e
@@ -874,70 +717,55 @@ async fn retry_requeues_a_failed_delivery_with_a_fresh_round() {
     );
     // Unknown delivery → 404.
     let other = shared::ids::new_id(shared::ids::DELIVERY);
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/deliveries/{other}/retry"),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{id}/deliveries/{other}/retry"),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
 async fn retry_and_recover_on_a_disabled_webhook_are_refused() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let d = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
-    call(
-        &e.router,
-        "PATCH",
+    let (e, _w, id) = env_with_hook().await;
+    let d = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
+    e.patch(
         &format!("/api/admin/webhooks/{id}"),
-        Some(&e.key),
-        Some(json!({"active": false})),
+        json!({"active": false}),
     )
     .await;
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/deliveries/{}/retry", d.id),
-        Some(&e.key),
-        None,
-    )
-    .await;
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{id}/deliveries/{}/retry", d.id),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 400);
-    assert!(message(&r).contains("disabled"));
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/recover"),
-        Some(&e.key),
-        Some(json!({"since": "2020-01-01"})),
-    )
-    .await;
+    assert!(r.error_message().contains("disabled"));
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{id}/recover"),
+            json!({"since": "2020-01-01"}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert!(e.queue.drain(QueueName::Delivery).is_empty());
 }
 
 #[tokio::test]
 async fn recover_requeues_failed_deliveries_since_the_given_time() {
-    let e = env().await;
-    let w = create_ok(&e, "https://example.com/h").await;
-    let id = w["id"].as_str().unwrap();
-    let old = seed_delivery(&e, id, DeliveryStatus::Failed, 7200).await;
-    let recent = seed_delivery(&e, id, DeliveryStatus::Failed, 60).await;
-    let ok = seed_delivery(&e, id, DeliveryStatus::Success, 30).await;
+    let (e, _w, id) = env_with_hook().await;
+    let old = seed_delivery(&e, &id, DeliveryStatus::Failed, 7200).await;
+    let recent = seed_delivery(&e, &id, DeliveryStatus::Failed, 60).await;
+    let ok = seed_delivery(&e, &id, DeliveryStatus::Success, 30).await;
     let since = shared::time::format(shared::time::now() - chrono::Duration::hours(1));
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/admin/webhooks/{id}/recover"),
-        Some(&e.key),
-        Some(json!({ "since": since })),
-    )
-    .await;
+    let r = e
+        .post(
+            &format!("/api/admin/webhooks/{id}/recover"),
+            json!({ "since": since }),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["recovered"], 1);
     assert_eq!(r.body["deliveryIds"], json!([recent.id]));
@@ -959,16 +787,11 @@ async fn recover_requeues_failed_deliveries_since_the_given_time() {
     assert_eq!(get(&ok).await, DeliveryStatus::Success);
     assert_eq!(e.queue.drain(QueueName::Delivery).len(), 1);
     for body in [json!({}), json!({ "since": "yesterday" })] {
-        let r = call(
-            &e.router,
-            "POST",
-            &format!("/api/admin/webhooks/{id}/recover"),
-            Some(&e.key),
-            Some(body.clone()),
-        )
-        .await;
+        let r = e
+            .post(&format!("/api/admin/webhooks/{id}/recover"), body.clone())
+            .await;
         assert_eq!(r.status, 400, "{body}");
-        assert!(message(&r).contains("since"));
+        assert!(r.error_message().contains("since"));
     }
 }
 
@@ -979,7 +802,7 @@ async fn garbage_ids_are_404_without_a_lookup() {
         "/api/admin/webhooks/nope",
         "/api/admin/webhooks/bk_01j0000000000000000000000/deliveries",
     ] {
-        let r = call(&e.router, "GET", path, Some(&e.key), None).await;
+        let r = e.get(path).await;
         assert_eq!(r.status, 404, "{path}");
     }
 }

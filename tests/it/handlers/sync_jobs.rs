@@ -6,42 +6,27 @@
 use shared_testkit::harness::TestApp;
 
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
 use shared::inbound::domain::EventStatus;
 use shared::queue::QueueName;
-use shared::sqs_runner::event_from_bodies;
 use shared_testkit::harness::{call, Reply};
+use shared_testkit::memory::sqs_event;
 use shared_testkit::memory::MemoryQueue;
 
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
 
 struct Env {
     t: TestApp,
-    router: axum::Router,
     worker: SyncWorker,
 }
 
 shared_testkit::deref_test_app!(Env);
 
 async fn env() -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
+    let t = TestApp::new().await.serve(sync_jobs_api::router);
     Env {
-        router: sync_jobs_api::router(app.clone()),
-        worker: SyncWorker::new(app.clone()).quiet(),
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
+        worker: SyncWorker::new(t.app.clone()).quiet(),
+        t,
     }
 }
 
@@ -50,12 +35,8 @@ impl Env {
         format!("/api/workspaces/{}/sync-jobs", self.ws)
     }
 
-    async fn req(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        call(&self.router, method, path, Some(&self.key), body).await
-    }
-
     async fn create(&self, body: Value) -> Reply {
-        self.req("POST", &self.jobs(), Some(body)).await
+        self.post(&self.jobs(), body).await
     }
 
     async fn stripe_job(&self) -> String {
@@ -69,31 +50,21 @@ impl Env {
         r.body["syncJob"]["id"].as_str().unwrap().to_owned()
     }
 
-    /// Runs everything queued through the worker; returns the failed message ids.
+    /// The test route of job `id` (an optional body naming the type).
+    async fn send_test(&self, id: &str, body: impl Into<Option<Value>>) -> Reply {
+        self.post(&format!("/api/webhooks/{}/{id}/test", self.ws), body)
+            .await
+    }
+
+    /// Runs everything queued through the worker; returns how many messages failed.
     async fn work(&self) -> usize {
         let msgs = self.queue.drain(QueueName::Inbound);
-        let owned: Vec<(String, String)> = msgs
-            .iter()
-            .enumerate()
-            .map(|(i, (b, _))| (format!("m{i}"), b.clone()))
-            .collect();
-        let refs: Vec<(&str, &str, u32)> = owned
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str(), 1))
-            .collect();
         self.worker
-            .run(event_from_bodies(&refs))
+            .run(sqs_event(msgs.iter().map(|m| &m.0), 1))
             .await
             .batch_item_failures
             .len()
     }
-}
-
-fn msg(r: &Reply) -> String {
-    r.body["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 // --- CRUD ------------------------------------------------------------------------------------
@@ -127,7 +98,7 @@ async fn create_answers_201_with_absolute_webhook_url_and_write_only_secret() {
         "signingSecret is write-only"
     );
     assert!(j.get("webhookSecret").is_none());
-    let g = e.req("GET", &format!("{}/{id}", e.jobs()), None).await;
+    let g = e.get(&format!("{}/{id}", e.jobs())).await;
     assert_eq!(g.status, 200);
     assert!(!g.body.to_string().contains("whsec_abc"));
 }
@@ -140,7 +111,11 @@ async fn scheduled_type_is_not_supported_yet() {
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["error"]["code"], "validation_error");
-    assert!(msg(&r).contains("not supported yet"), "{}", msg(&r));
+    assert!(
+        r.error_message().contains("not supported yet"),
+        "{}",
+        r.error_message()
+    );
 }
 
 #[tokio::test]
@@ -149,7 +124,11 @@ async fn stripe_and_close_jobs_need_a_secret_before_they_can_be_enabled() {
     for source in ["stripe", "close"] {
         let r = e.create(json!({"name": "x", "source": source})).await;
         assert_eq!(r.status, 400, "{source}");
-        assert!(msg(&r).contains("signingSecret"), "{}", msg(&r));
+        assert!(
+            r.error_message().contains("signingSecret"),
+            "{}",
+            r.error_message()
+        );
     }
     let r = e
         .create(json!({"name": "x", "source": "close", "enabled": false}))
@@ -157,22 +136,24 @@ async fn stripe_and_close_jobs_need_a_secret_before_they_can_be_enabled() {
     assert_eq!(r.status, 201);
     let id = r.body["syncJob"]["id"].as_str().unwrap();
     let path = format!("{}/{id}", e.jobs());
-    let r = e.req("PATCH", &path, Some(json!({"enabled": true}))).await;
+    let r = e.patch(&path, json!({"enabled": true})).await;
     assert_eq!(r.status, 400);
     let r = e
-        .req(
-            "PATCH",
+        .patch(
             &path,
-            Some(json!({"enabled": true, "webhookConfig": {"signingSecret": "nothex"}})),
+            json!({"enabled": true, "webhookConfig": {"signingSecret": "nothex"}}),
         )
         .await;
     assert_eq!(r.status, 400);
-    assert!(msg(&r).contains("signature_key"), "{}", msg(&r));
+    assert!(
+        r.error_message().contains("signature_key"),
+        "{}",
+        r.error_message()
+    );
     let r = e
-        .req(
-            "PATCH",
+        .patch(
             &path,
-            Some(json!({"enabled": true, "webhookConfig": {"signingSecret": CLOSE_KEY}})),
+            json!({"enabled": true, "webhookConfig": {"signingSecret": CLOSE_KEY}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -180,18 +161,13 @@ async fn stripe_and_close_jobs_need_a_secret_before_they_can_be_enabled() {
     assert_eq!(r.body["syncJob"]["webhookConfig"]["hasSigningSecret"], true);
     // Removing the secret of an enabled job is refused; disabled it is allowed.
     let r = e
-        .req(
-            "PATCH",
-            &path,
-            Some(json!({"webhookConfig": {"signingSecret": null}})),
-        )
+        .patch(&path, json!({"webhookConfig": {"signingSecret": null}}))
         .await;
     assert_eq!(r.status, 400);
     let r = e
-        .req(
-            "PATCH",
+        .patch(
             &path,
-            Some(json!({"enabled": false, "webhookConfig": {"signingSecret": null}})),
+            json!({"enabled": false, "webhookConfig": {"signingSecret": null}}),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -208,7 +184,7 @@ async fn a_stripe_secret_must_look_like_an_endpoint_secret() {
         .create(json!({"name": "x", "source": "stripe", "webhookConfig": {"signingSecret": "sk_live_123"}}))
         .await;
     assert_eq!(r.status, 400);
-    assert!(msg(&r).contains("webhookConfig.signingSecret"));
+    assert!(r.error_message().contains("webhookConfig.signingSecret"));
 }
 
 #[tokio::test]
@@ -222,11 +198,10 @@ async fn generic_job_gets_a_generated_secret_shown_once_and_regenerable() {
         .to_owned();
     assert!(shared::signing::WebhookSecret::parse(&secret).is_ok());
     let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
-    let g = e.req("GET", &format!("{}/{id}", e.jobs()), None).await;
+    let g = e.get(&format!("{}/{id}", e.jobs())).await;
     assert!(g.body["syncJob"].get("webhookSecret").is_none());
     let r = e
-        .req(
-            "POST",
+        .post(
             &format!("{}/{id}/webhook/regenerate-secret", e.jobs()),
             None,
         )
@@ -238,14 +213,13 @@ async fn generic_job_gets_a_generated_secret_shown_once_and_regenerable() {
     // A stripe job's secret is Stripe's: regenerate is refused.
     let sid = e.stripe_job().await;
     let r = e
-        .req(
-            "POST",
+        .post(
             &format!("{}/{sid}/webhook/regenerate-secret", e.jobs()),
             None,
         )
         .await;
     assert_eq!(r.status, 400);
-    assert!(msg(&r).contains("signingSecret"));
+    assert!(r.error_message().contains("signingSecret"));
 }
 
 #[tokio::test]
@@ -287,9 +261,13 @@ async fn validation_errors_name_the_field() {
     for (body, field) in cases {
         let r = e.create(body.clone()).await;
         assert_eq!(r.status, 400, "{body}");
-        assert!(msg(&r).contains(field), "{body}: {}", msg(&r));
+        assert!(
+            r.error_message().contains(field),
+            "{body}: {}",
+            r.error_message()
+        );
     }
-    let r = call(&e.router, "POST", &e.jobs(), Some(&e.key), None).await;
+    let r = e.post(&e.jobs(), None).await;
     assert_eq!(r.status, 400);
 }
 
@@ -335,27 +313,19 @@ async fn another_workspace_sees_404_and_no_key_401() {
     let id = e.stripe_job().await;
     let (other_ws, other_key) = shared_testkit::harness::workspace(&e.app, "other").await;
     let path = format!("{}/{id}", e.jobs());
-    let r = call(&e.router, "GET", &path, Some(&other_key), None).await;
+    let r = e.with_key(&other_key).get(&path).await;
     assert_eq!(r.status, 404);
-    let r = call(
-        &e.router,
-        "GET",
-        &format!("/api/workspaces/{other_ws}/sync-jobs/{id}"),
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let r = e
+        .with_key(&other_key)
+        .get(&format!("/api/workspaces/{other_ws}/sync-jobs/{id}"))
+        .await;
     assert_eq!(r.status, 404);
     let r = call(&e.router, "GET", &path, None, None).await;
     assert_eq!(r.status, 401);
-    let r = call(
-        &e.router,
-        "POST",
-        &format!("/api/webhooks/{}/{id}/test", e.ws),
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let r = e
+        .with_key(&other_key)
+        .post(&format!("/api/webhooks/{}/{id}/test", e.ws), None)
+        .await;
     assert_eq!(r.status, 404);
 }
 
@@ -366,7 +336,7 @@ async fn list_pages_newest_first_and_delete_returns_the_final_job() {
     for _ in 0..3 {
         ids.push(e.stripe_job().await);
     }
-    let r = e.req("GET", &format!("{}?limit=2", e.jobs()), None).await;
+    let r = e.get(&format!("{}?limit=2", e.jobs())).await;
     assert_eq!(r.status, 200);
     let page: Vec<&str> = r.body["syncJobs"]
         .as_array()
@@ -378,36 +348,18 @@ async fn list_pages_newest_first_and_delete_returns_the_final_job() {
     assert_eq!(r.body["pagination"]["hasMore"], true);
     let cursor = r.body["pagination"]["nextCursor"].as_str().unwrap();
     let r = e
-        .req(
-            "GET",
-            &format!("{}?limit=2&cursor={cursor}", e.jobs()),
-            None,
-        )
+        .get(&format!("{}?limit=2&cursor={cursor}", e.jobs()))
         .await;
     assert_eq!(r.body["syncJobs"][0]["id"], ids[0].as_str());
     assert_eq!(r.body["pagination"]["hasMore"], false);
-    assert_eq!(
-        e.req("GET", &format!("{}?limit=0", e.jobs()), None)
-            .await
-            .status,
-        400
-    );
+    assert_eq!(e.get(&format!("{}?limit=0", e.jobs())).await.status, 400);
 
-    let r = e
-        .req("DELETE", &format!("{}/{}", e.jobs(), ids[0]), None)
-        .await;
+    let r = e.delete(&format!("{}/{}", e.jobs(), ids[0])).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["syncJob"]["id"], ids[0].as_str());
+    assert_eq!(e.get(&format!("{}/{}", e.jobs(), ids[0])).await.status, 404);
     assert_eq!(
-        e.req("GET", &format!("{}/{}", e.jobs(), ids[0]), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        e.req("DELETE", &format!("{}/{}", e.jobs(), ids[0]), None)
-            .await
-            .status,
+        e.delete(&format!("{}/{}", e.jobs(), ids[0])).await.status,
         404
     );
 }
@@ -418,20 +370,16 @@ async fn concurrent_patches_are_not_lost() {
     let id = e.stripe_job().await;
     let path = format!("{}/{id}", e.jobs());
     let (a, b) = tokio::join!(
-        e.req("PATCH", &path, Some(json!({"name": "renamed"}))),
-        e.req(
-            "PATCH",
-            &path,
-            Some(json!({"webhookConfig": {"batchSize": 7}}))
-        ),
+        e.patch(&path, json!({"name": "renamed"})),
+        e.patch(&path, json!({"webhookConfig": {"batchSize": 7}})),
     );
     assert_eq!((a.status, b.status), (200, 200));
-    let g = e.req("GET", &path, None).await;
+    let g = e.get(&path).await;
     assert_eq!(g.body["syncJob"]["name"], "renamed");
     assert_eq!(g.body["syncJob"]["webhookConfig"]["batchSize"], 7);
     // An injected DynamoDB conflict is retried, not surfaced.
     e.store.inject_conflicts(2);
-    let r = e.req("PATCH", &path, Some(json!({"name": "again"}))).await;
+    let r = e.patch(&path, json!({"name": "again"})).await;
     assert_eq!(r.status, 200);
 }
 
@@ -441,9 +389,7 @@ async fn concurrent_patches_are_not_lost() {
 async fn test_event_goes_through_the_real_pipeline_to_a_record() {
     let e = env().await;
     let id = e.stripe_job().await;
-    let r = e
-        .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
-        .await;
+    let r = e.send_test(&id, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let event_id = r.body["eventId"].as_str().unwrap().to_owned();
     assert!(event_id.starts_with("iev_"));
@@ -455,11 +401,7 @@ async fn test_event_goes_through_the_real_pipeline_to_a_record() {
     assert_eq!(e.work().await, 0);
 
     let d = e
-        .req(
-            "GET",
-            &format!("{}/{id}/webhook/events/{event_id}", e.jobs()),
-            None,
-        )
+        .get(&format!("{}/{id}/webhook/events/{event_id}", e.jobs()))
         .await;
     assert_eq!(d.status, 200, "{}", d.body);
     let ev = &d.body["event"];
@@ -471,11 +413,7 @@ async fn test_event_goes_through_the_real_pipeline_to_a_record() {
     let object_id = ev["objectId"].as_str().unwrap();
 
     let rec = e
-        .req(
-            "GET",
-            &format!("{}/{id}/records/customer/{object_id}", e.jobs()),
-            None,
-        )
+        .get(&format!("{}/{id}/records/customer/{object_id}", e.jobs()))
         .await;
     assert_eq!(rec.status, 200, "{}", rec.body);
     assert_eq!(rec.body["record"]["_sync_metadata"]["source"], "stripe");
@@ -484,22 +422,12 @@ async fn test_event_goes_through_the_real_pipeline_to_a_record() {
         event_id.as_str()
     );
     let missing = e
-        .req(
-            "GET",
-            &format!("{}/{id}/records/customer/cus_never", e.jobs()),
-            None,
-        )
+        .get(&format!("{}/{id}/records/customer/cus_never", e.jobs()))
         .await;
     assert_eq!(missing.status, 404);
 
     // A type outside the filters is stored as ignored.
-    let r = e
-        .req(
-            "POST",
-            &format!("/api/webhooks/{}/{id}/test", e.ws),
-            Some(json!({"type": "invoice.paid"})),
-        )
-        .await;
+    let r = e.send_test(&id, json!({"type": "invoice.paid"})).await;
     assert_eq!(r.body["ignored"], true);
 }
 
@@ -510,9 +438,7 @@ async fn test_event_on_a_disabled_job_is_409() {
         .create(json!({"name": "c", "source": "close", "enabled": false}))
         .await;
     let id = r.body["syncJob"]["id"].as_str().unwrap();
-    let r = e
-        .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
-        .await;
+    let r = e.send_test(id, None).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body["error"]["code"], "job_disabled");
 }
@@ -527,29 +453,21 @@ async fn test_events_of_close_and_generic_jobs_land_as_records() {
     let r = e.create(json!({"name": "g", "source": "generic"})).await;
     let generic_id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
     for id in [&close_id, &generic_id] {
-        let r = e
-            .req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
-            .await;
+        let r = e.send_test(id, None).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     assert_eq!(e.work().await, 0);
     for (id, ty) in [(&close_id, "activity"), (&generic_id, "test")] {
-        let list = e
-            .req("GET", &format!("{}/{id}/webhook/events", e.jobs()), None)
-            .await;
+        let list = e.get(&format!("{}/{id}/webhook/events", e.jobs())).await;
         let ev = &list.body["events"][0];
         assert_eq!(ev["status"], "processed", "{}", list.body);
         assert_eq!(ev["objectType"], ty);
         let rec = e
-            .req(
-                "GET",
-                &format!(
-                    "{}/{id}/records/{ty}/{}",
-                    e.jobs(),
-                    ev["objectId"].as_str().unwrap()
-                ),
-                None,
-            )
+            .get(&format!(
+                "{}/{id}/records/{ty}/{}",
+                e.jobs(),
+                ev["objectId"].as_str().unwrap()
+            ))
             .await;
         assert_eq!(rec.status, 200);
     }
@@ -561,36 +479,20 @@ async fn stats_events_filter_retry_and_executions() {
     let id = e.stripe_job().await;
     let base = format!("{}/{id}/webhook", e.jobs());
     for _ in 0..3 {
-        e.req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
-            .await;
+        e.send_test(&id, None).await;
     }
-    e.req(
-        "POST",
-        &format!("/api/webhooks/{}/{id}/test", e.ws),
-        Some(json!({"type": "invoice.paid"})),
-    )
-    .await;
+    e.send_test(&id, json!({"type": "invoice.paid"})).await;
     // One processing failure: the record store is down for one write (on the last receive).
     let msgs = e.queue.drain(QueueName::Inbound);
     e.store.inject_conflicts(1);
     let max = e.app.config.max_receive_count;
-    let resp = e
-        .worker
-        .run(event_from_bodies(&[("first", &msgs[0].0, max)]))
-        .await;
+    let resp = e.worker.run(sqs_event([&msgs[0].0], max)).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
-    let rest: Vec<(String, String)> = msgs[1..]
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (format!("m{i}"), m.0.clone()))
-        .collect();
-    let refs: Vec<(&str, &str, u32)> = rest
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str(), 1))
-        .collect();
-    e.worker.run(event_from_bodies(&refs)).await;
+    e.worker
+        .run(sqs_event(msgs[1..].iter().map(|m| &m.0), 1))
+        .await;
 
-    let s = e.req("GET", &format!("{base}/stats"), None).await;
+    let s = e.get(&format!("{base}/stats")).await;
     assert_eq!(s.status, 200, "{}", s.body);
     let st = &s.body["stats"];
     assert_eq!(st["total"], 4);
@@ -603,32 +505,26 @@ async fn stats_events_filter_retry_and_executions() {
     assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{rate}");
     assert_eq!(st["recent"].as_array().unwrap().len(), 4);
 
-    let failed = e
-        .req("GET", &format!("{base}/events?status=failed"), None)
-        .await;
+    let failed = e.get(&format!("{base}/events?status=failed")).await;
     let items = failed.body["events"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert!(items[0]["lastError"].is_string());
     let failed_id = items[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        e.req("GET", &format!("{base}/events?status=weird"), None)
-            .await
-            .status,
+        e.get(&format!("{base}/events?status=weird")).await.status,
         400
     );
-    let page = e.req("GET", &format!("{base}/events?limit=3"), None).await;
+    let page = e.get(&format!("{base}/events?limit=3")).await;
     assert_eq!(page.body["events"].as_array().unwrap().len(), 3);
     assert_eq!(page.body["pagination"]["hasMore"], true);
 
     let r = e
-        .req("POST", &format!("{base}/events/{failed_id}/retry"), None)
+        .post(&format!("{base}/events/{failed_id}/retry"), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["event"]["status"], "pending");
     assert_eq!(e.work().await, 0);
-    let d = e
-        .req("GET", &format!("{base}/events/{failed_id}"), None)
-        .await;
+    let d = e.get(&format!("{base}/events/{failed_id}")).await;
     assert_eq!(d.body["event"]["status"], "processed");
     assert_eq!(
         d.body["event"]["errors"].as_array().unwrap().len(),
@@ -636,19 +532,15 @@ async fn stats_events_filter_retry_and_executions() {
         "history kept"
     );
 
-    let x = e.req("GET", &format!("{base}/executions"), None).await;
+    let x = e.get(&format!("{base}/executions")).await;
     assert_eq!(x.status, 200);
     let execs = x.body["executions"].as_array().unwrap();
     assert!(execs.len() >= 3, "{}", x.body);
     assert!(execs[0]["durationMs"].is_u64());
     assert_eq!(
-        e.req(
-            "GET",
-            &format!("{base}/events/iev_01hzzzzzzzzzzzzzzzzzzzzzzz"),
-            None
-        )
-        .await
-        .status,
+        e.get(&format!("{base}/events/iev_01hzzzzzzzzzzzzzzzzzzzzzzz"))
+            .await
+            .status,
         404
     );
 }
@@ -660,34 +552,25 @@ async fn retry_failed_and_replay_requeue_in_bulk() {
     let base = format!("{}/{id}/webhook", e.jobs());
     let since = shared::time::now_string();
     for _ in 0..3 {
-        e.req("POST", &format!("/api/webhooks/{}/{id}/test", e.ws), None)
-            .await;
+        e.send_test(&id, None).await;
     }
     // All three fail on their last receive.
     let msgs = e.queue.drain(QueueName::Inbound);
     let max = e.app.config.max_receive_count;
-    for (i, (b, _)) in msgs.iter().enumerate() {
+    for (b, _) in &msgs {
         e.store.inject_conflicts(1);
-        e.worker
-            .run(event_from_bodies(&[(&format!("m{i}"), b, max)]))
-            .await;
+        e.worker.run(sqs_event([b], max)).await;
     }
-    let r = e.req("POST", &format!("{base}/retry-failed"), None).await;
+    let r = e.post(&format!("{base}/retry-failed"), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["retried"], 3);
     assert_eq!(r.body["hasMore"], false);
     assert_eq!(e.work().await, 0);
-    let events = e
-        .req("GET", &format!("{base}/events?status=processed"), None)
-        .await;
+    let events = e.get(&format!("{base}/events?status=processed")).await;
     assert_eq!(events.body["events"].as_array().unwrap().len(), 3);
 
     let r = e
-        .req(
-            "POST",
-            &format!("{base}/replay"),
-            Some(json!({"since": since})),
-        )
+        .post(&format!("{base}/replay"), json!({"since": since}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["replayed"], 3);
@@ -716,27 +599,21 @@ async fn retry_failed_and_replay_requeue_in_bulk() {
     );
 
     let r = e
-        .req(
-            "POST",
-            &format!("{base}/replay"),
-            Some(json!({"since": "yesterday"})),
-        )
+        .post(&format!("{base}/replay"), json!({"since": "yesterday"}))
         .await;
     assert_eq!(r.status, 400);
-    assert!(msg(&r).contains("since"));
+    assert!(r.error_message().contains("since"));
     let r = e
-        .req(
-            "POST",
+        .post(
             &format!("{base}/replay"),
-            Some(json!({"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"})),
+            json!({"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}),
         )
         .await;
     assert_eq!(r.status, 400);
     let r = e
-        .req(
-            "POST",
+        .post(
             &format!("{base}/replay"),
-            Some(json!({"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"})),
+            json!({"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"}),
         )
         .await;
     assert_eq!(r.body["replayed"], 0);
@@ -749,26 +626,15 @@ async fn a_deleted_record_answers_200_with_a_tombstone() {
         .create(json!({"name": "g", "source": "generic", "webhookConfig": {"eventFilters": ["*"]}}))
         .await;
     let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
-    e.req(
-        "POST",
-        &format!("/api/webhooks/{}/{id}/test", e.ws),
-        Some(json!({"type": "user.deleted"})),
-    )
-    .await;
+    e.send_test(&id, json!({"type": "user.deleted"})).await;
     assert_eq!(e.work().await, 0);
-    let list = e
-        .req("GET", &format!("{}/{id}/webhook/events", e.jobs()), None)
-        .await;
+    let list = e.get(&format!("{}/{id}/webhook/events", e.jobs())).await;
     let object_id = list.body["events"][0]["objectId"]
         .as_str()
         .unwrap()
         .to_owned();
     let r = e
-        .req(
-            "GET",
-            &format!("{}/{id}/records/user/{object_id}", e.jobs()),
-            None,
-        )
+        .get(&format!("{}/{id}/records/user/{object_id}", e.jobs()))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["record"]["_sync_metadata"]["deleted"], true);
@@ -804,21 +670,15 @@ async fn deleting_a_job_purges_its_records_events_and_executions() {
     let kept = e.stripe_job().await;
     let mut objects = Vec::new();
     for job in [&id, &kept] {
-        let r = e
-            .req("POST", &format!("/api/webhooks/{}/{job}/test", e.ws), None)
-            .await;
+        let r = e.send_test(job, None).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(e.work().await, 0);
         let ev = e
-            .req(
-                "GET",
-                &format!(
-                    "{}/{job}/webhook/events/{}",
-                    e.jobs(),
-                    r.body["eventId"].as_str().unwrap()
-                ),
-                None,
-            )
+            .get(&format!(
+                "{}/{job}/webhook/events/{}",
+                e.jobs(),
+                r.body["eventId"].as_str().unwrap()
+            ))
             .await;
         objects.push(ev.body["event"]["objectId"].as_str().unwrap().to_owned());
     }
@@ -842,7 +702,7 @@ async fn deleting_a_job_purges_its_records_events_and_executions() {
     );
     assert!(record(&id, &objects[0]).await.is_some());
 
-    let r = e.req("DELETE", &format!("{}/{id}", e.jobs()), None).await;
+    let r = e.delete(&format!("{}/{id}", e.jobs())).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let queued = purges(&e.queue);
     assert_eq!(queued, vec![(id.clone(), 0, purge::PURGE_DELAY.as_secs())]);
@@ -880,7 +740,7 @@ async fn a_large_purge_continues_in_further_messages() {
     use shared::inbound::purge::{self, Progress};
     let e = env().await;
     let id = e.stripe_job().await;
-    e.req("DELETE", &format!("{}/{id}", e.jobs()), None).await;
+    e.delete(&format!("{}/{id}", e.jobs())).await;
     purges(&e.queue);
     let total = purge::ITEMS_PER_MESSAGE + 150;
     for i in 0..total {

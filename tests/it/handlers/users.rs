@@ -6,75 +6,43 @@ use sha2::{Digest, Sha256};
 use shared_testkit::harness::TestApp;
 
 use shared::bookings::ports::NewBooking;
-use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
-use shared::config::Config;
+use shared::bookings::{Booking, ExamInput};
 use shared::outbox::OutboxRecord;
 use shared::queue::QueueName;
 use shared::App;
-use shared_testkit::harness::{call, workspace};
+use shared_testkit::fixtures::{booking, new_booking};
+use shared_testkit::harness::{call, call_bytes, workspace, RawReply};
 
 struct Env {
     t: TestApp,
-    router: axum::Router,
 }
 
 shared_testkit::deref_test_app!(Env);
 
 async fn env() -> Env {
-    let TestApp {
-        app,
-        store,
-        queue,
-        ws,
-        key,
-    } = TestApp::with_config(Config::for_tests("t", "q")).await;
-    let router = users_api::router(app.clone());
     Env {
-        t: TestApp {
-            app,
-            store,
-            queue,
-            ws,
-            key,
-        },
-        router,
+        t: TestApp::new().await.serve(users_api::router),
     }
 }
 
 impl Env {
     async fn create(&self, body: Value) -> Value {
-        let r = call(
-            &self.router,
-            "POST",
-            "/api/users",
-            Some(&self.key),
-            Some(body),
-        )
-        .await;
+        let r = self.post("/api/users", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["user"].clone()
     }
 
-    async fn get(&self, path: &str) -> shared_testkit::harness::Reply {
-        call(&self.router, "GET", path, Some(&self.key), None).await
-    }
-
-    async fn raw(&self, path: &str) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    /// A GET with the key whose body is kept as bytes (the exports).
+    async fn raw(&self, path: &str) -> RawReply {
         let auth = format!("Bearer {}", self.key);
-        let req = axum::http::Request::builder()
-            .uri(path)
-            .header("authorization", auth)
-            .body(axum::body::Body::empty())
-            .unwrap();
-        use tower::ServiceExt;
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
-        (status, headers, body)
+        call_bytes(
+            &self.router,
+            "GET",
+            path,
+            &[("authorization", &auth)],
+            Vec::new(),
+        )
+        .await
     }
 
     /// Event types handed to the delivery queue since the last call (via the outbox).
@@ -106,31 +74,13 @@ impl Env {
             )
             .await
             .unwrap();
-        let b = Booking {
-            id: shared::ids::new_id("bk"),
-            mock_exam_id: exam.into(),
-            contact_id: Some(contact.into()),
-            status: BookingStatus::Active,
-            created_at: now.clone(),
-            updated_at: None,
-            cancelled_at: None,
-            completed_at: None,
-            qr_code: QrCode {
-                id: shared::ids::new_id("qr"),
-                code: "CODE".into(),
-                scanned_at: None,
-                scanned_by: None,
-                validated_at: None,
-            },
-        };
+        let mut b = booking(exam, contact, &now);
+        b.qr_code.code = "CODE".into();
         self.app
             .bookings
             .create_booking(&NewBooking {
-                workspace_id: self.ws.clone(),
-                booking: b.clone(),
-                idempotency: None,
                 outbox: OutboxRecord::new(&self.ws, &now),
-                now,
+                ..new_booking(&self.ws, b.clone())
             })
             .await
             .unwrap();
@@ -193,37 +143,26 @@ async fn create_answers_201_with_the_seed_user_object_and_emits_user_created() {
 async fn emails_are_unique_per_workspace_case_insensitively() {
     let e = env().await;
     e.create(json!({"email": "ann@example.com"})).await;
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/users",
-        Some(&e.key),
-        Some(json!({"email": "ANN@example.COM"})),
-    )
-    .await;
+    let r = e
+        .post("/api/users", json!({"email": "ANN@example.COM"}))
+        .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.body["error"]["code"], "email_taken");
+    assert_eq!(r.error_code(), "email_taken");
     // Another workspace may use it.
     let (_, key2) = workspace(&e.app, "other").await;
-    let r = call(
-        &e.router,
-        "POST",
-        "/api/users",
-        Some(&key2),
-        Some(json!({"email": "ann@example.com"})),
-    )
-    .await;
+    let r = e
+        .with_key(&key2)
+        .post("/api/users", json!({"email": "ann@example.com"}))
+        .await;
     assert_eq!(r.status, 201);
     // A PATCH onto a taken address is refused too.
     let b = e.create(json!({"email": "bob@example.com"})).await;
-    let r = call(
-        &e.router,
-        "PATCH",
-        &format!("/api/users/{}", b["id"].as_str().unwrap()),
-        Some(&e.key),
-        Some(json!({"email": "Ann@Example.com"})),
-    )
-    .await;
+    let r = e
+        .patch(
+            &format!("/api/users/{}", b["id"].as_str().unwrap()),
+            json!({"email": "Ann@Example.com"}),
+        )
+        .await;
     assert_eq!(r.status, 409);
 }
 
@@ -246,16 +185,9 @@ async fn bad_input_is_a_400_naming_the_field() {
             "profilePic",
         ),
     ] {
-        let r = call(
-            &e.router,
-            "POST",
-            "/api/users",
-            Some(&e.key),
-            Some(body.clone()),
-        )
-        .await;
+        let r = e.post("/api/users", body.clone()).await;
         assert_eq!(r.status, 400, "{body}");
-        let msg = r.body["error"]["message"].as_str().unwrap_or_default();
+        let msg = r.error_message();
         assert!(msg.contains(field), "{body}: {msg}");
     }
     assert_eq!(e.store.outbox_len(), 0, "no partial write");
@@ -269,16 +201,12 @@ async fn patch_emits_updated_with_changes_and_tag_and_field_events() {
         .await;
     e.event_types().await;
     let path = format!("/api/users/{}", u["id"].as_str().unwrap());
-    let r = call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(
+    let r = e
+        .patch(
+            &path,
             json!({"firstName": "Anne", "tags": ["VIP", "new"], "customFields": {"drink": "tea"}}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["user"]["firstName"], "Anne");
     assert_eq!(
@@ -292,14 +220,7 @@ async fn patch_emits_updated_with_changes_and_tag_and_field_events() {
     );
     let id = u["id"].as_str().unwrap();
     // A PATCH that changes nothing writes nothing.
-    let r = call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(json!({"firstName": "Anne"})),
-    )
-    .await;
+    let r = e.patch(&path, json!({"firstName": "Anne"})).await;
     assert_eq!(r.status, 200);
     assert!(e.event_types().await.is_empty());
     let r = e.get(&format!("/api/users/{id}")).await;
@@ -312,13 +233,14 @@ async fn foreign_and_unknown_users_are_404() {
     let u = e.create(json!({"email": "a@b.co"})).await;
     let path = format!("/api/users/{}", u["id"].as_str().unwrap());
     let (_, key2) = workspace(&e.app, "other").await;
+    let other = e.with_key(&key2);
     for method in ["GET", "PATCH", "DELETE"] {
         let body = (method == "PATCH").then(|| json!({"firstName": "x"}));
-        let r = call(&e.router, method, &path, Some(&key2), body).await;
+        let r = other.call(method, &path, body).await;
         assert_eq!(r.status, 404, "{method}");
     }
     assert_eq!(e.get("/api/users/usr_nope").await.status, 404);
-    let r = call(&e.router, "GET", "/api/admin/users", Some(&key2), None).await;
+    let r = other.get("/api/admin/users").await;
     assert_eq!(r.body["users"].as_array().unwrap().len(), 0);
     let r = call(&e.router, "GET", "/api/users/x", None, None).await;
     assert_eq!(r.status, 401);
@@ -326,23 +248,8 @@ async fn foreign_and_unknown_users_are_404() {
 
 async fn seed_list(e: &Env) -> Vec<String> {
     let mut ids = Vec::new();
-    for (i, (first, tags, consent, optin)) in [
-        ("Carl", vec!["vip"], true, "messenger"),
-        ("alice", vec![], false, "whatsapp"),
-        ("Bob", vec!["vip", "new"], true, "telegram"),
-        ("dora", vec!["new"], false, "messenger"),
-        ("Eve", vec!["VIP"], true, "instagram"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let u = e
-            .create(json!({
-                "firstName": first, "lastName": format!("L{i}"), "email": format!("{first}{i}@x.io"),
-                "tags": tags, "exportConsent": {"given": consent}, "optIns": {optin: true},
-                "customFields": {"level": if i % 2 == 0 { "gold" } else { "silver" }},
-            }))
-            .await;
+    for body in shared_testkit::fixtures::listed_users() {
+        let u = e.create(body).await;
         ids.push(u["id"].as_str().unwrap().to_owned());
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
@@ -489,7 +396,11 @@ async fn bad_list_parameters_are_400_naming_them() {
 async fn csv_export_honours_consent_and_is_audited_with_the_hash_of_its_bytes() {
     let e = env().await;
     seed_list(&e).await;
-    let (status, headers, body) = e
+    let RawReply {
+        status,
+        headers,
+        bytes: body,
+    } = e
         .raw("/api/admin/export/users/csv?exportConsentOnly=true")
         .await;
     assert_eq!(status, 200);
@@ -525,7 +436,11 @@ async fn json_export_includes_bookings_and_qr_codes_on_request() {
         .await;
     let id = u["id"].as_str().unwrap();
     e.book("exam1", id).await;
-    let (status, headers, body) = e
+    let RawReply {
+        status,
+        headers,
+        bytes: body,
+    } = e
         .raw("/api/admin/export/users/json?includeBookings=true&includeQRCodes=true&limit=10")
         .await;
     assert_eq!(status, 200);
@@ -560,7 +475,7 @@ async fn async_export_becomes_a_job_whose_file_hash_is_audited() {
     let bytes = e.app.blobs.read_all(&key).await.unwrap();
     assert_eq!(ex["sha256"], sha(&bytes));
     // The same export served directly has the same bytes.
-    let (_, _, direct) = e.raw("/api/admin/export/users/csv?hasTag=vip").await;
+    let direct = e.raw("/api/admin/export/users/csv?hasTag=vip").await.bytes;
     let strip = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
     assert_eq!(strip(&direct), strip(&bytes));
     // Redelivery of a finished job does nothing.
@@ -581,27 +496,15 @@ async fn erase_removes_personal_data_unlinks_bookings_and_emits_user_deleted() {
         .await;
     let id = u["id"].as_str().unwrap().to_owned();
     let path = format!("/api/users/{id}");
-    call(
-        &e.router,
-        "PATCH",
-        &path,
-        Some(&e.key),
-        Some(json!({"lastName": "Hidden"})),
-    )
-    .await;
+    e.patch(&path, json!({"lastName": "Hidden"})).await;
     let booking = e.book("exam1", &id).await;
     e.event_types().await;
-    let r = call(&e.router, "DELETE", &path, Some(&e.key), None).await;
+    let r = e.delete(&path).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["user"], json!({"id": id, "deleted": true}));
     assert_eq!(e.event_types().await, ["user.deleted"]);
     assert_eq!(e.get(&path).await.status, 404);
-    assert_eq!(
-        call(&e.router, "DELETE", &path, Some(&e.key), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(e.delete(&path).await.status, 404);
     assert!(e.store.user_tombstone(&e.ws, &id).is_some());
     // Bookings keep existing (counts stay right) without the link to the person.
     let b = e
@@ -637,7 +540,7 @@ async fn erase_removes_personal_data_unlinks_bookings_and_emits_user_deleted() {
     assert_eq!(leaked, 0);
     // Lists, exports and the email index forget the user; the address is free again.
     assert!(names(&e, "").await.is_empty());
-    let (_, _, csv) = e.raw("/api/admin/export/users/csv").await;
+    let csv = e.raw("/api/admin/export/users/csv").await.bytes;
     assert!(!String::from_utf8(csv).unwrap().contains("secret.person"));
     e.create(json!({"email": "secret.person@example.com"}))
         .await;

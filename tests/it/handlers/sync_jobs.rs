@@ -280,9 +280,9 @@ async fn a_tolerance_of_zero_is_for_close_jobs_only() {
         let r = e.create(body.clone()).await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         assert!(
-            msg(&r).contains("webhookConfig.toleranceSeconds"),
+            r.error_message().contains("webhookConfig.toleranceSeconds"),
             "{}",
-            msg(&r)
+            r.error_message()
         );
     }
     let r = e
@@ -293,14 +293,10 @@ async fn a_tolerance_of_zero_is_for_close_jobs_only() {
     let stripe = e.stripe_job().await;
     let path = format!("{}/{stripe}", e.jobs());
     let r = e
-        .req(
-            "PATCH",
-            &path,
-            Some(json!({"webhookConfig": {"toleranceSeconds": 0}})),
-        )
+        .patch(&path, json!({"webhookConfig": {"toleranceSeconds": 0}}))
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = e.req("GET", &path, None).await;
+    let r = e.get(&path).await;
     assert_eq!(
         r.body["syncJob"]["webhookConfig"]["toleranceSeconds"], 300,
         "unchanged"

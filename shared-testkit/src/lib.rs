@@ -1,9 +1,11 @@
 //! Test kit (a dev-dependency only): in-memory fakes of every port, with the same file names
 //! as the adapters of `shared-aws`; the wiring of `shared::App` over them; the contract-suite
-//! macro; the moto harness; an in-process caller of routers; local HTTP targets.
+//! macro; the moto harness; an in-process caller of routers; local HTTP targets; realistic
+//! signed webhook bodies for the benches (`fixtures`).
 
 pub mod calendar;
 pub mod contract;
+pub mod fixtures;
 pub mod harness;
 pub mod inbound;
 pub mod memory;

@@ -1,6 +1,7 @@
-//! Outbound webhooks: the cost of signing an attempt (Standard Webhooks + legacy headers) for
-//! 1 KiB and 64 KiB bodies, and deliver throughput against a local target — ten delivery
-//! records as one SQS batch (run concurrently by the batch runner) versus one at a time.
+//! Outbound webhooks: deliver throughput against a local target — ten delivery records as one
+//! SQS batch (run concurrently by the batch runner) versus one at a time. (The cost of signing
+//! an attempt is measured on real delivery bodies in
+//! `functions/inbound-receiver/benches/signatures.rs`, `sign_delivery`.)
 //! Storage is the in-memory fake (moto timings say nothing about DynamoDB, DESIGN §7); the
 //! HTTP calls are real, to a loopback axum server.
 
@@ -9,44 +10,9 @@ use serde_json::json;
 use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::signing::{outbound_headers, WebhookSecret};
+use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
 use shared::subscriptions::{payload_body, Delivery, Subscription};
-
-fn signing(c: &mut Criterion) {
-    let secret = WebhookSecret::generate();
-    let previous = WebhookSecret::generate();
-    let mut group = c.benchmark_group("sign_attempt");
-    for size in [1024usize, 64 * 1024] {
-        let body = vec![b'x'; size];
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(format!("{}KiB", size / 1024), |b| {
-            b.iter(|| {
-                outbound_headers(
-                    &secret,
-                    None,
-                    "dlv_01jf0000000000000000000000",
-                    "booking.created",
-                    1_700_000_000,
-                    std::hint::black_box(&body),
-                )
-            })
-        });
-        group.bench_function(format!("{}KiB_during_rotation", size / 1024), |b| {
-            b.iter(|| {
-                outbound_headers(
-                    &secret,
-                    Some(&previous),
-                    "dlv_01jf0000000000000000000000",
-                    "booking.created",
-                    1_700_000_000,
-                    std::hint::black_box(&body),
-                )
-            })
-        });
-    }
-    group.finish();
-}
 
 fn subscription(ws: &str, url: &str) -> Subscription {
     let now = shared::time::now_string();
@@ -181,5 +147,5 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, signing, throughput);
+criterion_group!(benches, throughput);
 criterion_main!(benches);

@@ -6,9 +6,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use serde_json::json;
 use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
-use shared::inbound::domain::{
-    EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob, WebhookConfig,
-};
+use shared::inbound::domain::{EventStatus, InboundEvent, InboundMessage, Source};
 use shared::sqs_runner::event_from_bodies;
 
 const BATCH: u64 = 10;
@@ -18,19 +16,7 @@ fn bench(c: &mut Criterion) {
     let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let job = rt.block_on(async {
         let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
-        let job = SyncJob {
-            id: shared::ids::new_id(shared::ids::SYNC_JOB),
-            workspace_id: ws,
-            name: "bench".into(),
-            kind: "webhook".into(),
-            source: Source::Stripe,
-            enabled: true,
-            webhook_config: WebhookConfig::default(),
-            signing_secret: Some(SigningSecret::new("whsec_bench")),
-            version: 1,
-            created_at: "2024-01-01T00:00:00.000Z".into(),
-            updated_at: "2024-01-01T00:00:00.000Z".into(),
-        };
+        let job = shared_testkit::fixtures::sync_job(&ws, Source::Stripe);
         app.sync_jobs.create_sync_job(&job).await.unwrap();
         job
     });

@@ -2,7 +2,7 @@
 //! consistent count, the comparison, the conditional fix and the queued sync.
 //! Per-exam cost = reported time / EXAMS.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use shared::bookings::ports::NewBooking;
 use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::config::Config;
@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
     });
     let mut group = c.benchmark_group("reconcile_1000_exams_fake_store");
     group.sample_size(20);
+    group.throughput(Throughput::Elements(EXAMS as u64));
     group.bench_function("in_sync", |b| {
         b.to_async(&rt).iter(|| async {
             let s = shared::bookings::reconcile::run(&app).await.expect("run");

@@ -62,42 +62,59 @@ EVENT = {
 }
 
 
-class Runtime(BaseHTTPRequestHandler):
-    """One event per process: the second `next` blocks until the run ends."""
+class Run:
+    """The state of one run. Each run has its own server and its own Run: a late request from
+    the previous run's process can never mark this one."""
 
-    marks: dict[str, float] = {}
-    done = threading.Event()
-    response: bytes = b""
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.done = threading.Event()  # the event was answered
+        self.over = threading.Event()  # the run is over (the process is being killed)
+        self.response = b""
 
-    def log_message(self, *args) -> None:
-        pass
 
-    def do_GET(self) -> None:  # noqa: N802
-        if not self.path.endswith("/invocation/next"):
-            self.send_error(404)
-            return
-        if "next" in Runtime.marks:
-            Runtime.done.wait(10)
-            self.send_error(410)
-            return
-        Runtime.marks["next"] = time.monotonic()
-        body = json.dumps(EVENT).encode()
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", "coldstart-1")
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:coldstart")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def runtime_handler(run: Run) -> type[BaseHTTPRequestHandler]:
+    class Runtime(BaseHTTPRequestHandler):
+        """One event per process: the second `next` blocks until the run is over, so the
+        process stays alive (and its peak RSS readable) until it is killed."""
 
-    def do_POST(self) -> None:  # noqa: N802
-        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        Runtime.marks.setdefault("response" if self.path.endswith("/response") else "error", time.monotonic())
-        Runtime.response = data
-        self.send_response(202)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        Runtime.done.set()
+        def log_message(self, *args) -> None:
+            pass
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the process was killed while its `next` was pending
+
+        def do_GET(self) -> None:  # noqa: N802
+            if not self.path.endswith("/invocation/next"):
+                self.send_error(404)
+                return
+            if "next" in run.marks:
+                run.over.wait(60)
+                self.send_error(410)
+                return
+            run.marks["next"] = time.monotonic()
+            body = json.dumps(EVENT).encode()
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "coldstart-1")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:coldstart")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            run.marks.setdefault("response" if self.path.endswith("/response") else "error", time.monotonic())
+            run.response = data
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            run.done.set()
+
+    return Runtime
 
 
 def closed_port() -> int:
@@ -121,8 +138,8 @@ def peak_rss_kib(pid: int) -> int:
 
 
 def one_run(binary: str) -> tuple[float, float, int, int]:
-    Runtime.marks, Runtime.done, Runtime.response = {}, threading.Event(), b""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
+    run = Run()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), runtime_handler(run))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     nowhere = f"http://127.0.0.1:{closed_port()}"
     env = {
@@ -149,18 +166,19 @@ def one_run(binary: str) -> tuple[float, float, int, int]:
     started = time.monotonic()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        if not Runtime.done.wait(30):
+        if not run.done.wait(30):
             err = proc.stderr.read(2000) if proc.poll() is not None else b""
             sys.exit(f"no response within 30 s (exit {proc.poll()}): {err!r}")
         try:
-            status = int(json.loads(Runtime.response)["statusCode"])
+            status = int(json.loads(run.response)["statusCode"])
         except (ValueError, KeyError, TypeError):
             status = 0
-        if "response" not in Runtime.marks or not 200 <= status < 500:
-            sys.exit(f"{binary}: unexpected answer: {Runtime.response[:300]!r}")
+        if "response" not in run.marks or not 200 <= status < 500:
+            sys.exit(f"{binary}: unexpected answer: {run.response[:300]!r}")
         rss = peak_rss_kib(proc.pid)
-        return (Runtime.marks["next"] - started) * 1000, (Runtime.marks["response"] - started) * 1000, rss, status
+        return (run.marks["next"] - started) * 1000, (run.marks["response"] - started) * 1000, rss, status
     finally:
+        run.over.set()
         proc.kill()
         proc.wait()
         server.shutdown()

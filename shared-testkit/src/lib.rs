@@ -10,6 +10,7 @@ pub mod harness;
 pub mod inbound;
 pub mod memory;
 pub mod moto;
+pub mod provider_events;
 pub mod sqs;
 pub mod subscriptions;
 pub mod targets;

@@ -1,6 +1,7 @@
-//! Outbound webhooks: the cost of signing an attempt (Standard Webhooks + legacy headers) for
-//! 1 KiB and 64 KiB bodies, and deliver throughput against a local target — ten delivery
-//! records as one SQS batch (run concurrently by the batch runner) versus one at a time.
+//! Outbound webhooks: deliver throughput against a local target — ten delivery records as one
+//! SQS batch (run concurrently by the batch runner) versus one at a time. (The cost of signing
+//! an attempt is measured on real delivery bodies in
+//! `functions/inbound-receiver/benches/signatures.rs`, `sign_delivery`.)
 //! Storage is the in-memory fake (moto timings say nothing about DynamoDB, DESIGN §7); the
 //! HTTP calls are real, to a loopback axum server.
 
@@ -9,43 +10,36 @@ use serde_json::json;
 use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::signing::{outbound_headers, WebhookSecret};
-use shared::subscriptions::{payload_body, Delivery};
-use shared_testkit::memory::sqs_event;
+use shared::signing::WebhookSecret;
+use shared::sqs_runner::event_from_bodies;
+use shared::subscriptions::{payload_body, Delivery, Subscription};
 
-fn signing(c: &mut Criterion) {
-    let secret = WebhookSecret::generate();
-    let previous = WebhookSecret::generate();
-    let mut group = c.benchmark_group("sign_attempt");
-    for size in [1024usize, 64 * 1024] {
-        let body = vec![b'x'; size];
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(format!("{}KiB", size / 1024), |b| {
-            b.iter(|| {
-                outbound_headers(
-                    &secret,
-                    None,
-                    "dlv_01jf0000000000000000000000",
-                    "booking.created",
-                    1_700_000_000,
-                    std::hint::black_box(&body),
-                )
-            })
-        });
-        group.bench_function(format!("{}KiB_during_rotation", size / 1024), |b| {
-            b.iter(|| {
-                outbound_headers(
-                    &secret,
-                    Some(&previous),
-                    "dlv_01jf0000000000000000000000",
-                    "booking.created",
-                    1_700_000_000,
-                    std::hint::black_box(&body),
-                )
-            })
-        });
+fn subscription(ws: &str, url: &str) -> Subscription {
+    let now = shared::time::now_string();
+    Subscription {
+        id: shared::ids::new_id(shared::ids::WEBHOOK),
+        workspace_id: ws.into(),
+        name: "bench".into(),
+        url: url.into(),
+        events: vec!["*".into()],
+        description: None,
+        retry_attempts: 3,
+        retry_delay: 60,
+        timeout_ms: 10_000,
+        max_consecutive_failures: 5,
+        active: true,
+        disabled_reason: None,
+        secret: WebhookSecret::generate(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        success_count: 0,
+        failed_count: 0,
+        consecutive_failures: 0,
+        last_delivery_status: None,
+        last_delivery_at: None,
+        created_at: now.clone(),
+        updated_at: now,
     }
-    group.finish();
 }
 
 /// Starts a loopback target that answers 200 after `latency`; returns its URL.
@@ -56,7 +50,14 @@ async fn target(latency: std::time::Duration) -> String {
         }
         "ok"
     });
-    format!("http://{}/hook", shared_testkit::targets::serve(app).await)
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
 }
 
 fn throughput(c: &mut Criterion) {
@@ -69,8 +70,7 @@ fn throughput(c: &mut Criterion) {
         ("target_20ms", std::time::Duration::from_millis(20), 10),
     ] {
         let sub_id = rt.block_on(async {
-            let body = json!({ "name": "bench", "url": target(latency).await, "events": ["*"] });
-            let sub = shared_testkit::fixtures::subscription(&ws, body);
+            let sub = subscription(&ws, &target(latency).await);
             app.subscriptions
                 .create_subscription(&sub)
                 .await
@@ -111,7 +111,16 @@ fn throughput(c: &mut Criterion) {
                 make_batch,
                 |bodies| {
                     rt.block_on(async {
-                        let r = runner.run(sqs_event(&bodies, 1)).await;
+                        let records: Vec<(String, &str, u32)> = bodies
+                            .iter()
+                            .enumerate()
+                            .map(|(i, b)| (format!("m{i}"), b.as_str(), 1))
+                            .collect();
+                        let refs: Vec<(&str, &str, u32)> = records
+                            .iter()
+                            .map(|(a, b, c)| (a.as_str(), *b, *c))
+                            .collect();
+                        let r = runner.run(event_from_bodies(&refs)).await;
                         assert!(r.batch_item_failures.is_empty());
                     })
                 },
@@ -124,7 +133,9 @@ fn throughput(c: &mut Criterion) {
                 |bodies| {
                     rt.block_on(async {
                         for body in &bodies {
-                            let r = runner.run(sqs_event([body], 1)).await;
+                            let r = runner
+                                .run(event_from_bodies(&[("m", body.as_str(), 1)]))
+                                .await;
                             assert!(r.batch_item_failures.is_empty());
                         }
                     })
@@ -136,5 +147,5 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, signing, throughput);
+criterion_group!(benches, throughput);
 criterion_main!(benches);

@@ -1,88 +1,40 @@
 //! CPU cost of the inbound receiver:
-//! - `verify_and_parse_stripe_3kib`: Stripe signature check on the raw bytes + reading the
-//!   event's id and type from a ~3 KiB Stripe event (what happens before anything is stored);
+//! - `verify_and_parse_stripe_3KiB`: Stripe signature check on the raw bytes + reading the
+//!   event's id and type from the ~3 KiB Stripe event the peers also verify
+//!   (`shared_testkit::provider_events::STRIPE_EVENT`; what happens before anything is stored);
 //! - `receiver_handler_in_process`: the whole public route in-process over the fakes
 //!   (routing, body read, job read, verify, parse, conditional put, enqueue, JSON answer).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use serde_json::json;
 use shared::config::Config;
 use shared::inbound::domain::Source;
 use shared::inbound::mapping::parse_head;
 use shared::inbound::receive::verify;
 use shared::queue::QueueName;
-use shared_testkit::fixtures::sync_job;
 use shared_testkit::harness::call_raw;
-
-const SECRET: &str = "whsec_bench_0123456789abcdefghij";
-
-/// A realistic `customer.subscription.updated` event of about 3 KiB.
-fn stripe_event(id: &str, now: i64) -> Vec<u8> {
-    let item = |n: u32| {
-        json!({
-            "id": format!("si_Ox{n}abcdefghij"), "object": "subscription_item", "billing_thresholds": null,
-            "created": now, "metadata": {}, "quantity": 1, "subscription": "sub_1OxAbCdEfGhIjKlM",
-            "price": { "id": format!("price_1Ox{n}AbCdEf"), "object": "price", "active": true,
-                "billing_scheme": "per_unit", "currency": "usd", "livemode": false, "lookup_key": null,
-                "nickname": "Pro monthly", "product": "prod_PmAbCdEfGh", "type": "recurring",
-                "recurring": { "interval": "month", "interval_count": 1, "usage_type": "licensed" },
-                "unit_amount": 4900, "unit_amount_decimal": "4900" },
-        })
-    };
-    json!({
-        "id": id, "object": "event", "api_version": "2024-06-20", "created": now,
-        "data": {
-            "object": {
-                "id": "sub_1OxAbCdEfGhIjKlM", "object": "subscription", "application": null,
-                "billing_cycle_anchor": now, "cancel_at": null, "cancel_at_period_end": false,
-                "collection_method": "charge_automatically", "created": now, "currency": "usd",
-                "current_period_end": now + 2_592_000, "current_period_start": now,
-                "customer": "cus_PmAbCdEfGhIjKl", "default_payment_method": "pm_1OxAbCdEfGhIjKlM",
-                "description": "Pro plan for the Acme Corp workspace, billed monthly; 5 seats; renews automatically unless cancelled before the end of the period. Managed by billing@acme.example.", "discount": null, "ended_at": null,
-                "pause_collection": null, "payment_settings": { "payment_method_options": null, "payment_method_types": ["card"], "save_default_payment_method": "on_subscription" },
-                "pending_invoice_item_interval": null, "pending_setup_intent": null, "pending_update": null, "schedule": null, "test_clock": null,
-                "automatic_tax": { "enabled": true, "liability": { "type": "self" } }, "cancellation_details": { "comment": null, "feedback": null, "reason": null },
-                "items": { "object": "list", "data": [item(1), item(2), item(3)], "has_more": false,
-                    "total_count": 2, "url": "/v1/subscription_items?subscription=sub_1OxAbCdEfGhIjKlM" },
-                "latest_invoice": "in_1OxAbCdEfGhIjKlM", "livemode": false,
-                "metadata": { "plan": "pro", "seats": "5", "workspace": "acme-corp" },
-                "status": "active", "trial_end": null, "trial_start": null,
-            },
-            "previous_attributes": { "status": "trialing", "metadata": { "seats": "3" } },
-        },
-        "livemode": false, "pending_webhooks": 1,
-        "request": { "id": "req_AbCdEfGhIjKlMn", "idempotency_key": "2f6c8b1e-7d4a-4c1b-9a3e-5f2d1c0b9a8e" },
-        "type": "customer.subscription.updated",
-    })
-    .to_string()
-    .into_bytes()
-}
+use shared_testkit::provider_events;
 
 fn bench(c: &mut Criterion) {
     let now = shared::time::now().timestamp();
-    let body = stripe_event("evt_bench", now);
-    let job = sync_job("ws_bench", Source::Stripe, SECRET);
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert(
-        "stripe-signature",
-        shared::signing::sign_stripe(SECRET, now, &body)
-            .parse()
-            .unwrap(),
-    );
+    let body = provider_events::STRIPE_EVENT.as_bytes();
+    let job = provider_events::sync_job("ws_bench", Source::Stripe);
+    let headers =
+        provider_events::header_map(&provider_events::signed_headers(Source::Stripe, body, now));
+    verify(&job, &headers, body, now).expect("the fixture's signature verifies");
     let mut g = c.benchmark_group("inbound");
     g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function(format!("verify_and_parse_stripe_{}b", body.len()), |b| {
+    g.bench_function("verify_and_parse_stripe_3KiB", |b| {
         b.iter(|| {
-            verify(&job, &headers, &body, now).unwrap();
-            parse_head(Source::Stripe, "", &body).unwrap()
+            verify(&job, &headers, body, now).unwrap();
+            parse_head(Source::Stripe, "", body).unwrap()
         })
     });
     // The two halves, to see where the time goes.
-    g.bench_function(format!("verify_stripe_{}b", body.len()), |b| {
-        b.iter(|| verify(&job, &headers, &body, now).unwrap())
+    g.bench_function("verify_stripe_3KiB", |b| {
+        b.iter(|| verify(&job, &headers, body, now).unwrap())
     });
-    g.bench_function(format!("parse_head_stripe_{}b", body.len()), |b| {
-        b.iter(|| parse_head(Source::Stripe, "", &body).unwrap())
+    g.bench_function("parse_head_stripe_3KiB", |b| {
+        b.iter(|| parse_head(Source::Stripe, "", body).unwrap())
     });
     g.finish();
 
@@ -90,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let (app, _store, queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let (router, path, ws, job_id) = rt.block_on(async {
         let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
-        let job = sync_job(&ws, Source::Stripe, SECRET);
+        let job = provider_events::sync_job(&ws, Source::Stripe);
         app.sync_jobs.create_sync_job(&job).await.unwrap();
         (
             inbound_receiver::router(app.clone()),
@@ -116,8 +68,8 @@ fn bench(c: &mut Criterion) {
                         > 0
                     {}
                 }
-                let body = stripe_event(&format!("evt_{n}"), now);
-                let sig = shared::signing::sign_stripe(SECRET, now, &body);
+                let body = provider_events::stripe_event_with_id(&format!("evt_{n:022}"));
+                let sig = provider_events::signed_headers(Source::Stripe, &body, now);
                 (body, sig)
             },
             |(body, sig)| {
@@ -130,7 +82,7 @@ fn bench(c: &mut Criterion) {
                         &path,
                         &[
                             ("content-type", "application/json"),
-                            ("stripe-signature", &sig),
+                            ("stripe-signature", &sig[0].1),
                         ],
                         body,
                     )

@@ -6,9 +6,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use serde_json::json;
 use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
-use shared::inbound::domain::{InboundMessage, Source};
-use shared_testkit::fixtures;
-use shared_testkit::memory::sqs_event;
+use shared::inbound::domain::{EventStatus, InboundEvent, InboundMessage, Source};
+use shared::sqs_runner::event_from_bodies;
 
 const BATCH: u64 = 10;
 
@@ -17,7 +16,7 @@ fn bench(c: &mut Criterion) {
     let (app, _store, _queue) = shared_testkit::in_memory_app(Config::for_tests("t", "q"));
     let job = rt.block_on(async {
         let (ws, _key) = shared_testkit::harness::workspace(&app, "bench").await;
-        let job = fixtures::sync_job(&ws, Source::Stripe, "whsec_bench");
+        let job = shared_testkit::provider_events::sync_job(&ws, Source::Stripe);
         app.sync_jobs.create_sync_job(&job).await.unwrap();
         job
     });
@@ -30,37 +29,51 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter_batched(
             || {
                 // Fresh pending events (setup is not timed).
-                let bodies: Vec<String> = (0..BATCH)
+                let bodies: Vec<(String, String)> = (0..BATCH)
                     .map(|_| {
                         n += 1;
-                        let id = shared::inbound::domain::monotonic_id(shared::ids::INBOUND_EVENT);
-                        let raw_body = json!({
-                            "id": format!("evt_{n}"), "object": "event", "created": 1_700_000_000 + n,
-                            "type": "customer.updated", "livemode": false,
-                            "data": { "object": {
-                                "id": format!("cus_{}", n % 500), "object": "customer",
-                                "email": "ada@example.com", "name": "Ada Lovelace",
-                                "balance": 0, "currency": "usd", "delinquent": false,
-                                "metadata": { "plan": "pro" }, "created": 1_690_000_000,
-                            } },
-                        })
-                        .to_string();
-                        let ev = fixtures::inbound_event(
-                            &job.workspace_id,
-                            &job.id,
-                            &id,
-                            &format!("evt_{n}"),
-                            raw_body,
-                        );
+                        let ev = InboundEvent {
+                            id: shared::inbound::domain::monotonic_id(shared::ids::INBOUND_EVENT),
+                            workspace_id: job.workspace_id.clone(),
+                            job_id: job.id.clone(),
+                            source: Source::Stripe,
+                            provider_event_id: format!("evt_{n}"),
+                            event_type: "customer.updated".into(),
+                            status: EventStatus::Pending,
+                            headers: Default::default(),
+                            raw_body: json!({
+                                "id": format!("evt_{n}"), "object": "event", "created": 1_700_000_000 + n,
+                                "type": "customer.updated", "livemode": false,
+                                "data": { "object": {
+                                    "id": format!("cus_{}", n % 500), "object": "customer",
+                                    "email": "ada@example.com", "name": "Ada Lovelace",
+                                    "balance": 0, "currency": "usd", "delinquent": false,
+                                    "metadata": { "plan": "pro" }, "created": 1_690_000_000,
+                                } },
+                            })
+                            .to_string(),
+                            attempts: 0,
+                            last_error: None,
+                            errors: vec![],
+                            object_type: None,
+                            object_id: None,
+                            event_created: None,
+                            outcome: None,
+                            received_at: shared::time::format(now),
+                            updated_at: shared::time::format(now),
+                            processed_at: None,
+                            expires_at: now.timestamp() + 86_400,
+                        };
                         futures::executor::block_on(app.inbound_events.insert_event(&ev, now.timestamp()))
                             .unwrap();
-                        serde_json::to_string(&InboundMessage {
+                        let msg = serde_json::to_string(&InboundMessage {
                             workspace_id: ev.workspace_id,
                             job_id: ev.job_id,
                             provider_event_id: ev.provider_event_id,
                             event_id: ev.id,
                         })
-                        .unwrap()
+                        .unwrap();
+                        (format!("m{n}"), msg)
                     })
                     .collect();
                 bodies
@@ -68,7 +81,9 @@ fn bench(c: &mut Criterion) {
             |bodies| {
                 let worker = &worker;
                 async move {
-                    let resp = worker.run(sqs_event(&bodies, 1)).await;
+                    let refs: Vec<(&str, &str, u32)> =
+                        bodies.iter().map(|(a, b)| (a.as_str(), b.as_str(), 1)).collect();
+                    let resp = worker.run(event_from_bodies(&refs)).await;
                     assert!(resp.batch_item_failures.is_empty());
                 }
             },

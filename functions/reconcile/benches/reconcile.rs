@@ -2,11 +2,12 @@
 //! consistent count, the comparison, the conditional fix and the queued sync.
 //! Per-exam cost = reported time / EXAMS.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use shared::bookings::ports::NewBooking;
+use shared::bookings::{Booking, BookingStatus, ExamInput, QrCode};
 use shared::config::Config;
 use shared::queue::QueueName;
 use shared::App;
-use shared_testkit::fixtures;
 
 const EXAMS: usize = 1000;
 const BOOKINGS_PER_EXAM: usize = 3;
@@ -16,14 +17,42 @@ async fn seed(app: &App) -> String {
     let now = shared::time::now_string();
     for e in 0..EXAMS {
         let exam = format!("exam-{e:05}");
+        let input = ExamInput {
+            name: "Mock".into(),
+            capacity: 100,
+            exam_date: None,
+        };
         app.bookings
-            .put_exam(&ws, &exam, &fixtures::exam(100), &now)
+            .put_exam(&ws, &exam, &input, &now)
             .await
             .expect("exam");
         for c in 0..BOOKINGS_PER_EXAM {
-            let booking = fixtures::booking(&exam, &format!("c{c}"), &now);
+            let booking = Booking {
+                id: shared::ids::new_id("bk"),
+                mock_exam_id: exam.clone(),
+                contact_id: Some(format!("c{c}")),
+                status: BookingStatus::Active,
+                created_at: now.clone(),
+                updated_at: None,
+                cancelled_at: None,
+                completed_at: None,
+                qr_code: QrCode {
+                    id: shared::ids::new_id("qr"),
+                    code: "C".into(),
+                    scanned_at: None,
+                    scanned_by: None,
+                    validated_at: None,
+                },
+            };
+            let outbox = shared::bookings::events::counter_change_outbox(&ws, &exam, vec![], &now);
             app.bookings
-                .create_booking(&fixtures::new_booking(&ws, booking))
+                .create_booking(&NewBooking {
+                    workspace_id: ws.clone(),
+                    booking,
+                    idempotency: None,
+                    outbox,
+                    now: now.clone(),
+                })
                 .await
                 .expect("booking");
         }
@@ -51,6 +80,7 @@ fn bench(c: &mut Criterion) {
     });
     let mut group = c.benchmark_group("reconcile_1000_exams_fake_store");
     group.sample_size(20);
+    group.throughput(Throughput::Elements(EXAMS as u64));
     group.bench_function("in_sync", |b| {
         b.to_async(&rt).iter(|| async {
             let s = shared::bookings::reconcile::run(&app).await.expect("run");

@@ -484,6 +484,41 @@ class ConsoleTest(unittest.TestCase):
         self.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), what="sign-in form")
         self.assertEqual(self.h1(), "")
 
+    def test_07_a_failed_ghl_sync_is_retried_from_the_dashboard(self):
+        # GHL is "down": a loopback port nobody listens on (connection refused), no retries.
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{sock.getsockname()[1]}/ghl"
+        status, answer = api("PUT", "/api/integrations/ghl", {"webhookUrl": dead, "enabled": True, "retryAttempts": 0, "retryDelay": 1})
+        self.assertEqual(status, 200, answer)
+        try:
+            status, answer = api("POST", "/api/calendar-events", {
+                "eventType": "onboarding", "eventTitle": "Console onboarding call",
+                "startDate": "2026-12-03", "endDate": "2026-12-03", "startTime": "09:00", "endTime": "09:30",
+                "clientId": "client-console", "clientName": "Console client",
+            })
+            self.assertEqual(status, 201, answer)
+            event_id = answer["event"]["id"]
+            deadline = time.monotonic() + WAIT
+            while True:
+                status, answer = api("GET", "/api/admin/sync-mappings?status=failed&limit=100")
+                self.assertEqual(status, 200, answer)
+                if any(m.get("sentraEventId") == event_id for m in answer["mappings"]):
+                    break
+                self.assertLess(time.monotonic(), deadline, "the mapping did not become failed")
+                time.sleep(0.5)
+            self.ensure_signed_in()
+            self.open("/calendar-sync")
+            self.wait_h1("Calendar sync")
+            self.wait(lambda d: "Console onboarding call" in d.find_element(By.TAG_NAME, "main").text or event_id in d.find_element(By.TAG_NAME, "main").text, what="the failed mapping")
+            self.no_loading()
+            self.shot("calendar-sync-failed")
+            self.click("Retry failed syncs")
+            self.wait(lambda d: re.search(r"[1-9]\d* failed syncs re-queued", d.find_element(By.ID, "toasts").text), what="the retry's answer")
+        finally:
+            api("PUT", "/api/integrations/ghl", {"webhookUrl": dead, "enabled": False, "retryAttempts": 0, "retryDelay": 1})
+
     def test_99_no_browser_console_errors(self):
         self.collect_logs()
         errors = [e for e in self.logs if e.get("level") in ("SEVERE", "ERROR")]

@@ -10,37 +10,8 @@ use serde_json::json;
 use shared::config::Config;
 use shared::outbox::DomainEvent;
 use shared::queue::{QueueEnvelope, QueueMessage};
-use shared::signing::WebhookSecret;
 use shared::sqs_runner::event_from_bodies;
-use shared::subscriptions::{payload_body, Delivery, Subscription};
-
-fn subscription(ws: &str, url: &str) -> Subscription {
-    let now = shared::time::now_string();
-    Subscription {
-        id: shared::ids::new_id(shared::ids::WEBHOOK),
-        workspace_id: ws.into(),
-        name: "bench".into(),
-        url: url.into(),
-        events: vec!["*".into()],
-        description: None,
-        retry_attempts: 3,
-        retry_delay: 60,
-        timeout_ms: 10_000,
-        max_consecutive_failures: 5,
-        active: true,
-        disabled_reason: None,
-        secret: WebhookSecret::generate(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        success_count: 0,
-        failed_count: 0,
-        consecutive_failures: 0,
-        last_delivery_status: None,
-        last_delivery_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    }
-}
+use shared::subscriptions::{payload_body, Delivery};
 
 /// Starts a loopback target that answers 200 after `latency`; returns its URL.
 async fn target(latency: std::time::Duration) -> String {
@@ -70,7 +41,11 @@ fn throughput(c: &mut Criterion) {
         ("target_20ms", std::time::Duration::from_millis(20), 10),
     ] {
         let sub_id = rt.block_on(async {
-            let sub = subscription(&ws, &target(latency).await);
+            let url = target(latency).await;
+            let sub = shared_testkit::fixtures::subscription(
+                &ws,
+                json!({ "name": "bench", "url": url, "events": ["*"] }),
+            );
             app.subscriptions
                 .create_subscription(&sub)
                 .await

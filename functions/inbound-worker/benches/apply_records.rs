@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use serde_json::json;
 use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
-use shared::inbound::domain::{EventStatus, InboundEvent, InboundMessage, Source};
+use shared::inbound::domain::{InboundMessage, Source};
 use shared::sqs_runner::event_from_bodies;
 
 const BATCH: u64 = 10;
@@ -32,16 +32,12 @@ fn bench(c: &mut Criterion) {
                 let bodies: Vec<(String, String)> = (0..BATCH)
                     .map(|_| {
                         n += 1;
-                        let ev = InboundEvent {
-                            id: shared::inbound::domain::monotonic_id(shared::ids::INBOUND_EVENT),
-                            workspace_id: job.workspace_id.clone(),
-                            job_id: job.id.clone(),
-                            source: Source::Stripe,
-                            provider_event_id: format!("evt_{n}"),
-                            event_type: "customer.updated".into(),
-                            status: EventStatus::Pending,
-                            headers: Default::default(),
-                            raw_body: json!({
+                        let ev = shared_testkit::fixtures::inbound_event(
+                            &job.workspace_id,
+                            &job.id,
+                            &shared::inbound::domain::monotonic_id(shared::ids::INBOUND_EVENT),
+                            &format!("evt_{n}"),
+                            json!({
                                 "id": format!("evt_{n}"), "object": "event", "created": 1_700_000_000 + n,
                                 "type": "customer.updated", "livemode": false,
                                 "data": { "object": {
@@ -52,18 +48,7 @@ fn bench(c: &mut Criterion) {
                                 } },
                             })
                             .to_string(),
-                            attempts: 0,
-                            last_error: None,
-                            errors: vec![],
-                            object_type: None,
-                            object_id: None,
-                            event_created: None,
-                            outcome: None,
-                            received_at: shared::time::format(now),
-                            updated_at: shared::time::format(now),
-                            processed_at: None,
-                            expires_at: now.timestamp() + 86_400,
-                        };
+                        );
                         futures::executor::block_on(app.inbound_events.insert_event(&ev, now.timestamp()))
                             .unwrap();
                         let msg = serde_json::to_string(&InboundMessage {

@@ -27,8 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bookings::ports::ExamCounter;
-use crate::queue::QueueName;
-use crate::queue::{QueueEnvelope, QueueMessage};
+use crate::queue::QueueMessage;
 use crate::{App, AppResult};
 use futures::StreamExt;
 use serde::Serialize;
@@ -258,13 +257,7 @@ async fn enqueue_sync(app: &App, ws: &str, exam_id: &str) -> AppResult<()> {
         attempt: 0,
         delivery_id: None,
     };
-    app.queue
-        .send(
-            QueueName::Delivery,
-            &QueueEnvelope::now(message),
-            Duration::ZERO,
-        )
-        .await
+    crate::queue::schedule(app, message, Duration::ZERO).await
 }
 
 fn log_summary(s: &Summary, completed: bool) {

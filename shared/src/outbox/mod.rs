@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::AppResult;
-use crate::queue::{QueueEnvelope, QueueMessage, QueueName};
+use crate::queue::QueueMessage;
 
 /// A domain event waiting to be fanned out to subscriptions (DESIGN §4 events table).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,13 +98,7 @@ impl OutboxRecord {
 /// Sends and marks; errors are returned to the caller (the sweeper counts them).
 pub async fn dispatch(app: &App, record: &OutboxRecord) -> AppResult<()> {
     for message in record.messages() {
-        app.queue
-            .send(
-                QueueName::Delivery,
-                &QueueEnvelope::now(message),
-                Duration::ZERO,
-            )
-            .await?;
+        crate::queue::schedule(app, message, Duration::ZERO).await?;
     }
     app.outbox
         .mark_enqueued(&record.id, &crate::time::now_string())

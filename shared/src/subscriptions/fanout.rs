@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::queue::QueueName;
-use crate::queue::{QueueEnvelope, QueueMessage};
+use crate::queue::QueueMessage;
 use crate::subscriptions::{self, Delivery, DeliveryStatus};
 use crate::{App, AppResult};
 
@@ -83,11 +82,5 @@ async fn create_and_enqueue(app: &App, delivery: Delivery) -> AppResult<()> {
         workspace_id: delivery.workspace_id.clone(),
         delivery_id: delivery.id.clone(),
     };
-    app.queue
-        .send(
-            QueueName::Delivery,
-            &QueueEnvelope::now(message),
-            Duration::ZERO,
-        )
-        .await
+    crate::queue::schedule(app, message, Duration::ZERO).await
 }

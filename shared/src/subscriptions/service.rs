@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{DeliveryId, WebhookId};
 use crate::outbound::AttemptOutcome;
 use crate::outbox::DomainEvent;
-use crate::queue::{QueueEnvelope, QueueMessage, QueueName};
+use crate::queue::QueueMessage;
 use crate::signing::WebhookSecret;
 use crate::time::Timestamp;
 
@@ -86,13 +86,7 @@ async fn requeue(
         workspace_id: ws.to_owned(),
         delivery_id: delivery_id.to_owned(),
     };
-    app.queue
-        .send(
-            QueueName::Delivery,
-            &QueueEnvelope::now(message),
-            Duration::ZERO,
-        )
-        .await?;
+    crate::queue::schedule(app, message, Duration::ZERO).await?;
     Ok(delivery)
 }
 

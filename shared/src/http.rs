@@ -109,6 +109,20 @@ impl QueryMap {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Parameter `name` read by `parse` (an empty value is absent); a value `parse` refuses is
+    /// a 400 with `message`.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        message: &str,
+    ) -> Result<Option<T>, AppError> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| parse(v).ok_or_else(|| AppError::validation(message)))
+            .transpose()
+    }
+
     /// The `cursor` parameter; an empty one is no cursor (the first page).
     pub fn cursor(&self) -> Option<&str> {
         self.get("cursor").filter(|c| !c.is_empty())

@@ -87,15 +87,11 @@ async fn list_exam_bookings(
     q: QueryMap,
 ) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
-    let status = q
-        .get("status")
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            BookingStatus::parse(s).ok_or_else(|| {
-                AppError::validation("status must be one of active, cancelled, completed")
-            })
-        })
-        .transpose()?;
+    let status = q.parsed(
+        "status",
+        BookingStatus::parse,
+        "status must be one of active, cancelled, completed",
+    )?;
     let limit = parse_limit(q.get("limit"))?;
     let exam = service::load_exam(&app, ws, &id).await?;
     let page = app

@@ -82,17 +82,11 @@ async fn delete_event(
 
 async fn list_mappings(State(app): State<App>, auth: Auth, q: QueryMap) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
-    let status = q
-        .get("status")
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            SyncStatus::parse(s).ok_or_else(|| {
-                AppError::validation(
-                    "status must be one of synced, pending, failed, not_applicable",
-                )
-            })
-        })
-        .transpose()?;
+    let status = q.parsed(
+        "status",
+        SyncStatus::parse,
+        "status must be one of synced, pending, failed, not_applicable",
+    )?;
     let limit = parse_limit(q.get("limit"))?;
     let cursor = q.cursor();
     let (page, counts) = tokio::try_join!(

@@ -5,7 +5,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use crate::keys;
-use crate::table::*;
+use crate::table::{
+    checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, page_of, s,
+    DynamoStore,
+};
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
 use shared::users::{ExportRecord, ExportStore};
@@ -45,16 +48,7 @@ impl ExportStore for DynamoStore {
         limit: u32,
     ) -> AppResult<Page<ExportRecord>> {
         let pk = keys::exports_index_pk(ws);
-        let start = match cursor {
-            None => None,
-            Some(c) => {
-                let k = decode_cursor(c)?;
-                if k.get(keys::GSI1PK) != Some(&s(&pk)) {
-                    return Err(AppError::validation("cursor is invalid"));
-                }
-                Some(k)
-            }
-        };
+        let start = checked_cursor(cursor, keys::GSI1PK, &pk)?;
         let resp = self
             .client()
             .query()
@@ -117,7 +111,7 @@ impl ExportStore for DynamoStore {
             .expression_attribute_values(":rows", n(i64::try_from(rows).unwrap_or(i64::MAX)))
             .send()
             .await;
-        crate::table::conditional(res, "dynamodb record export progress").map(|_| ())
+        conditional(res, "dynamodb record export progress").map(|_| ())
     }
 
     async fn finish_export(&self, record: &ExportRecord) -> AppResult<()> {

@@ -249,15 +249,13 @@ pub fn delivery_filter<'a>(
         .transpose()?;
     let event = value("event")
         .map(|e| {
-            let test = (e == super::TEST_EVENT).then_some(());
-            test.map(Ok)
-                .unwrap_or_else(|| super::validate_patterns(&[e.to_owned()]).map(|_| ()))
-                .map(|()| e.to_owned())
-                .map_err(|_| {
-                    AppError::validation(
-                        "event must be an event type (e.g. booking.created) or a prefix.* pattern",
-                    )
-                })
+            if e == super::TEST_EVENT || super::validate_patterns(&[e.to_owned()]).is_ok() {
+                Ok(e.to_owned())
+            } else {
+                Err(AppError::validation(
+                    "event must be an event type (e.g. booking.created) or a prefix.* pattern",
+                ))
+            }
         })
         .transpose()?;
     let time = |name: &'static str| {

@@ -432,7 +432,7 @@ impl DeliveryFilter {
             .unwrap_or_else(|| format!("{}_", crate::ids::DELIVERY));
         let high = self
             .until
-            .map(|t| delivery_id_floor(t + chrono::Duration::milliseconds(1)))
+            .map(delivery_id_ceiling)
             // '~' sorts after every character of an id.
             .unwrap_or_else(|| format!("{}_~", crate::ids::DELIVERY));
         (low, high)
@@ -440,7 +440,6 @@ impl DeliveryFilter {
 
     /// Whether `d` is listed (the fake's whole filter; the adapter's check after its query).
     pub fn matches(&self, d: &Delivery) -> bool {
-        let (low, high) = self.id_range();
         self.subscription_id
             .as_deref()
             .is_none_or(|s| s == d.subscription_id)
@@ -449,9 +448,14 @@ impl DeliveryFilter {
                 .event
                 .as_deref()
                 .is_none_or(|p| event_pattern::matches(p, &d.event))
-            && d.id.as_str() >= low.as_str()
-            && d.id.as_str() <= high.as_str()
+            && self.since.is_none_or(|t| d.id >= delivery_id_floor(t))
+            && self.until.is_none_or(|t| d.id <= delivery_id_ceiling(t))
     }
+}
+
+/// An id above every delivery id of an event at or before `t` (the end of an `until` range).
+fn delivery_id_ceiling(t: Timestamp) -> String {
+    delivery_id_floor(t + chrono::Duration::milliseconds(1))
 }
 
 /// The TTL of a delivery log entry written at `now`.

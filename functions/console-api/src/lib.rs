@@ -10,11 +10,11 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use shared::http::Path;
 
 use shared::AppError;
 

@@ -89,6 +89,7 @@ async fn an_unknown_asset_is_a_json_404() {
         "/console/nope.js",
         "/console/views/../../Cargo.toml",
         "/console/%2e%2e/Cargo.toml",
+        "/console/%FF.js",
         "/consoles",
     ] {
         let r = get(path).await;

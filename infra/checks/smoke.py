@@ -367,6 +367,8 @@ def main() -> int:
     check("GET /api/admin/export/users/csv", r.status == 200 and r.raw.startswith(b"id,firstName,lastName,fullName,email"), repr(r))
     r = http("GET", "/api/admin/export/users/json?includeBookings=true", key)
     check("GET /api/admin/export/users/json", r.status == 200 and isinstance(r.json, dict) and {"exportedAt", "count", "users"} <= set(r.json) and r.json["count"] == len(r.json["users"]) >= 1, repr(r))
+    r = http("GET", f"/api/admin/export/users/json?userId={uid}", key)
+    check("export of one user (right of access)", r.status == 200 and r.json["count"] == 1 and r.json["users"][0]["id"] == uid, repr(r))
     r = expect("async export → 202", http("GET", "/api/admin/export/users/csv?async=true", key), 202, "export")
     exp_id = (r.json or {}).get("export", {}).get("id", "exp_missing")
     done = eventually("export job done (export-worker → S3)", lambda: (lambda e: e if e["status"] == "done" else None)(http("GET", f"/api/admin/exports/{exp_id}", key).json["export"]))

@@ -161,6 +161,12 @@ pub async fn run_direct(
     force_async: bool,
 ) -> AppResult<DirectOutcome> {
     let now = crate::time::now_string();
+    if let Some(id) = &query.user_id {
+        // Right of access: an unknown or erased user is a 404, not an empty export.
+        if app.users.get_user(ws, id).await?.is_none() {
+            return Err(crate::error::AppError::NotFound("user"));
+        }
+    }
     if force_async {
         return queue_job(app, ws, api_key_id, format, query, &now)
             .await

@@ -589,6 +589,15 @@ pub struct ExportRecord {
 }
 
 impl ExportRecord {
+    /// The filters as exported; a one-user export (right of access) names its `userId`.
+    fn filters_view(&self) -> serde_json::Value {
+        let mut f = json!(self.query.filter);
+        if let Some(id) = &self.query.user_id {
+            f["userId"] = json!(id);
+        }
+        f
+    }
+
     pub fn view(&self, download_url: Option<String>) -> Value {
         json!({
             "id": self.id,
@@ -602,7 +611,7 @@ impl ExportRecord {
             "error": self.error,
             "apiKeyId": self.api_key_id,
             "fields": self.fields,
-            "filters": self.query.filter,
+            "filters": self.filters_view(),
             "includes": self.query.includes,
             "limit": self.query.limit,
             "createdAt": self.created_at,

@@ -482,6 +482,76 @@ async fn async_export_becomes_a_job_whose_file_hash_is_audited() {
     assert!(run_export(&e.app, &msgs[0].0).await);
 }
 
+/// GDPR right of access (seed 001): `userId` exports exactly that user, with bookings on
+/// request and an audit record naming it; an unknown or erased user is a 404; a malformed id
+/// a 400 naming `userId`; an async job exports the same one user.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_export_of_one_user_by_user_id() {
+    let e = env().await;
+    seed_list(&e).await;
+    let u = e
+        .create(json!({"email": "subject@example.com", "firstName": "Ada"}))
+        .await;
+    let id = u["id"].as_str().unwrap().to_owned();
+    e.book("exam1", &id).await;
+    let RawReply {
+        status,
+        headers,
+        bytes,
+    } = e
+        .raw(&format!(
+            "/api/admin/export/users/json?userId={id}&includeBookings=true"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["users"][0]["id"], id);
+    assert_eq!(v["users"][0]["email"], "subject@example.com");
+    assert_eq!(v["users"][0]["bookings"].as_array().unwrap().len(), 1);
+    assert_eq!(headers["x-export-sha256"].to_str().unwrap(), sha(&bytes));
+    let audit = e.get("/api/admin/exports").await;
+    assert_eq!(
+        audit.body["exports"][0]["filters"]["userId"], id,
+        "{}",
+        audit.body
+    );
+    assert_eq!(audit.body["exports"][0]["rowCount"], 1);
+    // Filters still apply: this user gave no export consent.
+    let r = e
+        .raw(&format!(
+            "/api/admin/export/users/json?userId={id}&exportConsentOnly=true"
+        ))
+        .await;
+    let v: Value = serde_json::from_slice(&r.bytes).unwrap();
+    assert_eq!(v["count"], 0);
+    // A job exports the same single user.
+    let r = e
+        .get(&format!(
+            "/api/admin/export/users/json?userId={id}&async=true"
+        ))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = r.body["export"]["id"].as_str().unwrap().to_owned();
+    let msgs = e.queue.drain(QueueName::Export);
+    assert!(run_export(&e.app, &msgs[0].0).await);
+    let ex = e.get(&format!("/api/admin/exports/{job}")).await.body;
+    assert_eq!(ex["export"]["rowCount"], 1, "{ex}");
+    // Bad and unknown ids.
+    let r = e.get("/api/admin/export/users/json?userId=nope").await;
+    assert_eq!((r.status, r.error_code()), (400, "validation_error"));
+    assert!(r.error_message().contains("userId"));
+    let r = e
+        .get("/api/admin/export/users/json?userId=usr_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        .await;
+    assert_eq!((r.status, r.error_code()), (404, "not_found"));
+    e.delete(&format!("/api/users/{id}")).await;
+    let r = e
+        .get(&format!("/api/admin/export/users/json?userId={id}"))
+        .await;
+    assert_eq!(r.status, 404, "an erased user has nothing left to access");
+}
+
 /// Runs one export message through the worker's code path (shared::users::export).
 async fn run_export(app: &App, body: &str) -> bool {
     let msg: shared::users::ExportMessage = serde_json::from_str(body).unwrap();

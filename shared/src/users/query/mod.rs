@@ -292,6 +292,9 @@ pub struct ExportQuery {
     pub limit: Option<u64>,
     #[serde(default)]
     pub includes: Includes,
+    /// One user only (GDPR right of access, seed 001): the other filters still apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 impl ExportQuery {
@@ -546,6 +549,7 @@ async fn name_sorted_page(
 /// Reads an export's users in batches, in index order, without holding more than one batch.
 pub struct UserStream {
     query: UserQuery,
+    user_id: Option<String>,
     plan: Plan,
     after: Option<String>,
     done: bool,
@@ -558,6 +562,7 @@ impl UserStream {
         let plan = query.plan();
         Self {
             query,
+            user_id: q.user_id.clone(),
             plan,
             after: None,
             done: false,
@@ -573,6 +578,16 @@ impl UserStream {
     ) -> AppResult<Option<Vec<User>>> {
         if self.done || self.remaining == Some(0) {
             return Ok(None);
+        }
+        if let Some(id) = &self.user_id {
+            // One user by id: one read, no scan; the other filters still apply.
+            self.done = true;
+            let user = store.get_user(ws, id).await?;
+            return Ok(Some(
+                user.into_iter()
+                    .filter(|u| self.query.filter.matches(u))
+                    .collect(),
+            ));
         }
         let page = store
             .scan_users(
@@ -676,6 +691,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("sortBy"), "{err}");
+        let (q, _) = parse_export_params(&pairs(
+            "userId=usr_01ARZ3NDEKTSV4RRFFQ69G5FAV&exportConsentOnly=true",
+        ))
+        .unwrap();
+        assert_eq!(q.user_id.as_deref(), Some("usr_01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+        assert!(q.filter.export_consent_only);
+        let err = parse_export_params(&pairs("userId=bkg_1")).unwrap_err();
+        assert!(err.to_string().contains("userId"), "{err}");
         let err = parse_export_params(&pairs("async=soon"))
             .unwrap_err()
             .to_string();

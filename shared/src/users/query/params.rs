@@ -197,6 +197,7 @@ pub fn parse_export_params(pairs: &[(String, String)]) -> AppResult<(ExportQuery
         sort_order: query.sort_order,
         limit: None,
         includes,
+        user_id: None,
     };
     let mut is_async = false;
     for (k, v) in rest {
@@ -216,6 +217,11 @@ pub fn parse_export_params(pairs: &[(String, String)]) -> AppResult<(ExportQuery
                 )
             }
             "async" => is_async = parse_bool("async", &v)?,
+            "userId" => {
+                let id = crate::ids::UserId::parse(v.trim())
+                    .map_err(|_| bad("userId", "must be a user id (usr_…)"))?;
+                e.user_id = Some(id.to_string());
+            }
             _ => {}
         }
     }

@@ -8,6 +8,7 @@ mod counter_sync;
 mod export_job;
 mod inbound_pipeline;
 mod poison_dlq;
+mod properties;
 mod reconcile;
 mod sweeper;
 mod webhook_delivery;

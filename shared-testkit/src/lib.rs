@@ -4,6 +4,7 @@
 //! test data (`fixtures`).
 
 pub mod calendar;
+pub mod calls;
 pub mod contract;
 pub mod fixtures;
 pub mod harness;

@@ -17,6 +17,8 @@ use shared::App;
 use shared_aws::sqs::SqsQueue;
 use shared_aws::table::DynamoStore;
 
+use crate::calls::CallLog;
+
 pub struct Moto {
     pub dynamodb_url: String,
     pub sqs_url: String,
@@ -88,17 +90,30 @@ async fn sdk() -> aws_config::SdkConfig {
 }
 
 pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk().await)
-        .endpoint_url(&moto().dynamodb_url)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    dynamo_client_logged(None).await
+}
+
+/// A DynamoDB client on moto; with a log, every call it makes is recorded there.
+pub async fn dynamo_client_logged(log: Option<&CallLog>) -> aws_sdk_dynamodb::Client {
+    let mut conf =
+        aws_sdk_dynamodb::config::Builder::from(&sdk().await).endpoint_url(&moto().dynamodb_url);
+    if let Some(log) = log {
+        conf = conf.interceptor(log.interceptor("DynamoDB"));
+    }
+    aws_sdk_dynamodb::Client::from_conf(conf.build())
 }
 
 pub async fn sqs_client() -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::config::Builder::from(&sdk().await)
-        .endpoint_url(&moto().sqs_url)
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    sqs_client_logged(None).await
+}
+
+/// An SQS client on moto; with a log, every call it makes is recorded there.
+pub async fn sqs_client_logged(log: Option<&CallLog>) -> aws_sdk_sqs::Client {
+    let mut conf = aws_sdk_sqs::config::Builder::from(&sdk().await).endpoint_url(&moto().sqs_url);
+    if let Some(log) = log {
+        conf = conf.interceptor(log.interceptor("SQS"));
+    }
+    aws_sdk_sqs::Client::from_conf(conf.build())
 }
 
 /// S3 on the threaded moto (the one serving SQS), path-style as the adapter uses it.
@@ -220,8 +235,19 @@ pub struct MotoApp {
 }
 
 pub async fn moto_app() -> MotoApp {
-    let store = Arc::new(fresh_store().await);
-    let sqs = sqs_client().await;
+    moto_app_logged(None).await
+}
+
+/// [`moto_app`] whose DynamoDB and SQS clients record every call in `log` (the table and
+/// queue are created before recording starts: clear the log after setup anyway).
+pub async fn moto_app_logged(log: Option<&CallLog>) -> MotoApp {
+    let client = dynamo_client_logged(log).await;
+    let name = unique("tbl");
+    shared_aws::table::create_table(&client, &name)
+        .await
+        .expect("create table");
+    let store = Arc::new(DynamoStore::new(client, name));
+    let sqs = sqs_client_logged(log).await;
     let delivery_queue_url = fresh_queue(&sqs, 30).await;
     let config = Config::for_tests(store.table(), &delivery_queue_url);
     let queue = SqsQueue::new(

@@ -68,20 +68,28 @@ pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<
         Ok((outcome, outbox))
     })
     .await?;
-    if let CancelOutcome::Cancelled(b) = &outcome {
-        crate::outbox::dispatch_after_commit(app, &outbox).await;
-        tracing::info!(booking_id = %b.id, mock_exam_id = %b.mock_exam_id, "booking cancelled");
-    }
     let mut done = Cancelled {
         outcome,
         total_bookings: 0,
     };
-    done.total_bookings = app
-        .bookings
-        .get_exam(ws, &done.booking().mock_exam_id)
-        .await?
-        .map(|e| e.total_bookings)
-        .unwrap_or_default();
+    let exam_id = done.booking().mock_exam_id.clone();
+    let total = async {
+        AppResult::Ok(
+            app.bookings
+                .get_exam(ws, &exam_id)
+                .await?
+                .map(|e| e.total_bookings)
+                .unwrap_or_default(),
+        )
+    };
+    // The answer's total is read while the hand-off goes out (no extra wait).
+    let total = if let CancelOutcome::Cancelled(b) = &done.outcome {
+        tracing::info!(booking_id = %b.id, mock_exam_id = %b.mock_exam_id, "booking cancelled");
+        tokio::join!(crate::outbox::dispatch_after_commit(app, &outbox), total).1
+    } else {
+        total.await
+    };
+    done.total_bookings = total?;
     Ok(done)
 }
 

@@ -167,8 +167,12 @@ pub async fn create_booking(app: &App, ws: &str, req: CreateBooking) -> AppResul
 
     match outcome {
         (CreateBookingOutcome::Created, booking, outbox) => {
-            crate::outbox::dispatch_after_commit(app, &outbox).await;
-            let total = current_total(app, ws, &booking.mock_exam_id).await?;
+            // The answer's total is read while the hand-off goes out (no extra wait).
+            let (_, total) = tokio::join!(
+                crate::outbox::dispatch_after_commit(app, &outbox),
+                current_total(app, ws, &booking.mock_exam_id)
+            );
+            let total = total?;
             tracing::info!(booking_id = %booking.id, mock_exam_id = %booking.mock_exam_id, total_bookings = total, "booking created");
             Ok(BookingCreated {
                 booking,

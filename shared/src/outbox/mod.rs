@@ -97,9 +97,14 @@ impl OutboxRecord {
 
 /// Sends and marks; errors are returned to the caller (the sweeper counts them).
 pub async fn dispatch(app: &App, record: &OutboxRecord) -> AppResult<()> {
-    for message in record.messages() {
-        crate::queue::schedule(app, message, Duration::ZERO).await?;
-    }
+    // The counter sync and the fan-out go out together (one wait, not one per message).
+    futures::future::try_join_all(
+        record
+            .messages()
+            .into_iter()
+            .map(|message| crate::queue::schedule(app, message, Duration::ZERO)),
+    )
+    .await?;
     app.outbox
         .mark_enqueued(&record.id, &crate::time::now_string())
         .await

@@ -97,7 +97,7 @@ impl BookingStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb put exam", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb put exam", e))?;
         decode(out.attributes.unwrap_or_default())
     }
 
@@ -453,7 +453,7 @@ impl BookingStore for DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(AppError::internal("dynamodb mark synced", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb mark synced", e)),
         }
     }
 

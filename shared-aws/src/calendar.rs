@@ -96,7 +96,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb count sync mappings", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb count sync mappings", e))?;
             total += resp.count.max(0) as u64;
             match resp.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -245,7 +245,7 @@ impl CalendarStore for DynamoStore {
             .set_exclusive_start_key(checked_cursor(cursor, pk_attr, &pk)?)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb list sync mappings", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb list sync mappings", e))?;
         page_of(resp.items, resp.last_evaluated_key)
     }
 
@@ -291,7 +291,7 @@ impl CalendarStore for DynamoStore {
                 Some(_) => Ok(None),
                 None => Err(AppError::NotFound("sync mapping")),
             },
-            Err(e) => Err(AppError::internal("dynamodb claim calendar sync", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb claim calendar sync", e)),
         }
     }
 
@@ -363,7 +363,7 @@ impl CalendarStore for DynamoStore {
         match req.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(AppError::internal("dynamodb set sync status", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb set sync status", e)),
         }
     }
 
@@ -381,7 +381,7 @@ impl CalendarStore for DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(AppError::internal("dynamodb release calendar sync", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb release calendar sync", e)),
         }
     }
 
@@ -426,7 +426,7 @@ impl CalendarStore for DynamoStore {
             match req.send().await {
                 Ok(out) => return decode(out.attributes.unwrap_or_default()).map(Some),
                 Err(e) if is_conditional_failure(&e) => continue,
-                Err(e) => return Err(AppError::internal("dynamodb requeue sync mapping", e)),
+                Err(e) => return Err(crate::errors::sdk("dynamodb requeue sync mapping", e)),
             }
         }
         Err(AppError::TransactionConflict)

@@ -9,7 +9,7 @@ use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, page_of, s,
     DynamoStore,
 };
-use shared::error::{AppError, AppResult};
+use shared::error::AppResult;
 use shared::paging::Page;
 use shared::users::{ExportRecord, ExportStore};
 
@@ -33,7 +33,7 @@ impl ExportStore for DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb put export", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb put export", e))?;
         Ok(())
     }
 
@@ -61,7 +61,7 @@ impl ExportStore for DynamoStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb Query exports", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb Query exports", e))?;
         page_of(resp.items, resp.last_evaluated_key)
     }
 
@@ -94,7 +94,7 @@ impl ExportStore for DynamoStore {
         match res {
             Ok(out) => decode(out.attributes.unwrap_or_default()).map(Some),
             Err(e) if is_conditional_failure(&e) => Ok(None),
-            Err(e) => Err(AppError::internal("dynamodb claim export", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb claim export", e)),
         }
     }
 

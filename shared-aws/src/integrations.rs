@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::keys::{self};
 use crate::table::{conditional, decode, hour_bucket, key_attrs, n, num_attr, s, DynamoStore};
-use shared::error::{AppError, AppResult};
+use shared::error::AppResult;
 use shared::integrations::ports::IntegrationStore;
 use shared::integrations::{AttemptStats, Integration, IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
@@ -44,7 +44,7 @@ impl IntegrationStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb put integration", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb put integration", e))?;
         decode(out.attributes.unwrap_or_default())
     }
 
@@ -86,7 +86,7 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":ttl", n(ttl))
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb record attempt", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb record attempt", e))?;
         if let Some(err) = error {
             let res = self
                 .client
@@ -122,7 +122,7 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":from", s(format!("H#{}", hour_bucket(since))))
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb query stats", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb query stats", e))?;
         let mut stats = AttemptStats::default();
         for item in resp.items.unwrap_or_default() {
             stats.succeeded += num_attr(&item, "succeeded").unwrap_or(0).max(0) as u64;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::keys::{self};
 use crate::table::{conditional, is_conditional_failure, key_attrs, n, s, DynamoStore};
-use shared::error::{AppError, AppResult};
+use shared::error::AppResult;
 use shared::lease::Lease;
 use shared::lease::LeaseStore;
 
@@ -47,7 +47,7 @@ impl LeaseStore for DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(AppError::internal("dynamodb release lease", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb release lease", e)),
         }
     }
 }

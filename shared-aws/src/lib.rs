@@ -4,6 +4,7 @@
 
 pub mod bookings;
 pub mod calendar;
+pub mod errors;
 pub mod exports;
 pub mod inbound;
 pub mod integrations;

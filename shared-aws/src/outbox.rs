@@ -62,7 +62,7 @@ impl OutboxStore for DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("outbox record")),
-            Err(e) => Err(AppError::internal("dynamodb mark enqueued", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb mark enqueued", e)),
         }
     }
 
@@ -82,7 +82,7 @@ impl OutboxStore for DynamoStore {
             .limit(limit.clamp(1, 1000) as i32)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb query outbox", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb query outbox", e))?;
         resp.items
             .unwrap_or_default()
             .into_iter()

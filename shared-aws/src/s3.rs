@@ -59,7 +59,7 @@ impl BlobStore for S3BlobStore {
             .content_type(content_type)
             .send()
             .await
-            .map_err(|e| AppError::internal("s3 CreateMultipartUpload", e))?;
+            .map_err(|e| crate::errors::sdk("s3 CreateMultipartUpload", e))?;
         out.upload_id
             .ok_or_else(|| AppError::internal_msg("s3 CreateMultipartUpload returned no upload id"))
     }
@@ -81,7 +81,7 @@ impl BlobStore for S3BlobStore {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| AppError::internal("s3 UploadPart", e))?;
+            .map_err(|e| crate::errors::sdk("s3 UploadPart", e))?;
         Ok(out.e_tag.unwrap_or_default())
     }
 
@@ -119,10 +119,10 @@ impl BlobStore for S3BlobStore {
                     .key(key)
                     .send()
                     .await
-                    .map_err(|_| AppError::internal("s3 CompleteMultipartUpload", e))?;
+                    .map_err(|_| crate::errors::sdk("s3 CompleteMultipartUpload", e))?;
                 Ok(())
             }
-            Err(e) => Err(AppError::internal("s3 CompleteMultipartUpload", e)),
+            Err(e) => Err(crate::errors::sdk("s3 CompleteMultipartUpload", e)),
         }
     }
 
@@ -134,7 +134,7 @@ impl BlobStore for S3BlobStore {
             .upload_id(upload_id)
             .send()
             .await
-            .map_err(|e| AppError::internal("s3 AbortMultipartUpload", e))?;
+            .map_err(|e| crate::errors::sdk("s3 AbortMultipartUpload", e))?;
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl BlobStore for S3BlobStore {
             .key(key)
             .presigned(conf)
             .await
-            .map_err(|e| AppError::internal("s3 presign GetObject", e))?;
+            .map_err(|e| crate::errors::sdk("s3 presign GetObject", e))?;
         Ok(req.uri().to_owned())
     }
 
@@ -160,7 +160,7 @@ impl BlobStore for S3BlobStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| AppError::internal("s3 GetObject", e))?;
+            .map_err(|e| crate::errors::sdk("s3 GetObject", e))?;
         let data = out
             .body
             .collect()

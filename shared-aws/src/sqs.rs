@@ -42,7 +42,7 @@ impl Queue for SqsQueue {
             .delay_seconds(delay)
             .send()
             .await
-            .map_err(|e| AppError::internal("sqs SendMessage", e))?;
+            .map_err(|e| crate::errors::sdk("sqs SendMessage", e))?;
         Ok(())
     }
 }

@@ -71,7 +71,7 @@ impl SubscriptionStore for DynamoStore {
             Err(e) if is_conditional_failure(&e) => {
                 Err(AppError::internal_msg("subscription id collision"))
             }
-            Err(e) => Err(AppError::internal("dynamodb put subscription", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb put subscription", e)),
         }
     }
 
@@ -104,7 +104,7 @@ impl SubscriptionStore for DynamoStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb query subscriptions", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb query subscriptions", e))?;
         page_of(resp.items, resp.last_evaluated_key)
     }
 
@@ -199,7 +199,7 @@ impl SubscriptionStore for DynamoStore {
         match req.send().await {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("webhook")),
-            Err(e) => Err(AppError::internal("dynamodb update subscription", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb update subscription", e)),
         }
     }
 
@@ -216,7 +216,7 @@ impl SubscriptionStore for DynamoStore {
         match res {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("webhook")),
-            Err(e) => Err(AppError::internal("dynamodb delete subscription", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb delete subscription", e)),
         }
     }
 
@@ -247,7 +247,7 @@ impl SubscriptionStore for DynamoStore {
         match res {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("webhook")),
-            Err(e) => Err(AppError::internal("dynamodb rotate secret", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb rotate secret", e)),
         }
     }
 
@@ -285,7 +285,7 @@ impl SubscriptionStore for DynamoStore {
         let sub: Subscription = match req.send().await {
             Ok(out) => decode(out.attributes.unwrap_or_default())?,
             Err(e) if is_conditional_failure(&e) => return Ok(OutcomeEffect::default()),
-            Err(e) => return Err(AppError::internal("dynamodb record delivery outcome", e)),
+            Err(e) => return Err(crate::errors::sdk("dynamodb record delivery outcome", e)),
         };
         let mut effect = OutcomeEffect {
             consecutive_failures: sub.consecutive_failures,
@@ -318,7 +318,7 @@ impl SubscriptionStore for DynamoStore {
             match res {
                 Ok(_) => effect.disabled = true,
                 Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(AppError::internal("dynamodb auto-disable subscription", e)),
+                Err(e) => return Err(crate::errors::sdk("dynamodb auto-disable subscription", e)),
             }
         }
         Ok(effect)
@@ -566,7 +566,7 @@ impl DeliveryStore for DynamoStore {
         match res {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
             Err(e) if is_conditional_failure(&e) => Err(AppError::NotFound("delivery")),
-            Err(e) => Err(AppError::internal("dynamodb requeue delivery", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb requeue delivery", e)),
         }
     }
 
@@ -597,7 +597,7 @@ impl DeliveryStore for DynamoStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb query overdue deliveries", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb query overdue deliveries", e))?;
         page_of(resp.items, resp.last_evaluated_key)
     }
 
@@ -631,7 +631,7 @@ impl DeliveryStore for DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb query failed deliveries", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb query failed deliveries", e))?;
             for item in resp.items.unwrap_or_default() {
                 out.push(decode(item)?);
                 if out.len() >= limit {

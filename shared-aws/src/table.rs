@@ -52,7 +52,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb GetItem", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb GetItem", e))?;
         Ok(out.item)
     }
 
@@ -79,6 +79,11 @@ impl DynamoStore {
                 Some(reasons) => {
                     if reasons.iter().any(|r| r.code == "TransactionConflict") {
                         Err(AppError::TransactionConflict)
+                    } else if reasons.iter().any(|r| r.code.starts_with("Throttling")) {
+                        // "ThrottlingError": the table, not the request, said no.
+                        Err(AppError::Busy {
+                            retry_after_secs: 1,
+                        })
                     } else {
                         Ok(Err(Cancellation {
                             reasons: labels.into_iter().zip(reasons).collect(),
@@ -86,7 +91,7 @@ impl DynamoStore {
                     }
                 }
                 None if is_conflict(&e) => Err(AppError::TransactionConflict),
-                None => Err(AppError::internal("dynamodb TransactWriteItems", e)),
+                None => Err(crate::errors::sdk("dynamodb TransactWriteItems", e)),
             },
         }
     }
@@ -111,7 +116,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb Query", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb Query", e))?;
             out.extend(resp.items.unwrap_or_default());
             match resp.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -142,7 +147,7 @@ impl DynamoStore {
                     .set_request_items(Some(pending))
                     .send()
                     .await
-                    .map_err(|e| AppError::internal("dynamodb BatchWriteItem delete", e))?;
+                    .map_err(|e| crate::errors::sdk("dynamodb BatchWriteItem delete", e))?;
                 pending = out.unprocessed_items.unwrap_or_default();
                 pending.retain(|_, v| !v.is_empty());
                 if pending.is_empty() {
@@ -178,7 +183,7 @@ impl DynamoStore {
             .set_exclusive_start_key(checked_cursor(cursor, keys::GSI1PK, gsi1pk)?)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb Query gsi1", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb Query gsi1", e))?;
         let next = next_cursor(resp.last_evaluated_key);
         Ok((resp.items.unwrap_or_default(), next))
     }
@@ -229,7 +234,7 @@ impl DynamoStore {
             let resp = query
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb Query index", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb Query index", e))?;
             for item in resp.items.unwrap_or_default() {
                 let v: T = decode(item)?;
                 if keep(&v) {
@@ -473,7 +478,7 @@ where
     match res {
         Ok(_) => Ok(true),
         Err(e) if is_conditional_failure(&e) => Ok(false),
-        Err(e) => Err(AppError::internal(context, e)),
+        Err(e) => Err(crate::errors::sdk(context, e)),
     }
 }
 
@@ -676,7 +681,7 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
     }
     req.send()
         .await
-        .map_err(|e| AppError::internal("dynamodb CreateTable", e))?;
+        .map_err(|e| crate::errors::sdk("dynamodb CreateTable", e))?;
     client
         .update_time_to_live()
         .table_name(name)
@@ -689,7 +694,7 @@ pub async fn create_table(client: &Client, name: &str) -> AppResult<()> {
         )
         .send()
         .await
-        .map_err(|e| AppError::internal("dynamodb UpdateTimeToLive", e))?;
+        .map_err(|e| crate::errors::sdk("dynamodb UpdateTimeToLive", e))?;
     Ok(())
 }
 

@@ -98,7 +98,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb Query index", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb Query index", e))?;
             out.extend(resp.items.unwrap_or_default());
             match resp.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -132,7 +132,7 @@ impl DynamoStore {
                     .request_items(self.table(), ka)
                     .send()
                     .await
-                    .map_err(|e| AppError::internal("dynamodb BatchGetItem", e))?;
+                    .map_err(|e| crate::errors::sdk("dynamodb BatchGetItem", e))?;
                 for item in resp
                     .responses
                     .and_then(|mut r| r.remove(self.table()))
@@ -290,7 +290,7 @@ impl DynamoStore {
                 .expression_attribute_values(":e", events)
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb redact outbox", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb redact outbox", e))?;
             records += 1;
             // Deliveries already fanned out hold the payload: their ids derive from
             // (event id, subscription id), so each can be found without an index.
@@ -324,7 +324,7 @@ impl DynamoStore {
                         Ok(_) => deliveries += 1,
                         Err(err) if is_conditional_failure(&err) => {}
                         Err(err) => {
-                            return Err(AppError::internal("dynamodb redact delivery", err))
+                            return Err(crate::errors::sdk("dynamodb redact delivery", err))
                         }
                     }
                 }
@@ -621,7 +621,7 @@ impl UserStore for DynamoStore {
         let resp = req
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb Query users", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb Query users", e))?;
         let items = resp.items.unwrap_or_default();
         let examined = items.len();
         let last = resp

@@ -126,8 +126,28 @@ impl Clients {
     }
 }
 
+/// The timeouts of every DynamoDB and SQS call (the config's `AWS_*_TIMEOUT_MS`): a stalled
+/// service ends the call (→ `busy`) well inside the function's own timeout. S3 keeps the SDK's
+/// defaults (an 8 MiB upload part may need longer than a table call).
+pub fn call_timeouts(cfg: &Config) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(
+            cfg.aws_attempt_timeout
+                .min(std::time::Duration::from_secs(2)),
+        )
+        .operation_attempt_timeout(cfg.aws_attempt_timeout)
+        .operation_timeout(cfg.aws_operation_timeout)
+        .build()
+}
+
 pub fn dynamo_store(sdk: &aws_config::SdkConfig, cfg: &Config) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), cfg.table_name.clone())
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(call_timeouts(cfg))
+        .build();
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        cfg.table_name.clone(),
+    )
 }
 
 pub fn sqs_queue(sdk: &aws_config::SdkConfig, cfg: &Config) -> SqsQueue {
@@ -138,7 +158,10 @@ pub fn sqs_queue(sdk: &aws_config::SdkConfig, cfg: &Config) -> SqsQueue {
     if let Some(u) = &cfg.export_queue_url {
         urls.insert(QueueName::Export, u.clone());
     }
-    SqsQueue::new(aws_sdk_sqs::Client::new(sdk), urls)
+    let conf = aws_sdk_sqs::config::Builder::from(sdk)
+        .timeout_config(call_timeouts(cfg))
+        .build();
+    SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), urls)
 }
 
 /// The `App` of a function: typed config from the environment (a missing or malformed

@@ -103,6 +103,18 @@ pub async fn dynamo_client_logged(log: Option<&CallLog>) -> aws_sdk_dynamodb::Cl
     aws_sdk_dynamodb::Client::from_conf(conf.build())
 }
 
+/// A DynamoDB client for `endpoint` (a fault-injecting server, say) with `timeouts`.
+pub async fn dynamo_client_at(
+    endpoint: &str,
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk().await)
+        .endpoint_url(endpoint)
+        .timeout_config(timeouts)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
 pub async fn sqs_client() -> aws_sdk_sqs::Client {
     sqs_client_logged(None).await
 }

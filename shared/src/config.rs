@@ -57,6 +57,12 @@ pub struct Config {
     pub delivery_log_ttl_days: u32,
     /// Raw inbound events (and worker executions) are kept this long (DynamoDB TTL).
     pub inbound_event_ttl_days: u32,
+    /// One DynamoDB/SQS attempt gives up after this (AWS_ATTEMPT_TIMEOUT_MS, 3000): a stalled
+    /// table answers `busy` instead of holding the request to the function's timeout.
+    pub aws_attempt_timeout: Duration,
+    /// A DynamoDB/SQS call with its retries gives up after this (AWS_OPERATION_TIMEOUT_MS,
+    /// 10000; at least the attempt timeout).
+    pub aws_operation_timeout: Duration,
 }
 
 impl Config {
@@ -133,6 +139,16 @@ impl Config {
                 get("INBOUND_EVENT_TTL_DAYS"),
                 30,
             )?,
+            aws_attempt_timeout: Duration::from_millis(parse_num(
+                "AWS_ATTEMPT_TIMEOUT_MS",
+                get("AWS_ATTEMPT_TIMEOUT_MS"),
+                3_000,
+            )?),
+            aws_operation_timeout: Duration::from_millis(parse_num(
+                "AWS_OPERATION_TIMEOUT_MS",
+                get("AWS_OPERATION_TIMEOUT_MS"),
+                10_000,
+            )?),
         })
         .and_then(Self::validated)
     }
@@ -151,6 +167,16 @@ impl Config {
         if self.max_receive_count == 0 {
             return Err(ConfigError(
                 "MAX_RECEIVE_COUNT must be at least 1".to_owned(),
+            ));
+        }
+        if self.aws_attempt_timeout < Duration::from_millis(100) {
+            return Err(ConfigError(
+                "AWS_ATTEMPT_TIMEOUT_MS must be at least 100".to_owned(),
+            ));
+        }
+        if self.aws_operation_timeout < self.aws_attempt_timeout {
+            return Err(ConfigError(
+                "AWS_OPERATION_TIMEOUT_MS must be at least AWS_ATTEMPT_TIMEOUT_MS".to_owned(),
             ));
         }
         Ok(self)

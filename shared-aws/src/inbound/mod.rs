@@ -88,7 +88,7 @@ impl DynamoStore {
             .key_condition_expression(cond)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb Query inbound", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb Query inbound", e))?;
         let next = next_cursor(resp.last_evaluated_key);
         Ok((resp.items.unwrap_or_default(), next))
     }
@@ -123,7 +123,7 @@ impl DynamoStore {
                 .key_condition_expression(cond)
                 .send()
                 .await
-                .map_err(|e| AppError::internal("dynamodb Query count", e))?;
+                .map_err(|e| crate::errors::sdk("dynamodb Query count", e))?;
             total += resp.count.max(0) as u64;
             match resp.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -146,7 +146,7 @@ impl SyncJobStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb PutItem sync job", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb PutItem sync job", e))?;
         Ok(())
     }
 
@@ -197,7 +197,7 @@ impl SyncJobStore for DynamoStore {
                     Err(AppError::NotFound("sync job"))
                 }
             }
-            Err(e) => Err(AppError::internal("dynamodb PutItem sync job", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb PutItem sync job", e)),
         }
     }
 
@@ -210,7 +210,7 @@ impl SyncJobStore for DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb DeleteItem sync job", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb DeleteItem sync job", e))?;
         out.attributes
             .filter(|a| !a.is_empty())
             .map(decode)
@@ -290,7 +290,7 @@ impl InboundEventStore for DynamoStore {
             match res {
                 Ok(_) => false,
                 Err(e) if is_conditional_failure(&e) => true,
-                Err(e) => return Err(AppError::internal("dynamodb PutItem inbound event", e)),
+                Err(e) => return Err(crate::errors::sdk("dynamodb PutItem inbound event", e)),
             }
         } else {
             // A body beyond one item: the event and its pieces in one transaction.
@@ -367,7 +367,7 @@ impl InboundEventStore for DynamoStore {
             .expression_attribute_values(":id", s(event_id))
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb Query inbound event by id", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb Query inbound event by id", e))?;
         let Some(item) = resp.items.unwrap_or_default().into_iter().next() else {
             return Ok(None);
         };

@@ -105,7 +105,7 @@ impl RecordStore for DynamoStore {
         match req.send().await {
             Ok(_) => Ok(ApplyOutcome::Applied),
             Err(e) if is_conditional_failure(&e) => Ok(ApplyOutcome::Unchanged),
-            Err(e) => Err(AppError::internal("dynamodb PutItem record", e)),
+            Err(e) => Err(crate::errors::sdk("dynamodb PutItem record", e)),
         }
     }
 
@@ -187,7 +187,7 @@ impl SyncExecutionStore for DynamoStore {
             .set_item(Some(encode(x, &key, &[(keys::TTL, n(x.expires_at))])?))
             .send()
             .await
-            .map_err(|e| AppError::internal("dynamodb PutItem execution", e))?;
+            .map_err(|e| crate::errors::sdk("dynamodb PutItem execution", e))?;
         Ok(())
     }
 

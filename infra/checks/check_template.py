@@ -87,12 +87,50 @@ def check(t: dict, crates: dict[str, str]) -> list[str]:
                 if st.rate_seconds(expr) is None and not re.match(r"^cron\(.+\)$", expr):
                     errors.append(f"{where}: schedule {expr!r} is neither rate(...) nor cron(...)")
 
+    errors.extend(check_alerting(t))
+
     seen: dict[tuple[str, str], str] = {}
     for r in st.http_routes(t):
         key = (r.method, r.path)
         if key in seen:
             errors.append(f"route {r.method} {r.path} declared twice ({seen[key]}, {r.binary})")
         seen[key] = r.binary
+    return errors
+
+
+def check_alerting(t: dict) -> list[str]:
+    """DESIGN §8: an `AlertEmail` parameter (default empty) subscribes an address to the alarm
+    topic only when set, and alarms watch failed inbound events and failed GHL mappings."""
+    errors = []
+    resources = t.get("Resources") or {}
+    param = (t.get("Parameters") or {}).get("AlertEmail")
+    if param is None or param.get("Default") != "":
+        errors.append("Parameters.AlertEmail must exist with Default \"\"")
+    topics = st.resources(t, "AWS::SNS::Topic")
+    subs = [
+        (lid, r) for lid, r in resources.items()
+        if r.get("Type") == "AWS::SNS::Subscription"
+        and (r.get("Properties") or {}).get("Protocol") == "email"
+        and st.ref_target((r.get("Properties") or {}).get("Endpoint")) == "AlertEmail"
+    ]
+    if not subs:
+        errors.append("no AWS::SNS::Subscription (Protocol email, Endpoint !Ref AlertEmail)")
+    for lid, r in subs:
+        if st.ref_target(r["Properties"].get("TopicArn")) not in topics:
+            errors.append(f"{lid}: TopicArn must be !Ref of the alarm topic")
+        cond = r.get("Condition")
+        if not cond or cond not in (t.get("Conditions") or {}):
+            errors.append(f"{lid}: needs a Condition (no subscription when AlertEmail is empty)")
+    watched = {
+        dim.get("Value")
+        for r in st.resources(t, "AWS::CloudWatch::Alarm").values()
+        if (r.get("Properties") or {}).get("MetricName") == "AlertsRaised"
+        for dim in (r.get("Properties") or {}).get("Dimensions") or []
+        if dim.get("Name") == "AlertType"
+    }
+    for kind in ("inbound.event_failed", "ghl.sync_failed"):
+        if kind not in watched:
+            errors.append(f"no CloudWatch alarm on AlertsRaised for AlertType {kind}")
     return errors
 
 

@@ -213,6 +213,18 @@ def main() -> int:
     check("hubspot secret is whsec_…", hubspot_secret.startswith("whsec_"), hubspot_secret[:8])
     expect("PUT /api/integrations/ghl", http("PUT", "/api/integrations/ghl", key, {"webhookUrl": f"{target}/ghl", "enabled": True, "retryDelay": 1}), 200, "integration")
     expect("PUT hubspot with a metadata URL → 400", http("PUT", "/api/integrations/hubspot", key, {"webhookUrl": "http://169.254.169.254/latest"}), 400)
+    r = expect("PUT /api/integrations/alerts", http("PUT", "/api/integrations/alerts", key, {"webhookUrl": f"{target}/alerts", "retryDelay": 1}), 200, "integration")
+    check("alerts integration: standard format, every type, whsec_ secret",
+          r.status == 200 and r.json["integration"].get("format") == "standard" and len(r.json["integration"].get("events", [])) == 7
+          and r.json["integration"].get("secret", "").startswith("whsec_"), repr(r))
+    expect("PUT alerts with an unknown event type → 400", http("PUT", "/api/integrations/alerts", key, {"webhookUrl": f"{target}/alerts", "events": ["nope.nope"]}), 400)
+    r = expect("POST /api/integrations/alerts/test", http("POST", "/api/integrations/alerts/test", key), 200, "attempt")
+    sent = [json.loads(x["body"] or b"null") for x in Target.on("/alerts")]
+    check("alert.test reached the target with a consoleUrl",
+          r.status == 200 and bool(sent) and isinstance(sent[-1], dict) and sent[-1].get("type") == "alert.test"
+          and str(sent[-1].get("consoleUrl", "")).endswith("/console#/overview"), repr(sent[-1:] or r))
+    r = expect("GET /api/integrations (alerts listed)", http("GET", "/api/integrations", key), 200, "integrations")
+    check("alerts listed with successRate", r.status == 200 and isinstance((r.json["integrations"].get("alerts") or {}).get("successRate"), (int, float)), repr(r))
 
     # --- mock exams and bookings
     exam = "40577087837"

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::keys::{self};
 use crate::table::{conditional, decode, hour_bucket, key_attrs, n, num_attr, s, DynamoStore};
-use shared::error::AppResult;
+use shared::error::{AppError, AppResult};
 use shared::integrations::ports::IntegrationStore;
 use shared::integrations::{AttemptStats, Integration, IntegrationInput, IntegrationKind};
 use shared::signing::WebhookSecret;
@@ -23,16 +23,27 @@ impl IntegrationStore for DynamoStore {
         new_secret: &WebhookSecret,
         now: &str,
     ) -> AppResult<Integration> {
-        let out = self
+        // The alerts integration's own settings, or nothing on the others.
+        let (alert_set, alert_value) = match &input.alert {
+            Some(settings) => (
+                ", alert = :alert",
+                Some(
+                    serde_dynamo::to_attribute_value(settings)
+                        .map_err(|e| AppError::internal("encode alert settings", e))?,
+                ),
+            ),
+            None => ("", None),
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(&keys::integration(ws, kind.as_str()))))
-            .update_expression(
+            .update_expression(format!(
                 "SET #type = :kind, webhookUrl = :url, enabled = :enabled, retryAttempts = :ra, \
                  retryDelay = :rd, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), \
-                 secret = if_not_exists(secret, :secret)",
-            )
+                 secret = if_not_exists(secret, :secret){alert_set}"
+            ))
             .expression_attribute_names("#type", "type")
             .expression_attribute_values(":kind", s(kind.as_str()))
             .expression_attribute_values(":url", s(&input.webhook_url))
@@ -40,7 +51,11 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":ra", n(i64::from(input.retry_attempts)))
             .expression_attribute_values(":rd", n(i64::from(input.retry_delay)))
             .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":secret", s(new_secret.expose()))
+            .expression_attribute_values(":secret", s(new_secret.expose()));
+        if let Some(value) = alert_value {
+            update = update.expression_attribute_values(":alert", value);
+        }
+        let out = update
             .return_values(ReturnValue::AllNew)
             .send()
             .await

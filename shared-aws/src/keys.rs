@@ -111,6 +111,21 @@ pub fn integration_stats(ws: &str, kind: &str, hour: &str) -> Key {
     Key::new(integration_stats_partition(ws, kind), &format!("H#{hour}"))
 }
 
+// --- alerts ------------------------------------------------------------------------------
+
+/// The debounce window of one (alert type, subject).
+pub fn alert_debounce(ws: &str, kind: &str, subject: &str) -> Key {
+    Key::new(format!("WS#{ws}#ALERT#{kind}#{subject}"), "DEBOUNCE")
+}
+
+/// Rejected signatures of a sync job in the window starting at `window_start` (unix seconds).
+pub fn signature_failures(ws: &str, job_id: &str, window_start: i64) -> Key {
+    Key::new(
+        format!("WS#{ws}#SIGFAIL#{job_id}"),
+        &format!("W#{window_start}"),
+    )
+}
+
 // --- outbox ------------------------------------------------------------------------------
 
 pub fn outbox(id: &str) -> Key {

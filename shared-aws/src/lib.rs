@@ -2,6 +2,7 @@
 //! the one `keys.rs`, one adapter per feature (DynamoDB, SQS, S3) and the production wiring
 //! of `shared::App`.
 
+pub mod alerts;
 pub mod bookings;
 pub mod calendar;
 pub mod errors;

@@ -3,6 +3,7 @@
 //! macro; the moto harness; an in-process caller of routers; local HTTP targets; builders of
 //! test data (`fixtures`).
 
+pub mod alerts;
 pub mod calendar;
 pub mod calls;
 pub mod contract;

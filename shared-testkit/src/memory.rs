@@ -603,10 +603,14 @@ impl IntegrationStore for MemoryStore {
                 previous_secret_expires_at: None,
                 last_error: None,
                 last_error_at: None,
+                alert: None,
                 created_at: now.to_owned(),
                 updated_at: now.to_owned(),
             });
         entry.webhook_url = input.webhook_url.clone();
+        if input.alert.is_some() {
+            entry.alert = input.alert.clone();
+        }
         entry.enabled = input.enabled;
         entry.retry_attempts = input.retry_attempts;
         entry.retry_delay = input.retry_delay;

@@ -5,6 +5,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::alerts::AlertStore;
 use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
@@ -34,6 +35,7 @@ pub struct AppInner {
     pub calendar: Arc<dyn CalendarStore>,
     pub users: Arc<dyn UserStore>,
     pub exports: Arc<dyn ExportStore>,
+    pub alerts: Arc<dyn AlertStore>,
     /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
@@ -67,6 +69,7 @@ pub trait Stores:
     + InboundEventStore
     + RecordStore
     + SyncExecutionStore
+    + AlertStore
     + 'static
 {
 }
@@ -85,6 +88,7 @@ impl<T> Stores for T where
         + InboundEventStore
         + RecordStore
         + SyncExecutionStore
+        + AlertStore
         + 'static
 {
 }
@@ -98,6 +102,7 @@ impl App {
             calendar: stores.clone(),
             users: stores.clone(),
             exports: stores.clone(),
+            alerts: stores.clone(),
             blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),
             integrations: stores.clone(),

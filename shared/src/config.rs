@@ -35,6 +35,7 @@ pub struct Config {
     pub inbound_queue_url: Option<String>,
     pub export_queue_url: Option<String>,
     pub export_bucket: Option<String>,
+    /// Base of absolute links (sync-job `webhookUrl`, alert `consoleUrl`); checked at init.
     pub public_base_url: Option<String>,
     pub root_api_key: Option<Secret>,
     /// Local testing only: allows http and loopback/private targets (DESIGN §3).
@@ -164,6 +165,19 @@ impl Config {
                 "CONFLICT_MAX_ATTEMPTS must be at least 1".to_owned(),
             ));
         }
+        if let Some(base) = &self.public_base_url {
+            let parsed = url::Url::parse(base).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if parsed.is_none() {
+                return Err(ConfigError(format!(
+                    "PUBLIC_BASE_URL must be an absolute http(s) URL without query or fragment, got {base:?}"
+                )));
+            }
+        }
         if self.max_receive_count == 0 {
             return Err(ConfigError(
                 "MAX_RECEIVE_COUNT must be at least 1".to_owned(),
@@ -286,6 +300,27 @@ mod tests {
         assert!(c.require_root_api_key().is_err());
         let err = c.require_export_bucket().unwrap_err().to_string();
         assert!(err.contains("EXPORT_BUCKET"), "{err}");
+    }
+
+    #[test]
+    fn public_base_url_must_be_absolute() {
+        for bad in [
+            "console.example.com",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+        ] {
+            let mut m = base();
+            m.insert("PUBLIC_BASE_URL".into(), bad.into());
+            let err = Config::from_map(&m).unwrap_err().to_string();
+            assert!(err.contains("PUBLIC_BASE_URL"), "{bad}: {err}");
+        }
+        let mut m = base();
+        m.insert("PUBLIC_BASE_URL".into(), "https://api.example.com/".into());
+        let c = Config::from_map(&m).unwrap();
+        assert_eq!(
+            c.public_base_url.as_deref(),
+            Some("https://api.example.com")
+        );
     }
 
     #[test]

@@ -247,6 +247,28 @@ impl FromRequestParts<App> for RootAuth {
 }
 
 /// `{"success":true, ...fields}` with a status.
+/// The base of absolute links the API hands out (sync-job `webhookUrl`s, alert `consoleUrl`s):
+/// `PUBLIC_BASE_URL`, else the API's own host as the request names it (API Gateway's
+/// `https://{domainName}`); empty when neither is known.
+pub fn public_base_url(app: &App, headers: &HeaderMap) -> String {
+    if let Some(base) = &app.config.public_base_url {
+        return base.clone();
+    }
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    match host {
+        Some(h) => format!("https://{h}"),
+        None => String::new(),
+    }
+}
+
 pub fn success(status: StatusCode, fields: Value) -> Response {
     let mut body = json!({ "success": true });
     if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), fields) {

@@ -2,6 +2,7 @@
 //! the SQS batch runner and telemetry. It names no AWS SDK: adapters live in `shared-aws`,
 //! fakes in `shared-testkit`.
 
+pub mod alerts;
 pub mod app;
 pub mod bookings;
 pub mod calendar;

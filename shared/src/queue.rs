@@ -53,6 +53,21 @@ pub enum QueueMessage {
         #[serde(default)]
         attempt: u32,
     },
+    /// An operational alert (DESIGN §8): debounced, then sent to the alerts integration.
+    /// `attempt` counts failed calls; `deliveryId` (the `webhook-id`) and `suppressed` are
+    /// set once it passed the debounce, so retries send the same body. The alert itself rides
+    /// along: it is small (error texts are cut) and exists nowhere else.
+    #[serde(rename_all = "camelCase")]
+    Alert {
+        workspace_id: String,
+        alert: crate::alerts::Alert,
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        delivery_id: Option<String>,
+        #[serde(default)]
+        suppressed: u64,
+    },
 }
 
 /// A queue message plus the time before which it must not run: SQS delays stop at 900 s, so

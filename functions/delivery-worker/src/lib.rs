@@ -1,5 +1,5 @@
 //! The delivery-queue consumer: HubSpot counter syncs, event fan-out, outbound webhook
-//! deliveries, GHL syncs and the purge of deleted sync jobs. Messages carry ids only; state lives in DynamoDB.
+//! deliveries, GHL syncs, operational alerts and the purge of deleted sync jobs. Messages carry ids only; state lives in DynamoDB.
 
 use std::time::Duration;
 
@@ -61,6 +61,23 @@ impl RecordHandler for Deliver {
                 event_id,
                 attempt,
             } => shared::calendar::retries::run(&self.app, workspace_id, event_id, *attempt).await,
+            QueueMessage::Alert {
+                workspace_id,
+                alert,
+                attempt,
+                delivery_id,
+                suppressed,
+            } => {
+                shared::alerts::deliver::run(
+                    &self.app,
+                    workspace_id,
+                    alert,
+                    *attempt,
+                    delivery_id.as_deref(),
+                    *suppressed,
+                )
+                .await
+            }
             QueueMessage::PurgeSyncJob {
                 workspace_id,
                 job_id,

@@ -7,8 +7,9 @@ use shared_aws::Clients;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    // The table only: the event source mapping delivers its messages, it sends none.
-    let app = shared_aws::app_from_env(Clients::dynamodb()).await?;
+    // Table + SQS: the event source mapping delivers its messages; a failed event raises an
+    // alert on the delivery queue.
+    let app = shared_aws::app_from_env(Clients::dynamodb().sqs()).await?;
     let worker = std::sync::Arc::new(inbound_worker::worker(app));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();

@@ -9,7 +9,7 @@
 pub mod admin;
 pub mod jobs;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::App;
@@ -59,20 +59,5 @@ pub fn router(app: App) -> Router {
 /// Where `webhookUrl`s point: `PUBLIC_BASE_URL`, else the API's own host (API Gateway's
 /// `https://{domainName}`).
 pub fn base_url(app: &App, headers: &HeaderMap) -> String {
-    if let Some(base) = &app.config.public_base_url {
-        return base.clone();
-    }
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        });
-    match host {
-        Some(h) => format!("https://{h}"),
-        None => String::new(),
-    }
+    shared::http::public_base_url(app, headers)
 }

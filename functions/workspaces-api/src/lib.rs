@@ -1,9 +1,9 @@
 //! Admin API: health, the OpenAPI document, workspaces and API keys (DESIGN §3), and the
-//! HubSpot/GHL integrations (DESIGN §4 "Integrations"). The rules are in `shared::tenancy` and
-//! `shared::integrations`.
+//! HubSpot/GHL/alerts integrations (DESIGN §4 "Integrations", §8 "Alerts"). The rules are in
+//! `shared::tenancy`, `shared::integrations` and `shared::alerts`.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::http::Path;
 
+use shared::alerts::{self, input::AlertsBody};
 use shared::http::{success, Auth, JsonBody, OptionalJsonBody, RootAuth};
 use shared::ids::ApiKeyId;
 use shared::integrations::input::{self, IntegrationBody};
@@ -36,7 +37,9 @@ pub fn router(app: App) -> Router {
         .route("/api/integrations", get(list_integrations))
         .route("/api/integrations/hubspot", put(put_hubspot))
         .route("/api/integrations/ghl", put(put_ghl))
-        .route("/api/integrations/hubspot/test", post(test_hubspot));
+        .route("/api/integrations/hubspot/test", post(test_hubspot))
+        .route("/api/integrations/alerts", put(put_alerts))
+        .route("/api/integrations/alerts/test", post(test_alerts));
     shared::http::finish_router(routes, app)
 }
 
@@ -174,11 +177,49 @@ async fn put_ghl(
     put_integration(&app, &auth.workspace_id, IntegrationKind::Ghl, input).await
 }
 
+/// `PUT /api/integrations/alerts`: the common integration fields plus `format` and `events`;
+/// the API host seen here is kept as the base of `consoleUrl`s when `PUBLIC_BASE_URL` is unset.
+async fn put_alerts(
+    State(app): State<App>,
+    auth: Auth,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<AlertsBody>,
+) -> AppResult<Response> {
+    let mut input = alerts::input::validate(&app, body)?;
+    if let Some(settings) = input.alert.as_mut() {
+        let base = shared::http::public_base_url(&app, &headers);
+        settings.base_url = (!base.is_empty()).then_some(base);
+    }
+    put_integration(&app, &auth.workspace_id, IntegrationKind::Alerts, input).await
+}
+
+/// `POST /api/integrations/alerts/test`: sends `alert.test` now and answers the attempt.
+async fn test_alerts(State(app): State<App>, auth: Auth) -> AppResult<Response> {
+    let attempt = alerts::deliver::send_test(&app, &auth.workspace_id).await?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "attempt": attempt_view(&attempt) }),
+    ))
+}
+
+/// `attempt {statusCode, durationMs, error}` of the synchronous test sends.
+fn attempt_view(attempt: &shared::outbound::Attempt) -> Value {
+    json!({
+        "statusCode": attempt.status_code,
+        "durationMs": attempt.duration_ms,
+        "error": shared::integrations::hubspot::failure_message(attempt),
+    })
+}
+
 async fn list_integrations(State(app): State<App>, auth: Auth) -> AppResult<Response> {
     let ws = auth.workspace_id.as_str();
     let since = shared::time::format(shared::time::now() - chrono::Duration::hours(23));
     let mut out = serde_json::Map::new();
-    for kind in [IntegrationKind::Hubspot, IntegrationKind::Ghl] {
+    for kind in [
+        IntegrationKind::Hubspot,
+        IntegrationKind::Ghl,
+        IntegrationKind::Alerts,
+    ] {
         let view = match app.integrations.get_integration(ws, kind).await? {
             None => Value::Null,
             Some(i) => {
@@ -215,11 +256,7 @@ async fn test_hubspot(
     Ok(success(
         StatusCode::OK,
         json!({
-            "attempt": {
-                "statusCode": attempt.status_code,
-                "durationMs": attempt.duration_ms,
-                "error": shared::integrations::hubspot::failure_message(&attempt),
-            },
+            "attempt": attempt_view(&attempt),
             "mockExamId": exam.id,
             "totalBookings": exam.total_bookings,
         }),

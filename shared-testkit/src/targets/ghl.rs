@@ -89,6 +89,7 @@ impl Ghl {
                     enabled,
                     retry_attempts: 3,
                     retry_delay: 1,
+                    alert: None,
                 },
                 &WebhookSecret::generate(),
                 &shared::time::now_string(),

@@ -96,6 +96,7 @@ impl Target {
                     enabled: true,
                     retry_attempts,
                     retry_delay: 1,
+                    alert: None,
                 },
                 &shared::signing::WebhookSecret::generate(),
                 &shared::time::now_string(),

@@ -203,6 +203,7 @@ async fn failed_call(
         error = %reason,
         "GHL sync call failed"
     );
+    let alert = exhausted.then(|| crate::alerts::Alert::ghl_sync_failed(id, &reason));
     let written = app
         .calendar
         .set_sync_status(
@@ -231,6 +232,9 @@ async fn failed_call(
             calls = attempts,
             "GHL sync failed on its last attempt"
         );
+        if let Some(alert) = alert {
+            crate::alerts::raise::raise(app, ws, alert).await;
+        }
         return Ok(RunOutcome::Failed);
     }
     Ok(RunOutcome::Retry(crate::retry::backoff(

@@ -161,15 +161,33 @@ async fn finish(
 }
 
 /// Applies `change` to the message's event: false when its expected status no longer held.
+/// The one place where an event's final status becomes `failed`: that raises
+/// `inbound.event_failed`.
 async fn mark(app: &App, msg: &InboundMessage, change: &EventChange) -> AppResult<bool> {
-    app.inbound_events
+    let written = app
+        .inbound_events
         .update_event(
             &msg.workspace_id,
             &msg.job_id,
             &msg.provider_event_id,
             change,
         )
-        .await
+        .await?;
+    if written && change.status == EventStatus::Failed {
+        let error = change
+            .error
+            .as_ref()
+            .map(|e| e.error.as_str())
+            .unwrap_or("");
+        let alert = crate::alerts::Alert::inbound_event_failed(
+            &msg.job_id,
+            &msg.event_id,
+            &msg.provider_event_id,
+            error,
+        );
+        crate::alerts::raise::raise(app, &msg.workspace_id, alert).await;
+    }
+    Ok(written)
 }
 
 /// Error text stored on events: the public message, plus the detail of internal errors

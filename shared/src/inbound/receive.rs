@@ -165,7 +165,10 @@ pub async fn receive_for(
     let now = crate::time::now();
     let now_unix = now.timestamp();
     // Never parse before verifying.
-    verify(job, headers, body, now_unix)?;
+    if let Err(rejected) = verify(job, headers, body, now_unix) {
+        crate::alerts::raise::signature_rejected(app, &job.workspace_id, &job.id, &job.name).await;
+        return Err(rejected);
+    }
     super::mapping::check_nesting(body)?;
     let head = parse_head(
         job.source,

@@ -117,6 +117,9 @@ async fn sync_holding_lease(
                 calls = failed,
                 "hubspot counter sync failed on its last attempt; reconcile will re-sync"
             );
+            let error = super::hubspot::failure_message(&attempt).unwrap_or_default();
+            let alert = crate::alerts::Alert::hubspot_sync_failing(exam_id, failed, &error);
+            crate::alerts::raise::raise(app, ws, alert).await;
             return Ok(());
         }
         let delay = crate::retry::backoff(

@@ -57,5 +57,6 @@ pub fn validate(
         enabled: body.enabled.unwrap_or(true),
         retry_attempts,
         retry_delay,
+        alert: None,
     })
 }

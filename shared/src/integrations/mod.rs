@@ -1,4 +1,4 @@
-//! The workspace's HubSpot and GHL integrations: their settings, secret and attempt
+//! The workspace's HubSpot, GHL and alerts integrations: their settings, secret and attempt
 //! statistics (DESIGN §4 "Integrations").
 
 pub mod counter_sync;
@@ -16,6 +16,8 @@ use crate::signing::WebhookSecret;
 pub enum IntegrationKind {
     Hubspot,
     Ghl,
+    /// Operational alerts (DESIGN §8; `crate::alerts`).
+    Alerts,
 }
 
 impl IntegrationKind {
@@ -23,6 +25,7 @@ impl IntegrationKind {
         match self {
             Self::Hubspot => "hubspot",
             Self::Ghl => "ghl",
+            Self::Alerts => "alerts",
         }
     }
 }
@@ -46,6 +49,9 @@ pub struct Integration {
     pub last_error: Option<String>,
     #[serde(default)]
     pub last_error_at: Option<String>,
+    /// The alerts integration's `format` and `events` (absent on the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<crate::alerts::AlertSettings>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -62,6 +68,10 @@ impl Integration {
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         });
+        if let Some(alert) = &self.alert {
+            v["format"] = json!(alert.format);
+            v["events"] = json!(alert.events);
+        }
         if with_secret {
             v["secret"] = json!(self.secret.expose());
         }
@@ -84,6 +94,8 @@ pub struct IntegrationInput {
     pub enabled: bool,
     pub retry_attempts: u32,
     pub retry_delay: u32,
+    /// The alerts integration's own settings (`None` for HubSpot and GHL).
+    pub alert: Option<crate::alerts::AlertSettings>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

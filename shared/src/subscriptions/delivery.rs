@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use crate::alerts::Alert;
 use crate::outbound::AttemptOutcome;
 use crate::queue::QueueMessage;
 use crate::subscriptions::{self, AttemptRecord, AttemptResult, DeliveryStatus};
@@ -186,6 +187,18 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         app.subscriptions
             .disable_subscription(ws, &subscription.id, subscriptions::GONE_REASON, &done)
             .await?;
+        let alert = Alert::subscription_disabled(&subscription.id, subscriptions::GONE_REASON);
+        crate::alerts::raise::raise(app, ws, alert).await;
+    } else if status == DeliveryStatus::Failed {
+        let alert = Alert::delivery_exhausted(
+            &subscription.id,
+            delivery_id,
+            &delivery.event,
+            number,
+            attempt.status_code,
+            record.error.as_deref(),
+        );
+        crate::alerts::raise::raise(app, ws, alert).await;
     }
     count_outcome(
         app,
@@ -206,11 +219,16 @@ pub async fn count_outcome(app: &App, ws: &str, subscription_id: &str, success: 
         .record_delivery_outcome(ws, subscription_id, success, now)
         .await
     {
-        Ok(effect) if effect.disabled => tracing::warn!(
-            webhook_id = subscription_id,
-            consecutive_failures = effect.consecutive_failures,
-            "webhook disabled after consecutive failed deliveries"
-        ),
+        Ok(effect) if effect.disabled => {
+            tracing::warn!(
+                webhook_id = subscription_id,
+                consecutive_failures = effect.consecutive_failures,
+                "webhook disabled after consecutive failed deliveries"
+            );
+            let reason = subscriptions::streak_reason(effect.consecutive_failures);
+            let alert = Alert::subscription_disabled(subscription_id, &reason);
+            crate::alerts::raise::raise(app, ws, alert).await;
+        }
         Ok(_) => {}
         Err(e) => tracing::error!(
             webhook_id = subscription_id,

@@ -26,6 +26,7 @@ fn input(url: &str, retry_attempts: u32) -> IntegrationInput {
         enabled: true,
         retry_attempts,
         retry_delay: 30,
+        alert: None,
     }
 }
 
@@ -102,6 +103,7 @@ async fn a_second_put_keeps_the_secret_and_replaces_the_settings<S: IntegrationS
         enabled: false,
         retry_attempts: 2,
         retry_delay: 600,
+        alert: None,
     };
     let second = s
         .put_integration(WS, HUBSPOT, &settings, &WebhookSecret::generate(), &later)

@@ -1,5 +1,6 @@
 //! Contract suites: one per port, each behaviour run against the in-memory fake AND the adapter on moto.
 
+mod alerts;
 mod bookings;
 mod calendar;
 mod inbound;

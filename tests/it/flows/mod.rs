@@ -1,5 +1,6 @@
 //! End-to-end flows over moto (DynamoDB single-threaded, SQS/S3 threaded) and local HTTP targets.
 
+mod alerts;
 mod aws_calls;
 mod bad_input;
 mod booking_events;

@@ -1,5 +1,6 @@
 //! Each function's router or message handler in-process, over the in-memory fakes.
 
+mod alerts;
 mod bookings;
 mod calendar;
 mod cancellations;

@@ -20,6 +20,7 @@
 pub mod apply;
 pub mod domain;
 pub mod input;
+pub mod jq;
 pub mod mapping;
 pub mod ports;
 pub mod purge;

@@ -359,6 +359,8 @@ def main() -> int:
     expect("POST …/webhook/retry-failed", http("POST", f"{hooks}/retry-failed", key), 200)
     expect("POST …/webhook/replay", http("POST", f"{hooks}/replay", key, {"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}), 200)
     paged("GET …/webhook/executions", http("GET", f"{hooks}/executions", key), "executions")
+    r = expect("POST …/webhook/preview", http("POST", f"{hooks}/preview", key, {"eventId": event_id}), 200, "preview")
+    check("preview of a stored event matches", (r.json or {}).get("preview", {}).get("matched") is True, repr(r))
     r = expect("POST …/webhook/regenerate-secret", http("POST", f"{hooks}/regenerate-secret", key), 200)
     expect("PATCH enabled:false", http("PATCH", f"{base}/{job['id']}", key, {"enabled": False}), 200)
     expect("disabled job → 409 job_disabled", send(ev, (r.json or {}).get("syncJob", {}).get("webhookSecret") or (r.json or {}).get("webhookSecret") or secret), 409)

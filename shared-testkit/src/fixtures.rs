@@ -68,6 +68,8 @@ pub fn sync_job(ws: &str, source: Source, secret: &str) -> SyncJob {
         enabled: true,
         webhook_config: WebhookConfig::default(),
         signing_secret: Some(SigningSecret::new(secret)),
+        previous_signing_secret: None,
+        previous_secret_expires_at: None,
         version: 1,
         created_at: now.clone(),
         updated_at: now,
@@ -122,6 +124,8 @@ pub fn inbound_event(
         received_at: shared::time::format(now),
         updated_at: shared::time::format(now),
         processed_at: None,
+        auto_retries: 0,
+        next_retry_at: None,
         expires_at: now.timestamp() + 86_400,
     }
 }

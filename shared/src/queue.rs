@@ -68,6 +68,16 @@ pub enum QueueMessage {
         #[serde(default)]
         suppressed: u64,
     },
+    /// An automatic retry of a failed inbound event (`webhookConfig.autoRetry`, DESIGN §8):
+    /// puts the event back on the inbound queue if it still waits for retry number `retry`.
+    #[serde(rename_all = "camelCase")]
+    InboundRetry {
+        workspace_id: String,
+        job_id: String,
+        provider_event_id: String,
+        event_id: String,
+        retry: u32,
+    },
 }
 
 /// A queue message plus the time before which it must not run: SQS delays stop at 900 s, so

@@ -467,11 +467,13 @@ pub fn overlap_ends(rotated_at: Timestamp) -> Timestamp {
 
 /// The previous secret while its overlap lasts: `expires_at` (RFC 3339, as stored) is strictly
 /// later than `now`. No expiry or an unreadable one: no previous secret.
-pub fn previous_secret_at<'a>(
-    previous: Option<&'a WebhookSecret>,
+/// Generic over the secret's type: Standard Webhooks secrets (subscriptions, integrations) and
+/// the providers' secrets of inbound sync jobs follow the same rule.
+pub fn previous_secret_at<'a, S>(
+    previous: Option<&'a S>,
     expires_at: Option<&str>,
     now: Timestamp,
-) -> Option<&'a WebhookSecret> {
+) -> Option<&'a S> {
     let until = expires_at.and_then(crate::time::parse)?;
     (until > now).then_some(previous?)
 }
@@ -1145,7 +1147,7 @@ mod tests {
             "the overlap ends exactly at the stored instant"
         );
         assert!(at(ends + chrono::Duration::seconds(1)).is_none());
-        assert!(previous_secret_at(None, Some(&stored), rotated).is_none());
+        assert!(previous_secret_at::<WebhookSecret>(None, Some(&stored), rotated).is_none());
         assert!(previous_secret_at(Some(&old), None, rotated).is_none());
         assert!(previous_secret_at(Some(&old), Some("garbage"), rotated).is_none());
     }

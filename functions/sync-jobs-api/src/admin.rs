@@ -13,6 +13,7 @@ use shared::http::Path;
 use shared::http::{success, Auth, JsonBody, OptionalJsonBody};
 use shared::inbound::domain::{EventStatus, InboundEvent};
 use shared::inbound::input::{ReplayBody, TestBody};
+use shared::inbound::preview::{self, PreviewBody};
 use shared::inbound::requeue;
 use shared::inbound::service::{self, load_event, load_job, load_record};
 use shared::paging::{parse_limit, Pagination};
@@ -187,5 +188,21 @@ pub async fn send_test(
             "ignored": received.ignored,
             "duplicate": received.duplicate,
         }),
+    ))
+}
+
+/// What the job would make of a stored event or a pasted payload; writes nothing.
+pub async fn preview(
+    State(app): State<App>,
+    auth: Auth,
+    Path((ws, job_id)): JobPath,
+    JsonBody(body): JsonBody<PreviewBody>,
+) -> AppResult<Response> {
+    auth.require_workspace(&ws)?;
+    let job = load_job(&app, &ws, &job_id).await?;
+    let preview = preview::preview(&app, &job, body).await?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "preview": preview.view() }),
     ))
 }

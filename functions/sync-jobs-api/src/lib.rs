@@ -2,7 +2,7 @@
 //! shape HTTP around the use cases of `shared::inbound` (`service`, `requeue`, `input`):
 //! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`;
 //! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
-//!   regenerate-secret), `…/records/{objectType}/{objectId}`, and
+//!   regenerate-secret, preview), `…/records/{objectType}/{objectId}`, and
 //!   `POST /api/webhooks/{workspaceId}/{jobId}/test` (a synthetic signed event through the
 //!   real receiver pipeline).
 
@@ -52,7 +52,8 @@ pub fn router(app: App) -> Router {
         .route(
             "/api/webhooks/{workspace_id}/{job_id}/test",
             post(admin::send_test),
-        );
+        )
+        .route(&format!("{JOB}/webhook/preview"), post(admin::preview));
     shared::http::finish_router(routes, app)
 }
 

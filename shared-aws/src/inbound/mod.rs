@@ -587,9 +587,24 @@ impl DynamoStore {
                 condition.push_str(" AND (attribute_not_exists(errors) OR size(errors) < :max)");
             }
         }
+        // `nextRetryAt` exists only while an automatic retry is scheduled.
+        if let Some(at) = &change.next_retry_at {
+            set.push("nextRetryAt = :nextRetryAt".to_owned());
+            values.insert(":nextRetryAt".to_owned(), s(at));
+        }
         let mut expression = format!("SET {}", set.join(", "));
+        if change.next_retry_at.is_none() {
+            expression.push_str(" REMOVE nextRetryAt");
+        }
+        let mut add = Vec::new();
         if change.count_attempt {
-            expression.push_str(" ADD attempts :one");
+            add.push("attempts :one");
+        }
+        if change.count_auto_retry {
+            add.push("autoRetries :one");
+        }
+        if !add.is_empty() {
+            expression.push_str(&format!(" ADD {}", add.join(", ")));
             values.insert(":one".to_owned(), n(1));
         }
         let res = self

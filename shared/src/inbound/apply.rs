@@ -3,11 +3,14 @@
 //! An SQS batch is grouped by sync job; each job's records are applied in write groups of at
 //! most the job's `batchSize` (DESIGN §6), each group through the shared `BatchRunner` (records
 //! concurrent, a failing or panicking record fails alone) and recorded as one execution.
-//! - Permanent failures (the payload cannot be mapped) mark the event `failed` at once and are
-//!   not retried: a retry could not help; `…/retry` re-drives it after a fix.
+//! - The job's jq `filter` (false → `ignored`) and `transform` (the record's data) run in
+//!   `super::jq::evaluate`, with time and size limits.
+//! - Permanent failures (the payload cannot be mapped, jq fails) and transient failures on the
+//!   message's last receive go through [`fail_event`]: the job's `autoRetry` retries the event
+//!   by itself with backoff (delivery queue, `QueueMessage::InboundRetry`) before it stays
+//!   `failed` and raises `inbound.event_failed`; `…/retry` re-drives it after a fix.
 //! - Transient failures (storage) are reported as batch item failures; each attempt's error is
-//!   kept on the event, and on the last receive the event is marked `failed` before SQS moves
-//!   the message to the DLQ.
+//!   kept on the event.
 //! - Record writes are conditional (ordering, tombstones), so a message delivered twice, or an
 //!   event replayed, never moves a record backwards.
 
@@ -21,9 +24,10 @@ use serde_json::Value;
 
 use super::domain::{
     monotonic_id, truncate_error, ApplyOutcome, EventChange, EventError, EventStatus, Execution,
-    InboundMessage, Record, SyncMetadata, DEFAULT_BATCH_SIZE,
+    InboundEvent, InboundMessage, Record, SyncJob, SyncMetadata, DEFAULT_BATCH_SIZE,
 };
 use super::mapping::{map_event, Mapping};
+use crate::queue::QueueMessage;
 use crate::sqs_runner::{BatchRunner, RecordHandler, SqsRecord};
 use crate::{ids, App, AppError, AppResult};
 
@@ -58,9 +62,14 @@ fn attempt(status: EventStatus, now: &str, error: Option<&str>) -> EventChange {
     change
 }
 
-/// Applies one stored event to its record. `Err` = transient (retry); permanent problems
-/// return `Ok(Outcome::Failed)` after marking the event.
-pub async fn apply_event(app: &App, msg: &InboundMessage) -> AppResult<Outcome> {
+/// Applies one stored event to its record, with its job's jq filter and transform (`job`: the
+/// job as the write group read it; None → read here). `Err` = transient (retry); permanent
+/// problems return `Ok(Outcome::Failed)` after [`fail_event`] recorded them.
+pub async fn apply_event(
+    app: &App,
+    job: Option<&SyncJob>,
+    msg: &InboundMessage,
+) -> AppResult<Outcome> {
     let now = crate::time::now();
     let now_s = crate::time::format(now);
     let Some(ev) = app
@@ -80,20 +89,51 @@ pub async fn apply_event(app: &App, msg: &InboundMessage) -> AppResult<Outcome> 
         tracing::info!(event_id = %ev.id, status = ev.status.as_str(), "event is not pending: nothing to do");
         return Ok(Outcome::Unchanged);
     }
-    let fail = |why: &str| attempt(EventStatus::Failed, &now_s, Some(why));
+    let loaded;
+    let job = match job {
+        Some(j) => Some(j),
+        None => {
+            loaded = app
+                .sync_jobs
+                .get_sync_job(&msg.workspace_id, &msg.job_id)
+                .await?;
+            loaded.as_ref()
+        }
+    };
     let body: Value = match serde_json::from_str(&ev.raw_body) {
         Ok(v) => v,
         Err(e) => {
-            let change = fail(&format!("stored payload is not JSON: {e}"));
-            return finish(app, msg, &change, Outcome::Failed).await;
+            let why = format!("stored payload is not JSON: {e}");
+            return fail_event(app, job, msg, Some(&ev), &why).await;
         }
     };
     let mapping = match map_event(ev.source, &ev.event_type, &body) {
         Ok(m) => m,
         Err(why) => {
             tracing::warn!(event_id = %ev.id, error = %why, "inbound event cannot be mapped");
-            return finish(app, msg, &fail(&why), Outcome::Failed).await;
+            return fail_event(app, job, msg, Some(&ev), &why).await;
         }
+    };
+    let mapping = match job {
+        Some(job) => match super::jq::evaluate(&job.webhook_config, &ev.raw_body, mapping).await {
+            Ok(super::jq::Verdict::Apply(m)) => m,
+            Ok(super::jq::Verdict::Filtered) => {
+                let mut change = attempt(EventStatus::Ignored, &now_s, None);
+                change.processed_at = Some(now_s.clone());
+                change.outcome = Some("filtered".into());
+                return finish(app, msg, &change, Outcome::Skipped).await;
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(event_id = %ev.id, error = %e, "jq failed on the event");
+                return fail_event(app, Some(job), msg, Some(&ev), &e.to_string()).await;
+            }
+            Err(_) => {
+                return Err(AppError::internal_msg(
+                    "jq: too many expressions still running past their time limit",
+                ))
+            }
+        },
+        None => mapping,
     };
     let mut change = attempt(EventStatus::Processed, &now_s, None);
     change.processed_at = Some(now_s.clone());
@@ -161,33 +201,91 @@ async fn finish(
 }
 
 /// Applies `change` to the message's event: false when its expected status no longer held.
-/// The one place where an event's final status becomes `failed`: that raises
-/// `inbound.event_failed`.
 async fn mark(app: &App, msg: &InboundMessage, change: &EventChange) -> AppResult<bool> {
-    let written = app
-        .inbound_events
+    app.inbound_events
         .update_event(
             &msg.workspace_id,
             &msg.job_id,
             &msg.provider_event_id,
             change,
         )
-        .await?;
-    if written && change.status == EventStatus::Failed {
-        let error = change
+        .await
+}
+
+/// The one place where processing a pending event fails (a permanent problem, or a transient
+/// one on the message's last receive). While the job's `autoRetry` allows, the event stays
+/// `pending` with `nextRetryAt` and retry n is scheduled after `delaySeconds · 2^(n−1)`
+/// (`crate::retry::backoff`) through the delivery queue; otherwise it becomes finally `failed`
+/// and `inbound.event_failed` is raised — only here, after the automatic retries. `ev`: the
+/// event as read (None → read here); `job` None (deleted) → no retry.
+pub async fn fail_event(
+    app: &App,
+    job: Option<&SyncJob>,
+    msg: &InboundMessage,
+    ev: Option<&InboundEvent>,
+    error: &str,
+) -> AppResult<Outcome> {
+    let now = crate::time::now();
+    let now_s = crate::time::format(now);
+    let loaded;
+    let ev = match ev {
+        Some(ev) => Some(ev),
+        None => {
+            loaded = app
+                .inbound_events
+                .get_event(
+                    &msg.workspace_id,
+                    &msg.job_id,
+                    &msg.provider_event_id,
+                    now.timestamp(),
+                )
+                .await?;
+            loaded.as_ref()
+        }
+    };
+    let retry = ev.map_or(1, |e| e.auto_retries + 1);
+    if let Some(auto) = job
+        .map(|j| j.webhook_config.auto_retry)
+        .filter(|a| retry <= a.attempts)
+    {
+        let delay = crate::retry::backoff(auto.delay_seconds, retry, app.config.retry_delay_scale);
+        let mut change = attempt(EventStatus::Pending, &now_s, Some(error));
+        change.next_retry_at = Some(crate::time::format(
+            now + chrono::Duration::from_std(delay).unwrap_or_default(),
+        ));
+        change.count_auto_retry = true;
+        if !mark(app, msg, &change).await? {
+            tracing::info!(event_id = %msg.event_id, "a concurrent copy finished the event first");
+            return Ok(Outcome::Unchanged);
+        }
+        let retry_message = QueueMessage::InboundRetry {
+            workspace_id: msg.workspace_id.clone(),
+            job_id: msg.job_id.clone(),
+            provider_event_id: msg.provider_event_id.clone(),
+            event_id: msg.event_id.clone(),
+            retry,
+        };
+        crate::queue::schedule(app, retry_message, delay).await?;
+        tracing::info!(event_id = %msg.event_id, retry, delay_secs = delay.as_secs(), "inbound event failed: automatic retry scheduled");
+        return Ok(Outcome::Failed);
+    }
+    let change = attempt(EventStatus::Failed, &now_s, Some(error));
+    if !mark(app, msg, &change).await? {
+        tracing::info!(event_id = %msg.event_id, "a concurrent copy finished the event first");
+        return Ok(Outcome::Unchanged);
+    }
+    let alert = crate::alerts::Alert::inbound_event_failed(
+        &msg.job_id,
+        &msg.event_id,
+        &msg.provider_event_id,
+        &change
             .error
             .as_ref()
-            .map(|e| e.error.as_str())
-            .unwrap_or("");
-        let alert = crate::alerts::Alert::inbound_event_failed(
-            &msg.job_id,
-            &msg.event_id,
-            &msg.provider_event_id,
-            error,
-        );
-        crate::alerts::raise::raise(app, &msg.workspace_id, alert).await;
-    }
-    Ok(written)
+            .map(|e| e.error.clone())
+            .unwrap_or_default(),
+    );
+    crate::alerts::raise::raise(app, &msg.workspace_id, alert).await;
+    Ok(Outcome::Failed)
 }
 
 /// Error text stored on events: the public message, plus the detail of internal errors
@@ -206,6 +304,8 @@ fn public_detail(e: &AppError) -> String {
 pub struct ApplyEvent {
     pub app: App,
     outcomes: Mutex<HashMap<String, Outcome>>,
+    /// The jobs of the write groups being applied, as read once per group.
+    jobs: Mutex<HashMap<(String, String), SyncJob>>,
 }
 
 impl ApplyEvent {
@@ -213,7 +313,25 @@ impl ApplyEvent {
         Self {
             app,
             outcomes: Mutex::new(HashMap::new()),
+            jobs: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn job(&self, ws: &str, job_id: &str) -> Option<SyncJob> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ws.to_owned(), job_id.to_owned()))
+            .cloned()
+    }
+
+    fn remember_job(&self, job: Option<SyncJob>, ws: &str, job_id: &str) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (ws.to_owned(), job_id.to_owned());
+        match job {
+            Some(j) => jobs.insert(key, j),
+            None => jobs.remove(&key),
+        };
     }
 
     fn take_outcome(&self, message_id: &str) -> Option<Outcome> {
@@ -230,7 +348,8 @@ impl RecordHandler for ApplyEvent {
     const QUEUE: &'static str = INBOUND_QUEUE;
 
     async fn handle(&self, msg: &InboundMessage, record: &SqsRecord) -> Result<(), AppError> {
-        match apply_event(&self.app, msg).await {
+        let job = self.job(&msg.workspace_id, &msg.job_id);
+        match apply_event(&self.app, job.as_ref(), msg).await {
             Ok(outcome) => {
                 self.outcomes
                     .lock()
@@ -262,9 +381,17 @@ impl RecordHandler for ApplyEvent {
         let Some(msg) = msg else {
             return;
         };
-        let now = crate::time::now_string();
-        let change = attempt(EventStatus::Failed, &now, Some(error));
-        if let Err(e) = mark(&self.app, msg, &change).await {
+        let job = match self.job(&msg.workspace_id, &msg.job_id) {
+            Some(j) => Some(j),
+            None => self
+                .app
+                .sync_jobs
+                .get_sync_job(&msg.workspace_id, &msg.job_id)
+                .await
+                .ok()
+                .flatten(),
+        };
+        if let Err(e) = fail_event(&self.app, job.as_ref(), msg, None, error).await {
             tracing::error!(error = %e.log_detail(), event_id = %msg.event_id, "could not mark the event failed");
         }
     }
@@ -334,14 +461,17 @@ impl SyncWorker {
                 response.batch_item_failures.extend(r.batch_item_failures);
                 continue;
             };
-            let batch_size = match self.app().sync_jobs.get_sync_job(&ws, &job_id).await {
-                Ok(Some(job)) => job.webhook_config.batch_size,
-                Ok(None) => DEFAULT_BATCH_SIZE,
+            let job = match self.app().sync_jobs.get_sync_job(&ws, &job_id).await {
+                Ok(job) => job,
                 Err(e) => {
                     tracing::warn!(error = %e.log_detail(), "could not read the sync job; default batch size");
-                    DEFAULT_BATCH_SIZE
+                    None
                 }
             };
+            let batch_size = job
+                .as_ref()
+                .map_or(DEFAULT_BATCH_SIZE, |j| j.webhook_config.batch_size);
+            self.runner.handler().remember_job(job, &ws, &job_id);
             for chunk in records.chunks(batch_size.max(1) as usize) {
                 let failures = self.run_group(&ws, &job_id, chunk.to_vec()).await;
                 response.batch_item_failures.extend(failures);

@@ -138,6 +138,11 @@ pub const MAX_TOLERANCE_SECONDS: i64 = 86_400;
 pub const DEFAULT_BATCH_SIZE: u32 = 25;
 pub const MAX_BATCH_SIZE: u32 = 100;
 pub const MAX_BATCH_WAIT_SECONDS: u32 = 300;
+pub const DEFAULT_AUTO_RETRY_ATTEMPTS: u32 = 3;
+pub const MAX_AUTO_RETRY_ATTEMPTS: u32 = 10;
+pub const DEFAULT_AUTO_RETRY_DELAY_SECONDS: u32 = 300;
+pub const MIN_AUTO_RETRY_DELAY_SECONDS: u32 = 30;
+pub const MAX_AUTO_RETRY_DELAY_SECONDS: u32 = 3600;
 const MAX_FILTERS: usize = 100;
 const MAX_FILTER_LEN: usize = 200;
 
@@ -152,6 +157,52 @@ pub struct WebhookConfig {
     pub batch_size: u32,
     /// Delay of the enqueue (SQS DelaySeconds), so bursts are applied together.
     pub batch_wait_seconds: u32,
+    /// How a failed event is retried by itself before it stays `failed` (DESIGN §8).
+    #[serde(default)]
+    pub auto_retry: AutoRetry,
+    /// jq on the provider event, yielding a boolean: `false` → the event is `ignored`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// jq on the provider event, yielding the record object to store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+}
+
+/// `webhookConfig.autoRetry`: a failed event is retried `attempts` times, the n-th after
+/// `delaySeconds · 2^(n−1)` ±20 % (capped at 10 h: `crate::retry::backoff`), before it stays
+/// `failed`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoRetry {
+    pub attempts: u32,
+    pub delay_seconds: u32,
+}
+
+impl Default for AutoRetry {
+    fn default() -> Self {
+        Self {
+            attempts: DEFAULT_AUTO_RETRY_ATTEMPTS,
+            delay_seconds: DEFAULT_AUTO_RETRY_DELAY_SECONDS,
+        }
+    }
+}
+
+impl AutoRetry {
+    pub fn validate(&self) -> AppResult<()> {
+        if self.attempts > MAX_AUTO_RETRY_ATTEMPTS {
+            return Err(AppError::validation(format!(
+                "webhookConfig.autoRetry.attempts must be an integer from 0 to {MAX_AUTO_RETRY_ATTEMPTS}"
+            )));
+        }
+        if !(MIN_AUTO_RETRY_DELAY_SECONDS..=MAX_AUTO_RETRY_DELAY_SECONDS)
+            .contains(&self.delay_seconds)
+        {
+            return Err(AppError::validation(format!(
+                "webhookConfig.autoRetry.delaySeconds must be an integer from {MIN_AUTO_RETRY_DELAY_SECONDS} to {MAX_AUTO_RETRY_DELAY_SECONDS}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for WebhookConfig {
@@ -161,6 +212,9 @@ impl Default for WebhookConfig {
             tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
             batch_size: DEFAULT_BATCH_SIZE,
             batch_wait_seconds: 0,
+            auto_retry: AutoRetry::default(),
+            filter: None,
+            transform: None,
         }
     }
 }
@@ -192,6 +246,7 @@ impl WebhookConfig {
                 "webhookConfig.batchWaitSeconds must be an integer from 0 to {MAX_BATCH_WAIT_SECONDS}"
             )));
         }
+        self.auto_retry.validate()?;
         Ok(())
     }
 
@@ -234,6 +289,12 @@ pub struct SyncJob {
     pub webhook_config: WebhookConfig,
     #[serde(default)]
     pub signing_secret: Option<SigningSecret>,
+    /// The secret replaced by the last PATCH of `signingSecret` or `regenerate-secret`: it
+    /// still verifies until `previous_secret_expires_at` (24 h, DESIGN §8).
+    #[serde(default)]
+    pub previous_signing_secret: Option<SigningSecret>,
+    #[serde(default)]
+    pub previous_secret_expires_at: Option<String>,
     /// Bumped by every change; updates are conditional on it (no lost PATCHes).
     pub version: i64,
     pub created_at: String,
@@ -269,6 +330,30 @@ impl SyncJob {
         Ok(())
     }
 
+    /// Replaces the signing secret; the old one keeps verifying for 24 h from `now`.
+    pub fn rotate_secret(&mut self, secret: SigningSecret, now: crate::time::Timestamp) {
+        match self.signing_secret.take() {
+            Some(old) if old != secret => {
+                self.previous_signing_secret = Some(old);
+                // Whole seconds: the receiver's clock is unix seconds (signature timestamps).
+                let ends = crate::signing::overlap_ends(now).timestamp();
+                let ends = chrono::DateTime::from_timestamp(ends, 0).unwrap_or_default();
+                self.previous_secret_expires_at = Some(crate::time::format(ends));
+            }
+            _ => {}
+        }
+        self.signing_secret = Some(secret);
+    }
+
+    /// The previous secret while its overlap lasts.
+    pub fn previous_secret_at(&self, now: crate::time::Timestamp) -> Option<&SigningSecret> {
+        crate::signing::previous_secret_at(
+            self.previous_signing_secret.as_ref(),
+            self.previous_secret_expires_at.as_deref(),
+            now,
+        )
+    }
+
     /// What the API shows: the secret only as `hasSigningSecret`.
     pub fn view(&self, base_url: &str) -> Value {
         json!({
@@ -284,7 +369,12 @@ impl SyncJob {
                 "toleranceSeconds": self.webhook_config.tolerance_seconds,
                 "batchSize": self.webhook_config.batch_size,
                 "batchWaitSeconds": self.webhook_config.batch_wait_seconds,
+                "autoRetry": self.webhook_config.auto_retry,
+                "filter": self.webhook_config.filter,
+                "transform": self.webhook_config.transform,
             },
+            "previousSecretExpiresAt": self.previous_secret_at(crate::time::now())
+                .and(self.previous_secret_expires_at.as_ref()),
             "webhookUrl": format!("{}{}", base_url.trim_end_matches('/'), self.webhook_path()),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
@@ -397,6 +487,12 @@ pub struct InboundEvent {
     pub updated_at: String,
     #[serde(default)]
     pub processed_at: Option<String>,
+    /// Automatic retries scheduled so far (`webhookConfig.autoRetry`).
+    #[serde(default)]
+    pub auto_retries: u32,
+    /// When the next automatic retry runs; set only while one is scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<String>,
     /// Unix seconds; reads treat the event as gone afterwards (DynamoDB TTL deletes later).
     pub expires_at: i64,
 }
@@ -416,6 +512,8 @@ impl InboundEvent {
             "objectType": self.object_type,
             "objectId": self.object_id,
             "attempts": self.attempts,
+            "autoRetries": self.auto_retries,
+            "nextRetryAt": self.next_retry_at,
             "lastError": self.last_error,
             "receivedAt": self.received_at,
             "processedAt": self.processed_at,
@@ -463,6 +561,10 @@ pub struct EventChange {
     pub outcome: Option<String>,
     pub processed_at: Option<String>,
     pub now: String,
+    /// When an automatic retry is scheduled; every change without it clears a scheduled one.
+    pub next_retry_at: Option<String>,
+    /// Counts one scheduled automatic retry.
+    pub count_auto_retry: bool,
 }
 
 impl EventChange {
@@ -478,6 +580,8 @@ impl EventChange {
             outcome: None,
             processed_at: None,
             now: now.to_owned(),
+            next_retry_at: None,
+            count_auto_retry: false,
         }
     }
 
@@ -509,6 +613,10 @@ impl EventChange {
         }
         if self.processed_at.is_some() {
             ev.processed_at = self.processed_at.clone();
+        }
+        ev.next_retry_at = self.next_retry_at.clone();
+        if self.count_auto_retry {
+            ev.auto_retries += 1;
         }
     }
 }
@@ -747,6 +855,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("toleranceSeconds"));
+    }
+
+    #[test]
+    fn auto_retry_bounds_name_the_field() {
+        let r = AutoRetry {
+            attempts: 3,
+            delay_seconds: 300,
+        };
+        let mut c = WebhookConfig::default();
+        assert_eq!(c.auto_retry, r);
+        c.auto_retry.attempts = 11;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("autoRetry.attempts"));
+        c.auto_retry = AutoRetry {
+            attempts: 0,
+            delay_seconds: 29,
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("autoRetry.delaySeconds"));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use serde::Deserialize;
 
 use super::domain::{
-    monotonic_id, SigningSecret, Source, SyncJob, WebhookConfig, MAX_BATCH_SIZE,
-    MAX_BATCH_WAIT_SECONDS, MAX_TOLERANCE_SECONDS,
+    monotonic_id, SigningSecret, Source, SyncJob, WebhookConfig, MAX_AUTO_RETRY_ATTEMPTS,
+    MAX_AUTO_RETRY_DELAY_SECONDS, MAX_BATCH_SIZE, MAX_BATCH_WAIT_SECONDS, MAX_TOLERANCE_SECONDS,
+    MIN_AUTO_RETRY_DELAY_SECONDS,
 };
 use crate::error::{AppError, AppResult};
 use crate::ids;
@@ -30,6 +31,37 @@ pub struct ConfigInput {
     batch_size: Option<i64>,
     #[serde(default)]
     batch_wait_seconds: Option<i64>,
+    #[serde(default)]
+    auto_retry: Option<AutoRetryInput>,
+    /// jq; null removes it.
+    #[serde(default)]
+    filter: Patch<String>,
+    /// jq; null removes it.
+    #[serde(default)]
+    transform: Patch<String>,
+}
+
+/// `webhookConfig.autoRetry`: absent fields keep their value.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoRetryInput {
+    #[serde(default)]
+    attempts: Option<i64>,
+    #[serde(default)]
+    delay_seconds: Option<i64>,
+}
+
+/// A jq field of `webhookConfig`: compiled now, so a mistake is a 400 on save.
+fn jq_field(field: &str, value: &Patch<String>, slot: &mut Option<String>) -> AppResult<()> {
+    match value {
+        Patch::Absent => {}
+        Patch::Null => *slot = None,
+        Patch::Value(code) => {
+            super::jq::check(&format!("webhookConfig.{field}"), code)?;
+            *slot = Some(code.clone());
+        }
+    }
+    Ok(())
 }
 
 fn check_kind(kind: Option<&str>) -> AppResult<()> {
@@ -75,6 +107,26 @@ fn merge_config(config: &mut WebhookConfig, input: &ConfigInput) -> AppResult<()
         config.batch_wait_seconds =
             in_range("batchWaitSeconds", w, 0, i64::from(MAX_BATCH_WAIT_SECONDS))? as u32;
     }
+    if let Some(r) = &input.auto_retry {
+        if let Some(a) = r.attempts {
+            config.auto_retry.attempts = in_range(
+                "autoRetry.attempts",
+                a,
+                0,
+                i64::from(MAX_AUTO_RETRY_ATTEMPTS),
+            )? as u32;
+        }
+        if let Some(d) = r.delay_seconds {
+            config.auto_retry.delay_seconds = in_range(
+                "autoRetry.delaySeconds",
+                d,
+                i64::from(MIN_AUTO_RETRY_DELAY_SECONDS),
+                i64::from(MAX_AUTO_RETRY_DELAY_SECONDS),
+            )? as u32;
+        }
+    }
+    jq_field("filter", &input.filter, &mut config.filter)?;
+    jq_field("transform", &input.transform, &mut config.transform)?;
     config.validate()
 }
 
@@ -139,6 +191,8 @@ pub fn new_job(
         enabled: body.enabled.unwrap_or(true),
         webhook_config: config,
         signing_secret,
+        previous_signing_secret: None,
+        previous_secret_expires_at: None,
         version: 1,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -188,13 +242,21 @@ pub fn patched(mut job: SyncJob, body: &PatchBody, now: &str) -> AppResult<SyncJ
         }
         match &input.signing_secret {
             Patch::Absent => {}
-            Patch::Value(s) => job.signing_secret = Some(SigningSecret::validate(job.source, s)?),
+            Patch::Value(s) => {
+                let secret = SigningSecret::validate(job.source, s)?;
+                let at = crate::time::parse(now).unwrap_or_else(crate::time::now);
+                job.rotate_secret(secret, at);
+            }
             Patch::Null if job.source == Source::Generic => {
                 return Err(AppError::validation(
                     "webhookConfig.signingSecret of a generic job cannot be removed; use POST …/webhook/regenerate-secret",
                 ))
             }
-            Patch::Null => job.signing_secret = None,
+            Patch::Null => {
+                job.signing_secret = None;
+                job.previous_signing_secret = None;
+                job.previous_secret_expires_at = None;
+            }
         }
     }
     job.check_enable()?;

@@ -25,6 +25,8 @@ use jaq_core::{data, Ctx, Vars};
 use jaq_json::Val;
 use serde_json::Value;
 
+use super::domain::WebhookConfig;
+use super::mapping::Mapping;
 use crate::error::{AppError, AppResult};
 
 /// How long one run may take.
@@ -457,6 +459,50 @@ pub async fn transform(code: &str, event: &str) -> Result<serde_json::Map<String
             type_name(&other)
         ))),
     }
+}
+
+/// What a job's jq settings make of one mapped event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// `webhookConfig.filter` yielded false: the event is stored `ignored`.
+    Filtered,
+    /// The mapping to apply, its data replaced by the transform's output (upserts only: a
+    /// delete keeps no data).
+    Apply(Mapping),
+}
+
+/// Runs the job's filter, then its transform, on the raw event: the one call the worker and
+/// the preview make.
+pub async fn evaluate(
+    config: &WebhookConfig,
+    raw: &str,
+    mapping: Mapping,
+) -> Result<Verdict, JqError> {
+    if let Some(filter) = &config.filter {
+        if !passes(filter, raw).await? {
+            return Ok(Verdict::Filtered);
+        }
+    }
+    let mapping = match (mapping, &config.transform) {
+        (
+            Mapping::Apply {
+                object_type,
+                object_id,
+                event_created,
+                delete: false,
+                data: _,
+            },
+            Some(code),
+        ) => Mapping::Apply {
+            data: Some(Value::Object(transform(code, raw).await?)),
+            object_type,
+            object_id,
+            event_created,
+            delete: false,
+        },
+        (m, _) => m,
+    };
+    Ok(Verdict::Apply(mapping))
 }
 
 fn type_name(v: &Value) -> &'static str {

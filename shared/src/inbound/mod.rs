@@ -13,6 +13,8 @@
 //! - `input`: the API's bodies (create, PATCH, replay, test) and their validation;
 //! - `service`: the job use cases of the API (create, patch, delete, secret, loads, lists,
 //!   stats, test event); `requeue`: retry one, retry failed, replay a window;
+//! - `jq`: the jq `filter` and `transform` of a job (compiled on save, run with limits);
+//!   `preview`: what a job would make of an event, writing nothing;
 //! - `purge`: deleting a job removes its records, events and executions in the background;
 //! - `ports`: the store traits; adapter `shared-aws/src/inbound/`, fake
 //!   `shared-testkit/src/inbound.rs`.
@@ -23,6 +25,7 @@ pub mod input;
 pub mod jq;
 pub mod mapping;
 pub mod ports;
+pub mod preview;
 pub mod purge;
 pub mod receive;
 pub mod requeue;

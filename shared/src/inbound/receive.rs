@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
-use super::domain::{EventStatus, InboundEvent, InboundMessage, Source, SyncJob};
+use super::domain::{EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob};
 use super::mapping::parse_head;
 use super::ports::InsertOutcome;
 use crate::app::App;
@@ -59,18 +59,39 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Verifies the request's signature with the job's secret, on the raw bytes. A tolerance of 0
-/// turns the timestamp check off (as Stripe's and Close's own libraries do).
-pub fn verify(job: &SyncJob, headers: &HeaderMap, body: &[u8], now: i64) -> AppResult<()> {
+/// Verifies the request's signature on the raw bytes with the job's secret, then — during the
+/// 24 h after a rotation — with the previous one (DESIGN §8). Each comparison is constant-time.
+/// A tolerance of 0 turns the timestamp check off (Close only). `now`: unix seconds (the
+/// clock is the caller's, so tests can move it).
+pub fn verify(job: &SyncJob, headers: &HeaderMap, body: &[u8], now_unix: i64) -> AppResult<()> {
     let secret = job
         .signing_secret
         .as_ref()
         .ok_or_else(|| AppError::InvalidSignature("the sync job has no signing secret".into()))?;
+    let now = chrono::DateTime::from_timestamp(now_unix, 0).unwrap_or_default();
+    let result = match verify_with(job, secret, headers, body, now_unix) {
+        Err(e) => match job.previous_secret_at(now) {
+            Some(previous) => verify_with(job, previous, headers, body, now_unix).map_err(|_| e),
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    result.map_err(|e| AppError::InvalidSignature(e.to_string()))
+}
+
+/// One secret's verdict.
+fn verify_with(
+    job: &SyncJob,
+    secret: &SigningSecret,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), signing::SignatureError> {
     let tolerance = match job.webhook_config.tolerance_seconds {
         0 => i64::MAX,
         t => t,
     };
-    let result = match job.source {
+    match job.source {
         Source::Stripe => signing::verify_stripe(
             header(headers, signing::HEADER_STRIPE_SIGNATURE),
             body,
@@ -97,8 +118,7 @@ pub fn verify(job: &SyncJob, headers: &HeaderMap, body: &[u8], now: i64) -> AppR
                 tolerance,
             )
         }),
-    };
-    result.map_err(|e| AppError::InvalidSignature(e.to_string()))
+    }
 }
 
 /// The request headers as stored with the event: credentials dropped, bounded.
@@ -204,6 +224,8 @@ pub async fn receive_for(
         received_at: now_s.clone(),
         updated_at: now_s,
         processed_at: None,
+        auto_retries: 0,
+        next_retry_at: None,
         expires_at: crate::time::ttl_after(now, ttl_days * 86_400),
     };
     let delay = Duration::from_secs(u64::from(job.webhook_config.batch_wait_seconds));

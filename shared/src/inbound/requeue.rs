@@ -135,3 +135,41 @@ pub async fn replay(app: &App, job: &SyncJob, body: &ReplayBody) -> AppResult<Re
         next_cursor,
     })
 }
+
+/// An automatic retry (`webhookConfig.autoRetry`) is due: the event goes back onto the inbound
+/// queue if it still waits for retry number `retry`. An event applied, replayed or retried by
+/// hand meanwhile (its `nextRetryAt` is cleared by any change) is left alone, as is one that is
+/// gone: a late or duplicate retry message does nothing.
+pub async fn auto_retry(
+    app: &App,
+    ws: &str,
+    job_id: &str,
+    provider_event_id: &str,
+    event_id: &str,
+    retry: u32,
+) -> AppResult<()> {
+    let now = crate::time::now().timestamp();
+    let Some(ev) = app
+        .inbound_events
+        .get_event(ws, job_id, provider_event_id, now)
+        .await?
+    else {
+        tracing::info!(event_id, "automatic retry: the event is gone");
+        return Ok(());
+    };
+    let waiting = ev.id == event_id
+        && ev.status == EventStatus::Pending
+        && ev.next_retry_at.is_some()
+        && ev.auto_retries == retry;
+    if !waiting {
+        tracing::info!(
+            event_id,
+            status = ev.status.as_str(),
+            retry,
+            "automatic retry: nothing to do"
+        );
+        return Ok(());
+    }
+    tracing::info!(event_id, retry, "automatic retry of a failed inbound event");
+    enqueue(app, &ev, Duration::ZERO).await
+}

@@ -121,9 +121,10 @@ pub async fn regenerate_secret(
                 job.source.as_str()
             )));
         }
-        job.signing_secret = Some(SigningSecret::new(secret.expose()));
+        let now = crate::time::now();
+        job.rotate_secret(SigningSecret::new(secret.expose()), now);
         job.version += 1;
-        job.updated_at = crate::time::now_string();
+        job.updated_at = crate::time::format(now);
         app.sync_jobs.update_sync_job(&job).await?;
         Ok(job)
     })

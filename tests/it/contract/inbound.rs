@@ -59,6 +59,8 @@ fn job(id: &str, version: i64) -> SyncJob {
         enabled: true,
         webhook_config: WebhookConfig::default(),
         signing_secret: Some(SigningSecret::new("whsec_x")),
+        previous_signing_secret: None,
+        previous_secret_expires_at: None,
         version,
         created_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),

@@ -382,7 +382,9 @@ async fn stripe_job(s: &Stack) -> (Api, String) {
         .post(
             &format!("/api/workspaces/{}/sync-jobs", s.ws),
             json!({ "name": "Stripe", "type": "webhook", "source": "stripe",
-                    "webhookConfig": { "eventFilters": ["customer.*"], "signingSecret": STRIPE_SECRET } }),
+                    // No automatic retries: the first failure is final.
+                    "webhookConfig": { "eventFilters": ["customer.*"], "signingSecret": STRIPE_SECRET,
+                                       "autoRetry": { "attempts": 0 } } }),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);

@@ -9,6 +9,7 @@ mod calendar_sync;
 mod counter_sync;
 mod export_job;
 mod faults;
+mod inbound_additions;
 mod inbound_pipeline;
 mod poison_dlq;
 mod properties;

@@ -45,6 +45,13 @@ async fn env_with(source: Source, config: WebhookConfig) -> Env {
     }
 }
 
+/// No automatic retries (`autoRetry.attempts: 0`): a failure is final at once.
+fn without_auto_retry() -> WebhookConfig {
+    let mut c = WebhookConfig::default();
+    c.auto_retry.attempts = 0;
+    c
+}
+
 async fn env(source: Source) -> Env {
     env_with(source, WebhookConfig::default()).await
 }
@@ -458,7 +465,7 @@ async fn batch_of_ten_with_one_poison_record_applies_nine_and_reports_one() {
 
 #[tokio::test]
 async fn unmappable_payload_is_marked_failed_at_once_and_not_retried() {
-    let e = env(Source::Stripe).await;
+    let e = env_with(Source::Stripe, without_auto_retry()).await;
     // Signed and well-formed at the top, but without data.object.id.
     let bad = stripe(
         "evt_bad",
@@ -491,7 +498,7 @@ async fn unmappable_payload_is_marked_failed_at_once_and_not_retried() {
 
 #[tokio::test]
 async fn transient_failure_is_reported_and_kept_then_final_receive_marks_failed() {
-    let e = env(Source::Stripe).await;
+    let e = env_with(Source::Stripe, without_auto_retry()).await;
     let iev = e
         .receive(cus_1("customer.updated", "evt_t", 100, "a@example.com"))
         .await;

@@ -43,7 +43,9 @@ impl Env {
         let r = self
             .create(
                 json!({"name": "Stripe", "type": "webhook", "source": "stripe",
-                "webhookConfig": {"eventFilters": ["customer.*"], "signingSecret": "whsec_abc"}}),
+                // No automatic retries: a failure is final at once.
+                "webhookConfig": {"eventFilters": ["customer.*"], "signingSecret": "whsec_abc",
+                                  "autoRetry": {"attempts": 0}}}),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);

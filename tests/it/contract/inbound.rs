@@ -40,6 +40,8 @@ shared_testkit::contract!(
     executions_list_newest_first_and_skip_expired,
     cursors_from_another_partition_are_refused,
     purging_a_job_removes_its_records_events_and_executions_only,
+    an_automatic_retry_is_counted_and_its_time_cleared_by_the_next_change,
+    a_job_keeps_its_previous_secret_and_jq_settings,
 );
 
 const WS: &str = "ws_01hcontract0000000000000000";
@@ -708,4 +710,69 @@ async fn cursors_from_another_partition_are_refused<S: Store + ?Sized>(s: &S) {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "validation_error");
+}
+
+async fn an_automatic_retry_is_counted_and_its_time_cleared_by_the_next_change<
+    S: Store + ?Sized,
+>(
+    s: &S,
+) {
+    s.insert_event(&event("iev_01", "evt_1", EventStatus::Pending), now())
+        .await
+        .unwrap();
+    let mut scheduled = EventChange::status(EventStatus::Pending, "2024-01-02T00:00:00.000Z");
+    scheduled.expect_status = Some(EventStatus::Pending);
+    scheduled.count_attempt = true;
+    scheduled.count_auto_retry = true;
+    scheduled.next_retry_at = Some("2024-01-02T00:05:00.000Z".into());
+    scheduled.error = Some(EventError {
+        at: "t".into(),
+        error: "jq: boom".into(),
+    });
+    assert!(s.update_event(WS, JOB, "evt_1", &scheduled).await.unwrap());
+    let e = s.get_event(WS, JOB, "evt_1", now()).await.unwrap().unwrap();
+    assert_eq!(
+        (e.status, e.attempts, e.auto_retries),
+        (EventStatus::Pending, 1, 1)
+    );
+    assert_eq!(e.next_retry_at.as_deref(), Some("2024-01-02T00:05:00.000Z"));
+    let listed = s
+        .list_events(WS, JOB, Some(EventStatus::Pending), None, 10, now())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].next_retry_at, e.next_retry_at);
+    // Any change without a retry time clears it (the event was applied, replayed, retried).
+    let mut done = EventChange::status(EventStatus::Processed, "2024-01-02T00:06:00.000Z");
+    done.count_attempt = true;
+    assert!(s.update_event(WS, JOB, "evt_1", &done).await.unwrap());
+    let e = s.get_event(WS, JOB, "evt_1", now()).await.unwrap().unwrap();
+    assert_eq!((e.attempts, e.auto_retries), (2, 1));
+    assert_eq!(e.next_retry_at, None);
+}
+
+async fn a_job_keeps_its_previous_secret_and_jq_settings<S: Store + ?Sized>(s: &S) {
+    let mut j = job("job_01", 1);
+    j.webhook_config.filter = Some(".type == \"invoice.paid\"".into());
+    j.webhook_config.transform = Some("{id: .data.object.id}".into());
+    j.webhook_config.auto_retry.attempts = 7;
+    s.create_sync_job(&j).await.unwrap();
+    let rotated_at = shared::time::now();
+    j.rotate_secret(SigningSecret::new("whsec_y"), rotated_at);
+    j.version = 2;
+    s.update_sync_job(&j).await.unwrap();
+    let got = s.get_sync_job(WS, "job_01").await.unwrap().unwrap();
+    assert_eq!(got.webhook_config, j.webhook_config);
+    assert_eq!(got.signing_secret, Some(SigningSecret::new("whsec_y")));
+    assert_eq!(
+        got.previous_signing_secret,
+        Some(SigningSecret::new("whsec_x"))
+    );
+    assert_eq!(
+        got.previous_secret_at(rotated_at),
+        Some(&SigningSecret::new("whsec_x"))
+    );
+    assert_eq!(
+        got.previous_secret_at(rotated_at + chrono::Duration::hours(24)),
+        None
+    );
 }

@@ -768,3 +768,136 @@ async fn a_large_purge_continues_in_further_messages() {
         Progress::Done(150)
     );
 }
+
+// --- DESIGN §8 inbound additions -----------------------------------------------------------------
+
+#[tokio::test]
+async fn preview_takes_exactly_one_of_event_id_or_payload_and_queues_nothing() {
+    let e = env().await;
+    let r = e
+        .create(
+            json!({"name": "Stripe", "type": "webhook", "source": "stripe",
+            "webhookConfig": {"signingSecret": "whsec_abc",
+                "transform": "{id: .data.object.id, email: .data.object.email}"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["syncJob"]["webhookConfig"]["transform"],
+        "{id: .data.object.id, email: .data.object.email}"
+    );
+    let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    let sent = e.send_test(&id, None).await;
+    let iev = sent.body["eventId"].as_str().unwrap().to_owned();
+    e.queue.drain(QueueName::Inbound);
+    let path = format!("{}/{id}/webhook/preview", e.jobs());
+
+    let r = e.post(&path, json!({"eventId": iev})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["preview"]["matched"], true);
+    let record = r.body["preview"]["record"].as_object().unwrap();
+    let mut keys: Vec<&str> = record.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["_sync_metadata", "email", "id"]);
+
+    let payload = json!({"id": "evt_1", "object": "event", "type": "customer.updated",
+        "created": 1_700_000_000, "data": {"object": {"id": "cus_9", "object": "customer",
+        "email": "ada@example.com"}}});
+    let r = e.post(&path, json!({"payload": payload})).await;
+    assert_eq!(r.body["preview"]["record"]["email"], "ada@example.com");
+    assert_eq!(r.body["preview"]["error"], Value::Null);
+
+    for bad in [json!({"eventId": iev, "payload": payload}), json!({})] {
+        let r = e.post(&path, bad).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (400, "validation_error"),
+            "{}",
+            r.body
+        );
+    }
+    let r = e.post(&path, json!({"payload": payload, "extra": 1})).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = e.post(&path, json!({"eventId": "not-an-id"})).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let other = e
+        .post(
+            &format!("{}/job_unknown/webhook/preview", e.jobs()),
+            json!({"payload": payload}),
+        )
+        .await;
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert!(
+        e.queue.drain(QueueName::Inbound).is_empty(),
+        "a preview queues nothing"
+    );
+    assert!(e.queue.drain(QueueName::Delivery).is_empty());
+    assert_eq!(
+        e.app
+            .records
+            .get_record(&e.ws, &id, "customer", "cus_9")
+            .await
+            .unwrap(),
+        None,
+        "a preview stores nothing"
+    );
+}
+
+#[tokio::test]
+async fn jq_settings_are_compiled_on_save_and_patched_key_by_key() {
+    let e = env().await;
+    let r = e
+        .create(json!({"name": "G", "type": "webhook", "source": "generic",
+            "webhookConfig": {"filter": "[.type"}}))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "validation_error"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.error_message()
+            .starts_with("webhookConfig.filter is not a valid jq expression"),
+        "{}",
+        r.body
+    );
+    let r = e
+        .create(json!({"name": "G", "type": "webhook", "source": "generic",
+            "webhookConfig": {"filter": ".type != \"ping\"", "autoRetry": {"attempts": 5}}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["syncJob"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.body["syncJob"]["webhookConfig"]["autoRetry"],
+        json!({"attempts": 5, "delaySeconds": 300})
+    );
+    let job = format!("{}/{id}", e.jobs());
+    let r = e
+        .patch(&job, json!({"webhookConfig": {"autoRetry": {"delaySeconds": 60}, "transform": "{id: .data.id}"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let wc = &r.body["syncJob"]["webhookConfig"];
+    assert_eq!(wc["autoRetry"], json!({"attempts": 5, "delaySeconds": 60}));
+    assert_eq!(wc["filter"], ".type != \"ping\"", "untouched by the PATCH");
+    let r = e
+        .patch(&job, json!({"webhookConfig": {"filter": null}}))
+        .await;
+    assert_eq!(r.body["syncJob"]["webhookConfig"]["filter"], Value::Null);
+    assert_eq!(
+        r.body["syncJob"]["webhookConfig"]["transform"],
+        "{id: .data.id}"
+    );
+    let r = e
+        .patch(
+            &job,
+            json!({"webhookConfig": {"autoRetry": {"attempts": -1}}}),
+        )
+        .await;
+    assert!(
+        r.error_message()
+            .contains("webhookConfig.autoRetry.attempts"),
+        "{}",
+        r.body
+    );
+}

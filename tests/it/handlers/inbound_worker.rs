@@ -561,3 +561,100 @@ async fn a_message_for_an_event_no_longer_pending_changes_nothing() {
     let ghost = e.message("evt_gone", "iev_01hzzzzzzzzzzzzzzzzzzzzzzz");
     assert!(e.run([&ghost], 1).await.is_empty());
 }
+
+// --- automatic retries (webhookConfig.autoRetry, DESIGN §8) --------------------------------------
+
+#[tokio::test]
+async fn auto_retry_waits_delay_times_two_to_the_n_then_fails_once() {
+    use shared::queue::{QueueEnvelope, QueueMessage};
+    let mut config = shared::config::Config::for_tests("t", "q");
+    config.retry_delay_scale = 1.0;
+    let t = TestApp::with_config(config).await;
+    let mut webhook_config = WebhookConfig::default();
+    webhook_config.auto_retry.attempts = 2;
+    webhook_config.auto_retry.delay_seconds = 600;
+    let job = SyncJob {
+        webhook_config,
+        ..sync_job(&t.ws, Source::Stripe, STRIPE_SECRET)
+    };
+    t.app.sync_jobs.create_sync_job(&job).await.unwrap();
+    let e = Env {
+        worker: SyncWorker::new(t.app.clone()).quiet(),
+        t,
+        job,
+    };
+    let deliver = delivery_worker::runner(e.app.clone());
+    // No data.object.id: every run fails.
+    e.receive(stripe(
+        "evt_ar",
+        "customer.updated",
+        100,
+        json!({ "object": "customer" }),
+    ))
+    .await;
+    assert!(e.drain().await.is_empty(), "not retried through SQS");
+
+    // Retry 1 waits 600 s ±20 %: one SQS delay.
+    let msgs = e.queue.drain(QueueName::Delivery);
+    assert_eq!(msgs.len(), 1);
+    assert!(
+        (480..=720).contains(&msgs[0].1.as_secs()),
+        "{:?}",
+        msgs[0].1
+    );
+    let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
+    assert!(
+        matches!(env.message, QueueMessage::InboundRetry { retry: 1, .. }),
+        "{env:?}"
+    );
+    let ev = e.event("evt_ar").await;
+    assert_eq!((ev.status, ev.auto_retries), (EventStatus::Pending, 1));
+    let next = shared::time::parse(ev.next_retry_at.as_deref().unwrap()).unwrap();
+    let wait = (next - shared::time::now()).num_seconds();
+    assert!((470..=720).contains(&wait), "{wait}");
+
+    // Retry 1 is due: the delivery worker puts the event back; it fails again. Retry 2 waits
+    // 1200 s ±20 %: past SQS's 900 s, chained through notBefore.
+    deliver.run(sqs_event([&msgs[0].0], 1)).await;
+    assert!(e.drain().await.is_empty());
+    let msgs = e.queue.drain(QueueName::Delivery);
+    assert_eq!(msgs.len(), 1, "no alert yet");
+    assert_eq!(msgs[0].1.as_secs(), 900);
+    let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
+    let remaining = env.not_before.unwrap() - shared::time::now().timestamp();
+    assert!((940..=1440).contains(&remaining), "{remaining}");
+    assert_eq!(e.event("evt_ar").await.auto_retries, 2);
+
+    // The last retry fails: the event is failed, the alert raised once, nothing scheduled.
+    let due = match env.message {
+        QueueMessage::InboundRetry { .. } => QueueEnvelope::now(env.message),
+        other => panic!("{other:?}"),
+    };
+    deliver
+        .run(sqs_event([serde_json::to_string(&due).unwrap()], 1))
+        .await;
+    assert!(e.drain().await.is_empty());
+    let ev = e.event("evt_ar").await;
+    assert_eq!(
+        (ev.status, ev.attempts, ev.auto_retries),
+        (EventStatus::Failed, 3, 2)
+    );
+    assert_eq!(ev.next_retry_at, None);
+    let msgs = e.queue.drain(QueueName::Delivery);
+    let kinds: Vec<String> = msgs
+        .iter()
+        .map(
+            |(body, _)| match serde_json::from_str::<QueueEnvelope>(body).unwrap().message {
+                QueueMessage::Alert { alert, .. } => alert.kind.as_str().to_owned(),
+                other => format!("{other:?}"),
+            },
+        )
+        .collect();
+    assert_eq!(kinds, ["inbound.event_failed"]);
+
+    // A duplicate of the last retry message does nothing.
+    deliver
+        .run(sqs_event([serde_json::to_string(&due).unwrap()], 1))
+        .await;
+    assert!(e.queue.drain(QueueName::Inbound).is_empty());
+}

@@ -330,3 +330,41 @@ async fn the_delivery_log_route_pages_and_404s_unknown_jobs() {
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_lost_hand_off_is_redriven_as_a_plain_delivery_message_and_sent_once() {
+    use shared::queue::{QueueEnvelope, QueueMessage};
+    let e = env().await;
+    let target = shared_testkit::targets::webhook::Target::start().await;
+    let job = e
+        .created(json!({"type": "webhook", "url": target.url}))
+        .await;
+    let job_id = job["id"].as_str().unwrap();
+    let ev = e.deliver_event(job_id, "evt_lost", 1_700_000_000).await;
+    assert_eq!(ev["outcome"], "applied", "{ev}");
+    // The hand-off's message is lost; the sweeper re-drives the pending delivery the way it
+    // re-drives every overdue delivery: as a plain `delivery` message.
+    let lost = e.queue.drain(QueueName::Delivery);
+    assert_eq!(lost.len(), 1, "one destination delivery queued");
+    let id = shared::inbound::destination::delivery_id(ev["id"].as_str().unwrap(), job_id);
+    let redriven = serde_json::to_string(&QueueEnvelope::now(QueueMessage::Delivery {
+        workspace_id: e.ws.clone(),
+        delivery_id: id.clone(),
+    }))
+    .unwrap();
+    let deliver = delivery_worker::runner(e.app.clone());
+    let out = deliver.run(sqs_event([redriven.clone()], 1)).await;
+    assert!(out.batch_item_failures.is_empty());
+    assert_eq!(target.requests().len(), 1);
+    assert_eq!(target.requests()[0].json()["objectId"], "cus_1");
+    // A duplicate of the message finds the delivery finished: nothing is sent again.
+    deliver.run(sqs_event([redriven], 1)).await;
+    assert_eq!(target.requests().len(), 1);
+    let log = e.get(&format!("{}/{job_id}/deliveries", e.jobs())).await;
+    assert_eq!(log.body["deliveries"][0]["id"], id.as_str());
+    assert_eq!(
+        log.body["deliveries"][0]["status"], "success",
+        "{}",
+        log.body
+    );
+}

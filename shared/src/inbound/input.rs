@@ -105,6 +105,9 @@ pub struct CreateBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// Checked by `destination::parse` (it needs the config).
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// A new job of `ws`, validated; not yet stored. A generic job without a secret of its own
@@ -139,6 +142,7 @@ pub fn new_job(
         enabled: body.enabled.unwrap_or(true),
         webhook_config: config,
         signing_secret,
+        destination: Default::default(),
         version: 1,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -163,6 +167,9 @@ pub struct PatchBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// Replaces the destination; fields it leaves out keep their value while its type stays.
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// The patched job (version bumped), validated; not yet stored.

@@ -18,6 +18,7 @@
 //!   `shared-testkit/src/inbound.rs`.
 
 pub mod apply;
+pub mod destination;
 pub mod domain;
 pub mod input;
 pub mod mapping;

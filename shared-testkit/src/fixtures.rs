@@ -70,6 +70,7 @@ pub fn sync_job(ws: &str, source: Source, secret: &str) -> SyncJob {
         signing_secret: Some(SigningSecret::new(secret)),
         previous_signing_secret: None,
         previous_secret_expires_at: None,
+        destination: Default::default(),
         version: 1,
         created_at: now.clone(),
         updated_at: now,

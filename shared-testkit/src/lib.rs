@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod calendar;
 pub mod calls;
 pub mod contract;
+pub mod destinations;
 pub mod fixtures;
 pub mod harness;
 pub mod inbound;

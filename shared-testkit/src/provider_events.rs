@@ -48,6 +48,7 @@ pub fn sync_job(ws: &str, source: Source) -> SyncJob {
         signing_secret: Some(SigningSecret::new(secret(source))),
         previous_signing_secret: None,
         previous_secret_expires_at: None,
+        destination: Default::default(),
         version: 1,
         created_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),

@@ -9,6 +9,7 @@ use crate::alerts::AlertStore;
 use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
+use crate::inbound::ports::DestinationTableStore;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::integrations::ports::IntegrationStore;
 use crate::lease::LeaseStore;
@@ -36,6 +37,8 @@ pub struct AppInner {
     pub users: Arc<dyn UserStore>,
     pub exports: Arc<dyn ExportStore>,
     pub alerts: Arc<dyn AlertStore>,
+    /// Sync-job DynamoDB destination tables (DESIGN §8).
+    pub destination_tables: Arc<dyn DestinationTableStore>,
     /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
@@ -70,6 +73,7 @@ pub trait Stores:
     + RecordStore
     + SyncExecutionStore
     + AlertStore
+    + DestinationTableStore
     + 'static
 {
 }
@@ -89,6 +93,7 @@ impl<T> Stores for T where
         + RecordStore
         + SyncExecutionStore
         + AlertStore
+        + DestinationTableStore
         + 'static
 {
 }
@@ -103,6 +108,7 @@ impl App {
             users: stores.clone(),
             exports: stores.clone(),
             alerts: stores.clone(),
+            destination_tables: stores.clone(),
             blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),
             integrations: stores.clone(),

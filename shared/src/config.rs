@@ -64,6 +64,9 @@ pub struct Config {
     /// A DynamoDB/SQS call with its retries gives up after this (AWS_OPERATION_TIMEOUT_MS,
     /// 10000; at least the attempt timeout).
     pub aws_operation_timeout: Duration,
+    /// Sync jobs may write to DynamoDB tables whose names start with this
+    /// (DESTINATION_TABLE_PREFIX, default `sync-dest-`; the template's DestinationTablePrefix).
+    pub destination_table_prefix: String,
 }
 
 impl Config {
@@ -150,6 +153,8 @@ impl Config {
                 get("AWS_OPERATION_TIMEOUT_MS"),
                 10_000,
             )?),
+            destination_table_prefix: get("DESTINATION_TABLE_PREFIX")
+                .unwrap_or_else(|| "sync-dest-".to_owned()),
         })
         .and_then(Self::validated)
     }

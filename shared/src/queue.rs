@@ -78,6 +78,14 @@ pub enum QueueMessage {
         event_id: String,
         retry: u32,
     },
+    /// One call of a sync job's webhook destination delivery (DESIGN §8); the delivery (its
+    /// payload, attempts, retries) lives in the delivery log like a subscription's.
+    #[serde(rename_all = "camelCase")]
+    DestinationDelivery {
+        workspace_id: String,
+        job_id: String,
+        delivery_id: String,
+    },
 }
 
 /// A queue message plus the time before which it must not run: SQS delays stop at 900 s, so

@@ -102,6 +102,19 @@ impl RecordHandler for Deliver {
                 )
                 .await
             }
+            QueueMessage::DestinationDelivery {
+                workspace_id,
+                job_id,
+                delivery_id,
+            } => {
+                shared::inbound::destination::deliver::run(
+                    &self.app,
+                    workspace_id,
+                    job_id,
+                    delivery_id,
+                )
+                .await
+            }
         }
     }
 
@@ -115,6 +128,19 @@ impl RecordHandler for Deliver {
         if let Some(envelope) = envelope {
             shared::subscriptions::delivery::fail_after_last_receive(&self.app, &envelope.message)
                 .await;
+            if let QueueMessage::DestinationDelivery {
+                workspace_id,
+                delivery_id,
+                ..
+            } = &envelope.message
+            {
+                shared::inbound::destination::deliver::fail_after_last_receive(
+                    &self.app,
+                    workspace_id,
+                    delivery_id,
+                )
+                .await;
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`;
 //! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
 //!   regenerate-secret, preview), `…/records/{objectType}/{objectId}`, and
+//!   `…/deliveries` (the webhook destination's delivery log), and
 //!   `POST /api/webhooks/{workspaceId}/{jobId}/test` (a synthetic signed event through the
 //!   real receiver pipeline).
 
@@ -53,7 +54,8 @@ pub fn router(app: App) -> Router {
             "/api/webhooks/{workspace_id}/{job_id}/test",
             post(admin::send_test),
         )
-        .route(&format!("{JOB}/webhook/preview"), post(admin::preview));
+        .route(&format!("{JOB}/webhook/preview"), post(admin::preview))
+        .route(&format!("{JOB}/deliveries"), get(admin::deliveries));
     shared::http::finish_router(routes, app)
 }
 

@@ -295,6 +295,9 @@ pub struct SyncJob {
     pub previous_signing_secret: Option<SigningSecret>,
     #[serde(default)]
     pub previous_secret_expires_at: Option<String>,
+    /// Where applied records go (DESIGN §8); `records` for jobs stored before destinations.
+    #[serde(default)]
+    pub destination: super::destination::Destination,
     /// Bumped by every change; updates are conditional on it (no lost PATCHes).
     pub version: i64,
     pub created_at: String,
@@ -376,6 +379,7 @@ impl SyncJob {
             "previousSecretExpiresAt": self.previous_secret_at(crate::time::now())
                 .and(self.previous_secret_expires_at.as_ref()),
             "webhookUrl": format!("{}{}", base_url.trim_end_matches('/'), self.webhook_path()),
+            "destination": self.destination.view(),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         })

@@ -157,6 +157,9 @@ pub struct CreateBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// Checked by `destination::parse` (it needs the config).
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// A new job of `ws`, validated; not yet stored. A generic job without a secret of its own
@@ -193,6 +196,7 @@ pub fn new_job(
         signing_secret,
         previous_signing_secret: None,
         previous_secret_expires_at: None,
+        destination: Default::default(),
         version: 1,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -217,6 +221,9 @@ pub struct PatchBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// Replaces the destination; fields it leaves out keep their value while its type stays.
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// The patched job (version bumped), validated; not yet stored.

@@ -20,6 +20,7 @@
 //!   `shared-testkit/src/inbound.rs`.
 
 pub mod apply;
+pub mod destination;
 pub mod domain;
 pub mod input;
 pub mod jq;

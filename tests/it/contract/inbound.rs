@@ -63,6 +63,7 @@ fn job(id: &str, version: i64) -> SyncJob {
         signing_secret: Some(SigningSecret::new("whsec_x")),
         previous_signing_secret: None,
         previous_secret_expires_at: None,
+        destination: Default::default(),
         version,
         created_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),

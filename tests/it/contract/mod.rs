@@ -3,6 +3,7 @@
 mod alerts;
 mod bookings;
 mod calendar;
+mod destinations;
 mod inbound;
 mod integrations;
 mod leases;

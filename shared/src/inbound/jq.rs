@@ -37,8 +37,40 @@ pub const MAX_OUTPUT_BYTES: usize = 350 * 1024;
 pub const MAX_EXPRESSION_LEN: usize = 4096;
 /// Runs past their time limit that may still occupy a thread; more runs fail fast meanwhile.
 pub const MAX_RUNAWAY_RUNS: usize = 2;
-/// Stack of a run's thread: deep but bounded recursion fits; jaq reports deeper recursion.
+/// Stack of a run's thread (reserved, touched only as used): deeply nested values built by a
+/// run (`reduce range(1e6) as $i (0; [.])`) are dropped recursively.
 const RUN_STACK_BYTES: usize = 256 * 1024 * 1024;
+/// Stack of a compile's thread (reserved, touched only as used): the parser and compiler
+/// recurse per nesting level and per operator.
+const COMPILE_STACK_BYTES: usize = 256 * 1024 * 1024;
+/// Deepest nesting of brackets in an expression.
+pub const MAX_EXPRESSION_NESTING: usize = 64;
+
+/// The deepest nesting of `(`, `[`, `{` outside string literals.
+fn bracket_depth(code: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for c in code.chars() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
 
 /// Native filters not offered: the environment (credentials), input streams, logging.
 /// `debug` and `stderr` stay, writing nothing (event data never reaches the logs).
@@ -176,6 +208,11 @@ fn compile(code: &str) -> Result<Filter, String> {
             "the expression is longer than {MAX_EXPRESSION_LEN} bytes"
         ));
     }
+    if bracket_depth(code) > MAX_EXPRESSION_NESTING {
+        return Err(format!(
+            "the expression nests brackets more than {MAX_EXPRESSION_NESTING} levels deep"
+        ));
+    }
     // Recursion of one's own (`def f: 1 + f; f`) can exhaust any stack, and a thread cannot
     // survive that: definitions are not offered (the library's recursive filters — recurse,
     // repeat, while, until — run in constant stack).
@@ -265,7 +302,7 @@ pub fn check(field: &str, code: &str) -> AppResult<()> {
     let owned = code.to_owned();
     let compiled = std::thread::Builder::new()
         .name("jq-compile".into())
-        .stack_size(RUN_STACK_BYTES)
+        .stack_size(COMPILE_STACK_BYTES)
         .spawn(move || compile(&owned).map(|_| ()))
         .map_err(|e| AppError::internal("start the jq compiler", e))?
         .join()
@@ -546,6 +583,34 @@ mod tests {
         assert!(check("f", "$ENV").is_err());
         assert!(check("f", "input").is_err());
         assert!(check("f", r#"include "x"; ."#).is_err());
+    }
+
+    #[test]
+    fn the_deepest_expression_compiles_on_its_own_stack() {
+        let half = MAX_EXPRESSION_LEN / 2 - 1;
+        let deep = format!("{}.{}", "[".repeat(half), "]".repeat(half));
+        let e = check("f", &deep).unwrap_err().to_string();
+        assert!(e.contains("more than 64 levels"), "{e}");
+        let unclosed = "(".repeat(MAX_EXPRESSION_LEN);
+        assert!(check("f", &unclosed).is_err());
+        let nested = format!("{}.{}", "[".repeat(64), "]".repeat(64));
+        assert!(check("f", &nested).is_ok());
+        assert!(check(
+            "f",
+            r#""(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((""#
+        )
+        .is_ok());
+        // Long operator chains, as long as the limit allows.
+        for op in ["+", "|", ",", " and ", " // "] {
+            let chain = vec!["."; MAX_EXPRESSION_LEN / (op.len() + 1)].join(op);
+            let chain = &chain[..chain.len().min(MAX_EXPRESSION_LEN)];
+            let chain = chain.trim_end_matches(|c: char| c != '.');
+            let _ = check("f", chain);
+        }
+        let ifs = "if . then ".repeat(300) + "." + &" else . end".repeat(300);
+        let _ = check("f", &ifs[..ifs.len().min(MAX_EXPRESSION_LEN)]);
+        let ifs = "if . then ".repeat(150) + "." + &" else . end".repeat(150);
+        let _ = check("f", &ifs);
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub async fn send_count(
         total_bookings,
         status_code = attempt.status_code,
         duration_ms = attempt.duration_ms,
+        retry_after_ms = attempt.retry_after_ms,
         error = error.as_deref().unwrap_or(""),
         "hubspot counter sync attempt"
     );
@@ -90,9 +91,14 @@ pub fn failure_message(attempt: &Attempt) -> Option<String> {
     if attempt.outcome == crate::outbound::AttemptOutcome::Success {
         return None;
     }
-    Some(match (&attempt.error, attempt.status_code) {
+    let message = match (&attempt.error, attempt.status_code) {
         (Some(e), _) => e.clone(),
         (None, Some(code)) => format!("HTTP {code}"),
         (None, None) => "request failed".to_owned(),
+    };
+    Some(match attempt.retry_after() {
+        // The deferral is part of what the logs and `lastError` say.
+        Some(wait) => format!("{message} (Retry-After {} s)", wait.as_secs()),
+        None => message,
     })
 }

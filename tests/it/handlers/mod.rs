@@ -8,6 +8,7 @@ mod console;
 mod inbound_receiver;
 mod inbound_worker;
 mod path_ids;
+mod subscription_options;
 mod subscriptions;
 mod sync_jobs;
 mod users;

@@ -98,6 +98,7 @@ impl Ghl {
                     retry_attempts: 3,
                     retry_delay: 1,
                     alert: None,
+                    sync_properties: false,
                 },
                 &WebhookSecret::generate(),
                 &shared::time::now_string(),

@@ -110,6 +110,7 @@ impl Target {
                     retry_attempts,
                     retry_delay: 1,
                     alert: None,
+                    sync_properties: false,
                 },
                 &shared::signing::WebhookSecret::generate(),
                 &shared::time::now_string(),

@@ -101,8 +101,7 @@ async fn sync_holding_lease(
             app,
             ws,
             integration,
-            exam_id,
-            exam.total_bookings,
+            &exam,
             &delivery_id,
             app.config.hubspot_timeout,
         )
@@ -182,8 +181,7 @@ pub async fn send_current_count(
         app,
         ws,
         &integration,
-        &exam.id,
-        exam.total_bookings,
+        &exam,
         &ids::new_id(ids::DELIVERY),
         app.config.hubspot_timeout,
     )

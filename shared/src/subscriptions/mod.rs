@@ -51,6 +51,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "tag.removed",
     "customfield.updated",
     "mock_exam.bookings_changed",
+    "mock_exam.updated",
     "webhook.test",
 ];
 

@@ -16,4 +16,5 @@ mod properties;
 mod reconcile;
 mod retry_after;
 mod sweeper;
+mod update_events;
 mod webhook_delivery;

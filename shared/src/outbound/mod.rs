@@ -344,6 +344,26 @@ mod tests {
             )
             .route("/gone", post(|| async { (StatusCode::GONE, "gone") }))
             .route(
+                "/throttle",
+                post(|| async {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "7")],
+                        "slow down",
+                    )
+                }),
+            )
+            .route(
+                "/fail-with-retry-after",
+                post(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [("retry-after", "7")],
+                        "boom",
+                    )
+                }),
+            )
+            .route(
                 "/redirect",
                 post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }),
             )
@@ -720,6 +740,28 @@ mod tests {
             .await;
         let error = attempt.error.unwrap();
         assert_eq!(error, "invalid value for header webhook-signature");
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_read_only_from_a_429_or_503() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let throttled = client
+            .post(&format!("{base}/throttle"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(throttled.status_code, Some(429));
+        assert_eq!(throttled.outcome, AttemptOutcome::Failure);
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(7)));
+        assert!(throttled.is_throttled());
+        let failed = client
+            .post(&format!("{base}/fail-with-retry-after"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(failed.status_code, Some(500));
+        assert_eq!(
+            failed.retry_after(),
+            None,
+            "a 500 is a failure, whatever it asks"
+        );
     }
 
     #[test]

@@ -11,5 +11,6 @@ mod path_ids;
 mod subscription_options;
 mod subscriptions;
 mod sync_jobs;
+mod update_events;
 mod users;
 mod workspaces;

@@ -5,7 +5,8 @@
 //! value it read, so two workers never take the same slot. A slot a short wait away is waited
 //! for in place; a slot further away sends the message back to the queue with that delay,
 //! taking nothing, so a delivery over the rate is deferred, never dropped and never counted as
-//! an attempt.
+//! an attempt. A call starts at its slot, or later by at most the slot write's latency (a slot
+//! that was free when read is taken for "now").
 
 use std::time::Duration;
 
@@ -40,8 +41,9 @@ pub async fn take_slot(app: &App, subscription: &Subscription) -> AppResult<Pace
     let step = i64::try_from(interval(rate).as_micros()).unwrap_or(i64::MAX);
     let (ws, id) = (&subscription.workspace_id, &subscription.id);
     for _ in 0..MAX_RACES {
-        let now_us = crate::time::now().timestamp_micros();
         let current = app.subscriptions.pacing_slot(ws, id).await?;
+        // Read the clock after the read: an idle slot starts as close to the call as it can.
+        let now_us = crate::time::now().timestamp_micros();
         let slot = current.map_or(now_us, |next| next.max(now_us));
         let wait = Duration::from_micros(u64::try_from(slot - now_us).unwrap_or(0));
         if wait > MAX_INLINE_WAIT {
@@ -52,8 +54,10 @@ pub async fn take_slot(app: &App, subscription: &Subscription) -> AppResult<Pace
             .advance_pacing_slot(ws, id, current, slot + step)
             .await?
         {
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
+            // Until the slot itself: the write took time too.
+            let left = slot - crate::time::now().timestamp_micros();
+            if left > 0 {
+                tokio::time::sleep(Duration::from_micros(left.unsigned_abs())).await;
             }
             return Ok(Pace::Go);
         }

@@ -94,6 +94,20 @@ async fn rate_limit_is_one_to_a_thousand_or_null() {
         let message = refused(&e, json!({ "rateLimitPerSecond": bad })).await;
         assert!(message.contains("rateLimitPerSecond"), "{message}");
     }
+    for bad in [json!("5"), json!(2.5)] {
+        let r = e
+            .post(
+                "/api/admin/webhooks",
+                body(json!({ "rateLimitPerSecond": bad })),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.error_message().contains("rateLimitPerSecond"),
+            "{}",
+            r.body
+        );
+    }
     let none = create_ok(&e, json!({})).await;
     assert_eq!(none["rateLimitPerSecond"], Value::Null);
     assert_eq!(none["headers"], json!({}));

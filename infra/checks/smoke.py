@@ -230,6 +230,8 @@ def main() -> int:
     exam = "40577087837"
     r = expect("PUT /api/mock-exams/{id}", http("PUT", f"/api/mock-exams/{exam}", key, {"name": "Smoke mock", "capacity": 2}), 200, "mockExam")
     expect("GET /api/mock-exams/{id}", http("GET", f"/api/mock-exams/{exam}", key), 200, "mockExam")
+    r = http("GET", "/api/integrations", key)
+    check("hubspot syncProperties defaults to false", r.status == 200 and r.json["integrations"]["hubspot"].get("syncProperties") is False, repr(r))
     r = expect("integrations/hubspot/test", http("POST", "/api/integrations/hubspot/test", key, {"mockExamId": exam}), 200, "attempt")
     check("test send reached HubSpot with 202", r.status == 200 and r.json["attempt"].get("statusCode") == 202, repr(r))
 
@@ -271,6 +273,12 @@ def main() -> int:
     r = expect("POST /api/admin/webhooks", http("POST", "/api/admin/webhooks", key, {"name": "crm", "url": f"{target}/hook", "events": ["booking.*", "user.created"], "retryAttempts": 1, "retryDelay": 1}), 201, "webhook")
     hook = r.json["webhook"] if r.status == 201 else {"id": "wh_missing", "secret": "whsec_AAAA"}
     expect("bad event pattern → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["bookng.created"]}), 400)
+    # headers (masked on read, reserved names refused) and rateLimitPerSecond (DESIGN §8)
+    r = expect("POST /api/admin/webhooks with headers + rateLimitPerSecond", http("POST", "/api/admin/webhooks", key, {"name": "paced", "url": f"{target}/paced", "events": ["mock_exam.updated"], "rateLimitPerSecond": 5, "headers": {"X-Api-Key": "smoke-secret-1234"}}), 201, "webhook")
+    paced = (r.json or {}).get("webhook", {})
+    check("header values are masked", paced.get("headers") == {"X-Api-Key": "***1234"}, repr(paced.get("headers")))
+    expect("reserved header name → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["*"], "headers": {"Webhook-Id": "x"}}), 400)
+    expect("rateLimitPerSecond 0 → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["*"], "rateLimitPerSecond": 0}), 400)
     paged("GET /api/admin/webhooks", http("GET", "/api/admin/webhooks?limit=1", key), "webhooks")
     expect("GET /api/admin/webhooks/{id}", http("GET", f"/api/admin/webhooks/{hook['id']}", key), 200, "webhook")
     expect("PATCH /api/admin/webhooks/{id}", http("PATCH", f"/api/admin/webhooks/{hook['id']}", key, {"description": "smoke"}), 200, "webhook")

@@ -144,6 +144,11 @@ pub fn subscriptions_partition(ws: &str) -> String {
     format!("WS#{ws}")
 }
 pub const SUBSCRIPTION_SK_PREFIX: &str = "WEBHOOK#";
+/// A rate-limited subscription's pacing slot (`nextSlotUs`); its sort key is outside
+/// [`SUBSCRIPTION_SK_PREFIX`], so subscription listings never see it.
+pub fn subscription_pacing(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}"), &format!("PACE#WEBHOOK#{id}"))
+}
 
 /// A delivery (payload, state, attempt log); SQS messages carry only (workspace, delivery id).
 pub fn delivery(ws: &str, id: &str) -> Key {

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
+pub mod retry_after;
 pub mod ssrf;
 
 pub use ssrf::{address_refusal, validate_target_url, AddressRefusal, TargetError};
@@ -64,6 +65,9 @@ pub struct Attempt {
     /// A short human message; `None` on success.
     pub error: Option<String>,
     pub outcome: AttemptOutcome,
+    /// A 429/503 asked to wait this long (`Retry-After`, capped at 1 h; [`retry_after`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Attempt {
@@ -74,7 +78,19 @@ impl Attempt {
             response_body: String::new(),
             error: Some(error),
             outcome: AttemptOutcome::Failure,
+            retry_after_ms: None,
         }
+    }
+
+    /// The wait a throttling answer asked for.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
+    }
+
+    /// A 429/503 with a readable `Retry-After`: the target is busy, not failing. Such an
+    /// attempt counts against the retry budget but not toward `maxConsecutiveFailures`.
+    pub fn is_throttled(&self) -> bool {
+        self.retry_after_ms.is_some()
     }
 
     fn answered(status: u16, response_body: String, started: Instant) -> Self {
@@ -96,6 +112,7 @@ impl Attempt {
             response_body,
             error,
             outcome,
+            retry_after_ms: None,
         }
     }
 }
@@ -192,9 +209,17 @@ impl OutboundClient {
             Ok(Ok(response)) => response,
         };
         let status = response.status().as_u16();
+        let retry_after = retry_after::is_throttle(status)
+            .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after::parse(v, crate::time::now()));
         let remaining = timeout.saturating_sub(started.elapsed());
         let response_body = read_capped(response, remaining).await;
-        Attempt::answered(status, response_body, started)
+        let mut attempt = Attempt::answered(status, response_body, started);
+        attempt.retry_after_ms =
+            retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        attempt
     }
 }
 
@@ -318,6 +343,26 @@ mod tests {
                 post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
             )
             .route("/gone", post(|| async { (StatusCode::GONE, "gone") }))
+            .route(
+                "/throttle",
+                post(|| async {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "7")],
+                        "slow down",
+                    )
+                }),
+            )
+            .route(
+                "/fail-with-retry-after",
+                post(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [("retry-after", "7")],
+                        "boom",
+                    )
+                }),
+            )
             .route(
                 "/redirect",
                 post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }),
@@ -697,6 +742,28 @@ mod tests {
         assert_eq!(error, "invalid value for header webhook-signature");
     }
 
+    #[tokio::test]
+    async fn retry_after_is_read_only_from_a_429_or_503() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let throttled = client
+            .post(&format!("{base}/throttle"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(throttled.status_code, Some(429));
+        assert_eq!(throttled.outcome, AttemptOutcome::Failure);
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(7)));
+        assert!(throttled.is_throttled());
+        let failed = client
+            .post(&format!("{base}/fail-with-retry-after"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(failed.status_code, Some(500));
+        assert_eq!(
+            failed.retry_after(),
+            None,
+            "a 500 is a failure, whatever it asks"
+        );
+    }
+
     #[test]
     fn attempt_serializes_camel_case() {
         let attempt = Attempt {
@@ -705,6 +772,7 @@ mod tests {
             response_body: String::new(),
             error: None,
             outcome: AttemptOutcome::Success,
+            retry_after_ms: None,
         };
         let json = serde_json::to_value(&attempt).unwrap();
         assert_eq!(

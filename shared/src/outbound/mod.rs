@@ -20,6 +20,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
+pub mod headers;
 pub mod retry_after;
 pub mod ssrf;
 

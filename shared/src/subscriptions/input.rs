@@ -80,7 +80,7 @@ fn rate_limit_per_second(v: i64) -> AppResult<u32> {
 }
 fn headers(v: serde_json::Value) -> AppResult<BTreeMap<String, String>> {
     match v {
-        serde_json::Value::Object(map) => super::headers::validate(&map),
+        serde_json::Value::Object(map) => crate::outbound::headers::validate(&map),
         _ => Err(AppError::validation(
             "headers must be an object of header name to value",
         )),

@@ -12,7 +12,6 @@
 
 pub mod delivery;
 pub mod fanout;
-pub mod headers;
 pub mod input;
 pub mod pacing;
 mod ports;
@@ -153,7 +152,7 @@ impl Subscription {
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "rateLimitPerSecond": self.rate_limit_per_second,
-            "headers": headers::masked(&self.headers),
+            "headers": crate::outbound::headers::masked(&self.headers),
         });
         if with_secret {
             v["secret"] = json!(self.secret.expose());

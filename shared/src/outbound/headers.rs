@@ -1,5 +1,6 @@
-//! A subscription's own headers (DESIGN §8 "Outbound additions"): at most 10, sent on every
-//! call beside the signature headers.
+//! Custom headers of a subscription or a sync-job webhook destination (DESIGN §8): at most 10,
+//! sent on every call beside the signature headers. One rule for both; `field` names the body
+//! field in every message (`headers`, `destination.headers`).
 //!
 //! - Names are `[A-Za-z0-9-]{1,64}`, keep the case they were saved with and are compared
 //!   case-insensitively (two names differing only in case are refused).
@@ -20,41 +21,49 @@ const MAX_VALUE_CHARS: usize = 1024;
 const RESERVED_PREFIXES: &[&str] = &["webhook-", "x-webhook-"];
 const RESERVED_NAMES: &[&str] = &["content-type", "content-length", "host", "user-agent"];
 
-/// Checks a `headers` object and returns it as name → value.
+/// Checks a subscription's `headers` object and returns it as name → value.
 pub fn validate(headers: &Map<String, Value>) -> AppResult<BTreeMap<String, String>> {
+    validate_field("headers", headers)
+}
+
+/// [`validate`] for the body field `field`.
+pub fn validate_field(
+    field: &str,
+    headers: &Map<String, Value>,
+) -> AppResult<BTreeMap<String, String>> {
     if headers.len() > MAX_HEADERS {
         return Err(AppError::validation(format!(
-            "headers must hold at most {MAX_HEADERS} headers"
+            "{field} must hold at most {MAX_HEADERS} headers"
         )));
     }
     let mut out = BTreeMap::new();
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in headers {
-        validate_name(name)?;
+        validate_name(field, name)?;
         let lower = name.to_ascii_lowercase();
         if seen.contains(&lower) {
             return Err(AppError::validation(format!(
-                "headers.{name}: a header of that name is given twice (names are compared ignoring case)"
+                "{field}.{name}: a header of that name is given twice (names are compared ignoring case)"
             )));
         }
         seen.push(lower);
         let Value::String(value) = value else {
             return Err(AppError::validation(format!(
-                "headers.{name} must be a string"
+                "{field}.{name} must be a string"
             )));
         };
-        validate_value(name, value)?;
+        validate_value(field, name, value)?;
         out.insert(name.clone(), value.clone());
     }
     Ok(out)
 }
 
-fn validate_name(name: &str) -> AppResult<()> {
+fn validate_name(field: &str, name: &str) -> AppResult<()> {
     let shape_ok = (1..=MAX_NAME_CHARS).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !shape_ok {
         return Err(AppError::validation(format!(
-            "headers: {name:?} is not a valid header name (1 to {MAX_NAME_CHARS} of A-Z, a-z, 0-9 and -)"
+            "{field}: {name:?} is not a valid header name (1 to {MAX_NAME_CHARS} of A-Z, a-z, 0-9 and -)"
         )));
     }
     let lower = name.to_ascii_lowercase();
@@ -62,13 +71,13 @@ fn validate_name(name: &str) -> AppResult<()> {
         || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
     {
         return Err(AppError::validation(format!(
-            "headers.{name}: this header is set by the delivery itself and cannot be overridden"
+            "{field}.{name}: this header is set by the delivery itself and cannot be overridden"
         )));
     }
     Ok(())
 }
 
-fn validate_value(name: &str, value: &str) -> AppResult<()> {
+fn validate_value(field: &str, name: &str, value: &str) -> AppResult<()> {
     // Visible ASCII and spaces/tabs inside: what an HTTP header value may carry.
     let ok = value.chars().count() <= MAX_VALUE_CHARS
         && value
@@ -77,7 +86,7 @@ fn validate_value(name: &str, value: &str) -> AppResult<()> {
         && value.trim() == value;
     if !ok {
         return Err(AppError::validation(format!(
-            "headers.{name} must be at most {MAX_VALUE_CHARS} printable ASCII characters without leading or trailing spaces"
+            "{field}.{name} must be at most {MAX_VALUE_CHARS} printable ASCII characters without leading or trailing spaces"
         )));
     }
     Ok(())
@@ -90,7 +99,7 @@ pub fn mask(value: &str) -> String {
     format!("***{tail}")
 }
 
-/// The `headers` of a subscription as the API shows them.
+/// Custom headers as the API shows them.
 pub fn masked(headers: &BTreeMap<String, String>) -> Value {
     Value::Object(
         headers

@@ -9,6 +9,7 @@ use crate::alerts::AlertStore;
 use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
+use crate::inbound::ports::BackfillStore;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::integrations::ports::IntegrationStore;
 use crate::lease::LeaseStore;
@@ -36,6 +37,7 @@ pub struct AppInner {
     pub users: Arc<dyn UserStore>,
     pub exports: Arc<dyn ExportStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub backfills: Arc<dyn BackfillStore>,
     /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
@@ -70,6 +72,7 @@ pub trait Stores:
     + RecordStore
     + SyncExecutionStore
     + AlertStore
+    + BackfillStore
     + 'static
 {
 }
@@ -89,6 +92,7 @@ impl<T> Stores for T where
         + RecordStore
         + SyncExecutionStore
         + AlertStore
+        + BackfillStore
         + 'static
 {
 }
@@ -103,6 +107,7 @@ impl App {
             users: stores.clone(),
             exports: stores.clone(),
             alerts: stores.clone(),
+            backfills: stores.clone(),
             blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),
             integrations: stores.clone(),

@@ -11,6 +11,7 @@ use serde_json::json;
 use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody};
+use shared::inbound::backfill;
 use shared::inbound::input::{CreateBody, PatchBody};
 use shared::inbound::service::{create_job, delete_job, load_job, patch_job};
 use shared::paging::{parse_limit, Pagination};
@@ -27,7 +28,7 @@ pub async fn create(
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
     let (job, generated) = create_job(&app, &workspace_id, body).await?;
-    let mut view = job.view(&base_url(&app, &headers));
+    let mut view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
     if let Some(g) = &generated {
         view["webhookSecret"] = json!(g.expose());
     }
@@ -48,7 +49,7 @@ pub async fn list(
         .list_sync_jobs(&workspace_id, q.get("cursor").map(String::as_str), limit)
         .await?;
     let base = base_url(&app, &headers);
-    let jobs: Vec<_> = page.items.iter().map(|j| j.view(&base)).collect();
+    let jobs = backfill::views(&app, &page.items, &base).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "syncJobs": jobs, "pagination": Pagination::of(&page, limit) }),
@@ -63,10 +64,8 @@ pub async fn get_one(
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
     let job = load_job(&app, &workspace_id, &job_id).await?;
-    Ok(success(
-        StatusCode::OK,
-        json!({ "syncJob": job.view(&base_url(&app, &headers)) }),
-    ))
+    let view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
+    Ok(success(StatusCode::OK, json!({ "syncJob": view })))
 }
 
 pub async fn patch(
@@ -78,10 +77,8 @@ pub async fn patch(
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
     let job = patch_job(&app, &workspace_id, &job_id, &body).await?;
-    Ok(success(
-        StatusCode::OK,
-        json!({ "syncJob": job.view(&base_url(&app, &headers)) }),
-    ))
+    let view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
+    Ok(success(StatusCode::OK, json!({ "syncJob": view })))
 }
 
 pub async fn delete(
@@ -95,4 +92,19 @@ pub async fn delete(
     let mut view = job.view(&base_url(&app, &headers));
     view["deleted"] = json!(true);
     Ok(success(StatusCode::OK, json!({ "syncJob": view })))
+}
+
+/// `POST …/sync-jobs/{jobId}/backfill`: one backfill run now → 202 `execution {id}`; 409 while
+/// one runs, 400 for a job without an apiKey.
+pub async fn run_backfill(
+    State(app): State<App>,
+    auth: Auth,
+    Path((workspace_id, job_id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    auth.require_workspace(&workspace_id)?;
+    let execution = backfill::start(&app, &workspace_id, &job_id).await?;
+    Ok(success(
+        StatusCode::ACCEPTED,
+        json!({ "execution": execution.view() }),
+    ))
 }

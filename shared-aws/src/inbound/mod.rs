@@ -19,6 +19,7 @@ use shared::inbound::domain::{EventChange, EventCounts, EventStatus, InboundEven
 use shared::inbound::ports::{InboundEventStore, InsertOutcome, SyncJobStore};
 use shared::paging::Page;
 
+mod backfill;
 mod records;
 
 /// A raw body is split into items of at most this many bytes (an item holds 400 KB).

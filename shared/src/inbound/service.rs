@@ -72,7 +72,15 @@ pub async fn create_job(
     ws: &str,
     body: CreateBody,
 ) -> AppResult<(SyncJob, Option<WebhookSecret>)> {
-    let (job, generated) = new_job(ws, body, &crate::time::now_string())?;
+    let now = crate::time::now();
+    let backfill = body.backfill.clone();
+    let (job, generated) = new_job(ws, body, &crate::time::format(now))?;
+    // The plan first: a plan whose job was never stored is dropped by the scheduler, while a
+    // job stored without its plan would silently never run.
+    let plan = super::backfill::plan_for_new_job(&job, &backfill, now)?;
+    if let Some(plan) = &plan {
+        app.backfills.put_backfill(plan).await?;
+    }
     app.sync_jobs.create_sync_job(&job).await?;
     tracing::info!(job_id = %job.id, source = job.source.as_str(), "sync job created");
     Ok((job, generated))
@@ -82,13 +90,16 @@ pub async fn create_job(
 /// retried.
 pub async fn patch_job(app: &App, ws: &str, job_id: &str, body: &PatchBody) -> AppResult<SyncJob> {
     let now = crate::time::now_string();
-    crate::retry::on_conflict(&app.config, || async {
+    let job = crate::retry::on_conflict(&app.config, || async {
         let job = load_job(app, ws, job_id).await?;
+        super::backfill::check_patch(&job, &body.backfill)?;
         let job = patched(job, body, &now)?;
         app.sync_jobs.update_sync_job(&job).await?;
         Ok(job)
     })
-    .await
+    .await?;
+    super::backfill::apply_patch(app, &job, &body.backfill).await?;
+    Ok(job)
 }
 
 /// Deletes the job and returns what it was; its records, events and executions are purged in
@@ -101,6 +112,7 @@ pub async fn delete_job(app: &App, ws: &str, job_id: &str) -> AppResult<SyncJob>
         .delete_sync_job(ws, job_id)
         .await?
         .ok_or(AppError::NotFound("sync job"))?;
+    app.backfills.delete_backfill(ws, job_id).await?;
     tracing::info!(job_id = %job.id, "sync job deleted");
     Ok(job)
 }

@@ -12,11 +12,14 @@ pub async fn on_schedule(
     app: &App,
     _event: EventBridgeEvent<serde_json::Value>,
 ) -> Result<ScheduleSummary, lambda_runtime::Error> {
+    tick(app).await.map_err(|e| {
+        tracing::error!(error = %e.log_detail(), "backfill schedule failed");
+        lambda_runtime::Error::from("backfill schedule failed (see logs)")
+    })
+}
+
+/// One tick at the current time: what the schedule runs.
+pub async fn tick(app: &App) -> shared::AppResult<ScheduleSummary> {
     let now = shared::time::now().timestamp();
-    shared::inbound::backfill::schedule_due_at(app, now)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e.log_detail(), "backfill schedule failed");
-            lambda_runtime::Error::from("backfill schedule failed (see logs)")
-        })
+    shared::inbound::backfill::schedule_due_at(app, now).await
 }

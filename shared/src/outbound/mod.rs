@@ -418,6 +418,14 @@ mod tests {
                 }),
             )
             .route("/get-only", get(|| async { "get" }))
+            .route("/get-big", get(|| async { "a".repeat(4096) }))
+            .route(
+                "/get-slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            )
             .layer(axum::middleware::from_fn(
                 move |req: axum::extract::Request, next: axum::middleware::Next| {
                     let hits = hits.clone();
@@ -562,6 +570,55 @@ mod tests {
             (300..2000).contains(&attempt.duration_ms),
             "{}",
             attempt.duration_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn get_reads_the_whole_body_within_its_bound() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let got = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 8192)
+            .await
+            .unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(
+            got.body.len(),
+            4096,
+            "more than the POST's 1 KiB: the whole body"
+        );
+        let err = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "response larger than 1000 bytes");
+    }
+
+    #[tokio::test]
+    async fn get_times_out_and_refuses_what_post_refuses() {
+        let base = target().await;
+        let err = OutboundClient::new(true)
+            .get(
+                &format!("{base}/get-slow"),
+                &no_headers(),
+                Duration::from_millis(300),
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, "timed out after 300 ms");
+        let err = OutboundClient::new(false)
+            .get(
+                "http://169.254.169.254/latest",
+                &no_headers(),
+                TIMEOUT,
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("not allowed") || err.contains("https"),
+            "{err}"
         );
     }
 

@@ -113,6 +113,7 @@ impl RecordHandler for Deliver {
         if let Some(envelope) = envelope {
             shared::subscriptions::delivery::fail_after_last_receive(&self.app, &envelope.message)
                 .await;
+            shared::inbound::backfill::fail_after_last_receive(&self.app, &envelope.message).await;
         }
     }
 }

@@ -36,8 +36,9 @@ pub const MAX_BACKFILL_DAYS: i64 = 30;
 pub const DEFAULT_BACKFILL_HOURS: i64 = 24;
 /// The shortest schedule.
 pub const MIN_INTERVAL_SECS: u64 = 300;
-/// How long a run's lease holds if its worker dies (a run is bounded well below).
-pub const RUN_LEASE: Duration = Duration::from_secs(15 * 60);
+/// How long a run's lease holds if its worker dies: above the delivery worker's 60 s timeout,
+/// short enough that a crashed run does not block "Sync now" for long.
+pub const RUN_LEASE: Duration = Duration::from_secs(5 * 60);
 /// Stored with each backfilled event: the run that read it.
 pub const BACKFILL_HEADER: &str = "x-sync-backfill-execution";
 
@@ -722,6 +723,40 @@ async fn run_leased(
         );
     }
     Ok(())
+}
+
+/// The delivery worker's last-receive hook: a run that failed on every receive (an internal
+/// error, logged) is recorded `failed` with the cursor unchanged and frees the job.
+pub async fn fail_after_last_receive(app: &App, message: &QueueMessage) {
+    let QueueMessage::Backfill {
+        workspace_id,
+        job_id,
+        execution_id,
+        leased,
+    } = message
+    else {
+        return;
+    };
+    let cursor = match app.backfills.get_backfill(workspace_id, job_id).await {
+        Ok(Some(plan)) => plan.cursor,
+        _ => String::new(),
+    };
+    let trigger = if *leased { "manual" } else { "schedule" };
+    let mut execution = new_execution(workspace_id, job_id, execution_id, trigger, &cursor, app);
+    if let Some(run) = execution.backfill.as_mut() {
+        run.status = RunStatus::Failed;
+        run.error = Some(
+            "the run failed on every attempt (internal error); the next run reads from the same cursor"
+                .to_owned(),
+        );
+    }
+    if let Err(e) = app.sync_executions.put_execution(&execution).await {
+        tracing::error!(error = %e.log_detail(), "could not mark the backfill run failed");
+    }
+    let lease = Lease::backfill(workspace_id, job_id);
+    if let Err(e) = app.leases.release(&lease, execution_id).await {
+        tracing::warn!(error = %e.log_detail(), "could not release the backfill lease");
+    }
 }
 
 struct Done {

@@ -404,3 +404,26 @@ async fn a_run_is_listed_beside_worker_runs_with_its_counts_and_frees_the_job() 
     assert_eq!(latest["read"], 0, "{latest}");
     assert!(!runs.iter().any(|x| x.to_string().contains(API_KEY)));
 }
+
+#[tokio::test]
+async fn a_run_failing_on_its_last_receive_is_recorded_failed_and_frees_the_job() {
+    let e = env().await;
+    let id = e.scheduled("rate(1 hour)").await;
+    let started = e.backfill(&id).await;
+    let exec = started.str_at("/execution/id");
+    let cursor = e.get(&format!("{}/{id}", e.jobs())).await.body["syncJob"]["cursor"].clone();
+    let msgs = e.queue.drain(QueueName::Delivery);
+    assert_eq!(msgs.len(), 1);
+    let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
+    assert!(matches!(
+        env.message,
+        QueueMessage::Backfill { leased: true, .. }
+    ));
+    shared::inbound::backfill::fail_after_last_receive(&e.app, &env.message).await;
+    let runs = e.executions(&id).await;
+    let run = runs.iter().find(|x| x["id"] == exec.as_str()).unwrap();
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["cursor"], cursor);
+    assert!(run["error"].as_str().unwrap().contains("same cursor"));
+    assert_eq!(e.backfill(&id).await.status, 202, "the lease was released");
+}

@@ -157,7 +157,7 @@ async fn read_stripe(
         }
     }
     Err(fail(format!(
-        "Stripe's event log since the cursor holds more than {MAX_PAGES} pages; run again to continue is not possible from the middle: set a later backfillFrom"
+        "Stripe's event log since the cursor holds more than {MAX_PAGES} pages of 100 events: PATCH a later backfillFrom"
     )))
 }
 
@@ -222,7 +222,7 @@ async fn read_close(
         }
     }
     Err(fail(format!(
-        "Close's event log since the cursor holds more than {MAX_PAGES} pages: set a later backfillFrom"
+        "Close's event log since the cursor holds more than {MAX_PAGES} pages: PATCH a later backfillFrom"
     )))
 }
 

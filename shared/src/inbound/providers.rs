@@ -122,7 +122,9 @@ async fn read_stripe(
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("limit", &STRIPE_PAGE_LIMIT.to_string());
-            q.append_pair("created[gt]", &since.timestamp().to_string());
+            // `created` has one-second resolution: an event of the cursor's own second may be
+            // listed after a run read that second, so each run re-reads it (a duplicate).
+            q.append_pair("created[gt]", &(since.timestamp() - 1).to_string());
             if let Some(after) = &starting_after {
                 q.append_pair("starting_after", after);
             }

@@ -392,7 +392,8 @@ async fn a_run_is_listed_beside_worker_runs_with_its_counts_and_frees_the_job() 
             .timestamp(),
         now - 598
     );
-    // The lease is released: the next run may start, and reads nothing new.
+    // The lease is released: the next run may start; it re-reads only the cursor's own second
+    // (Stripe's one-second `created`), as a duplicate.
     let second = e.backfill(&id).await;
     assert_eq!(second.status, 202, "{}", second.body);
     e.run_queued().await;
@@ -401,7 +402,10 @@ async fn a_run_is_listed_beside_worker_runs_with_its_counts_and_frees_the_job() 
         .iter()
         .find(|x| x["id"] == second.body["execution"]["id"])
         .unwrap();
-    assert_eq!(latest["read"], 0, "{latest}");
+    assert_eq!(latest["new"], 0, "{latest}");
+    assert_eq!(latest["duplicates"], 1, "{latest}");
+    assert_eq!(latest["read"], 1, "{latest}");
+    assert_eq!(latest["cursor"], run["cursor"]);
     assert!(!runs.iter().any(|x| x.to_string().contains(API_KEY)));
 }
 

@@ -501,11 +501,31 @@ async fn the_scheduler_enqueues_only_due_jobs_once() {
         .unwrap_or_default();
     assert_eq!(msgs.len(), 1);
     let env: QueueEnvelope = serde_json::from_str(msgs[0].body().unwrap()).unwrap();
-    let QueueMessage::Backfill { job_id, leased, .. } = env.message else {
+    let QueueMessage::Backfill {
+        ref job_id,
+        leased,
+        ref execution_id,
+        ..
+    } = env.message
+    else {
         panic!("not a backfill message: {env:?}")
     };
-    assert_eq!(job_id, five);
+    assert_eq!(job_id, &five);
     assert!(!leased);
+    // The queued run, as the delivery worker runs it: it takes the lease itself.
+    s.provider.add_stripe(stripe_event(
+        "evt_sched",
+        "customer.updated",
+        "cus_sched",
+        now() - 30,
+    ));
+    shared::inbound::backfill::run(&s.app, &s.ws, job_id, execution_id, leased)
+        .await
+        .unwrap();
+    let run = s.execution(&five, execution_id).await;
+    assert_eq!(run["trigger"], "schedule", "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["new"], 1);
     let next = s.get_job(&five).await["nextRunAt"].clone();
     assert_eq!(
         shared::time::parse(next.as_str().unwrap())

@@ -373,6 +373,25 @@ def main() -> int:
     expect("unknown job → 404", http("POST", f"/api/webhooks/{ws}/job_unknown", raw=b"{}"), 404)
     expect("DELETE …/sync-jobs/{jobId}", http("DELETE", f"{base}/{job['id']}", key), 200, "syncJob")
 
+    # --- sync-job destinations (DESIGN §8): records (the default) and a signed webhook
+    check("a job's default destination is records", job.get("destination") == {"type": "records"}, repr(job.get("destination")))
+    expect("dynamodb destination without the prefix → 400", http("POST", base, key, {"name": "d", "source": "generic", "destination": {"type": "dynamodb", "tableName": "customers"}}), 400)
+    expect("webhook destination to a metadata address → 400", http("POST", base, key, {"name": "d", "source": "generic", "destination": {"type": "webhook", "url": "http://169.254.169.254/x"}}), 400)
+    r = expect("POST …/sync-jobs (webhook destination)", http("POST", base, key, {"name": "to webhook", "source": "generic", "destination": {"type": "webhook", "url": f"{target}/dest", "headers": {"X-Api-Key": "smoke-key-123456"}}}), 201, "syncJob")
+    djob = r.json["syncJob"] if r.status == 201 else {"id": "job_missing", "webhookSecret": "whsec_AAAA", "destination": {}}
+    dsecret = djob.get("destination", {}).get("secret", "")
+    check("destination secret shown on create", dsecret.startswith("whsec_"), repr(djob.get("destination")))
+    r = expect("GET …/sync-jobs/{jobId} (webhook destination)", http("GET", f"{base}/{djob['id']}", key), 200, "syncJob")
+    check("destination secret never shown again", r.status == 200 and "secret" not in r.json["syncJob"]["destination"], repr(r))
+    dev = {"type": "customer.created", "timestamp": now, "data": {"id": "cus_d1", "email": "d@example.com"}}
+    body = json.dumps(dev).encode()
+    mid, ts = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
+    expect("POST /api/webhooks/{ws}/{job} (to a webhook destination)", http("POST", f"/api/webhooks/{ws}/{djob['id']}", raw=body, headers={"webhook-id": mid, "webhook-timestamp": ts, "webhook-signature": standard_webhooks_signature(djob.get("webhookSecret", "whsec_AAAA"), mid, ts, body)}), 200)
+    sent = eventually("record change delivered to the webhook destination", lambda: next((x for x in Target.on("/dest") if json.loads(x["body"]).get("objectId") == "cus_d1"), None))
+    check("destination delivery verifies with the destination secret", bool(sent) and standard_webhooks_ok(sent, dsecret) and sent["headers"].get("x-api-key") == "smoke-key-123456", repr(sent and sent["headers"]))
+    paged("GET …/sync-jobs/{jobId}/deliveries", http("GET", f"{base}/{djob['id']}/deliveries?limit=5", key), "deliveries")
+    expect("DELETE …/sync-jobs/{jobId} (webhook destination)", http("DELETE", f"{base}/{djob['id']}", key), 200, "syncJob")
+
     # --- users and export
     email = f"Ada.{uuid.uuid4().hex[:6]}@Example.com"
     r = expect("POST /api/users", http("POST", "/api/users", key, {"firstName": "Ada", "lastName": "Lovelace", "email": email, "tags": ["vip"], "customFields": {"plan": "pro"}, "exportConsent": {"given": True}}), 201, "user")

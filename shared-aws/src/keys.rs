@@ -213,6 +213,12 @@ pub fn sync_record(ws: &str, job: &str, object_type: &str, object_id: &str) -> K
     )
 }
 
+/// The key value of a record's item in a sync job's own DynamoDB destination table (DESIGN §8),
+/// stored in the job's `keyAttribute`.
+pub fn destination_item(object_type: &str, object_id: &str) -> String {
+    format!("{object_type}#{object_id}")
+}
+
 /// GSI1 partition of a job's records (so deleting the job can purge them); gsi1sk =
 /// `{objectType}#{objectId}`.
 pub fn sync_records_index_pk(ws: &str, job: &str) -> String {

@@ -68,6 +68,7 @@ pub fn sync_job(ws: &str, source: Source, secret: &str) -> SyncJob {
         enabled: true,
         webhook_config: WebhookConfig::default(),
         signing_secret: Some(SigningSecret::new(secret)),
+        destination: Default::default(),
         version: 1,
         created_at: now.clone(),
         updated_at: now,

@@ -19,13 +19,16 @@ use shared::paging::{cursor_of, decode_cursor};
 type JobKey = (String, String);
 
 #[derive(Default)]
-struct InboundState {
+pub(crate) struct InboundState {
     jobs: BTreeMap<JobKey, SyncJob>,
     /// (ws, job) → provider event id → event
     events: HashMap<JobKey, BTreeMap<String, InboundEvent>>,
     /// (ws, job, type, id) → record
-    records: HashMap<(String, String, String, String), Record>,
+    pub(crate) records: HashMap<(String, String, String, String), Record>,
     executions: HashMap<JobKey, BTreeMap<String, Execution>>,
+    /// Sync-job destination tables (`destinations.rs`): in this state so a ledger write and
+    /// a table write are one atomic step, as the adapter's transaction.
+    pub(crate) tables: crate::destinations::FakeTables,
 }
 
 fn jk(ws: &str, job: &str) -> JobKey {

@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod calendar;
 pub mod calls;
 pub mod contract;
+pub mod destinations;
 pub mod fixtures;
 pub mod harness;
 pub mod inbound;

@@ -336,3 +336,36 @@ where
     }
     msgs.len()
 }
+
+/// A sync-job destination table (DESIGN §8) on moto: `name` keyed by the string attribute
+/// `key_attribute`, on demand.
+pub async fn create_destination_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key_attribute: &str,
+) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key_attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key_attribute)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .expect("create destination table");
+}

@@ -46,6 +46,7 @@ pub fn sync_job(ws: &str, source: Source) -> SyncJob {
         enabled: true,
         webhook_config: WebhookConfig::default(),
         signing_secret: Some(SigningSecret::new(secret(source))),
+        destination: Default::default(),
         version: 1,
         created_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),

@@ -10,6 +10,7 @@ use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
 use crate::inbound::ports::BackfillStore;
+use crate::inbound::ports::DestinationTableStore;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::integrations::ports::IntegrationStore;
 use crate::lease::LeaseStore;
@@ -38,6 +39,8 @@ pub struct AppInner {
     pub exports: Arc<dyn ExportStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub backfills: Arc<dyn BackfillStore>,
+    /// Sync-job DynamoDB destination tables (DESIGN §8).
+    pub destination_tables: Arc<dyn DestinationTableStore>,
     /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
@@ -73,6 +76,7 @@ pub trait Stores:
     + SyncExecutionStore
     + AlertStore
     + BackfillStore
+    + DestinationTableStore
     + 'static
 {
 }
@@ -93,6 +97,7 @@ impl<T> Stores for T where
         + SyncExecutionStore
         + AlertStore
         + BackfillStore
+        + DestinationTableStore
         + 'static
 {
 }
@@ -108,6 +113,7 @@ impl App {
             exports: stores.clone(),
             alerts: stores.clone(),
             backfills: stores.clone(),
+            destination_tables: stores.clone(),
             blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),
             integrations: stores.clone(),

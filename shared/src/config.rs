@@ -70,6 +70,9 @@ pub struct Config {
     pub close_api_base: String,
     /// One provider API call of a backfill gives up after this (PROVIDER_TIMEOUT_MS, 10000).
     pub provider_timeout: Duration,
+    /// Sync jobs may write to DynamoDB tables whose names start with this
+    /// (DESTINATION_TABLE_PREFIX, default `sync-dest-`; the template's DestinationTablePrefix).
+    pub destination_table_prefix: String,
 }
 
 impl Config {
@@ -169,6 +172,8 @@ impl Config {
                 get("PROVIDER_TIMEOUT_MS"),
                 10_000,
             )?),
+            destination_table_prefix: get("DESTINATION_TABLE_PREFIX")
+                .unwrap_or_else(|| "sync-dest-".to_owned()),
         })
         .and_then(Self::validated)
     }

@@ -68,6 +68,14 @@ pub enum QueueMessage {
         #[serde(default)]
         suppressed: u64,
     },
+    /// One call of a sync job's webhook destination delivery (DESIGN §8); the delivery (its
+    /// payload, attempts, retries) lives in the delivery log like a subscription's.
+    #[serde(rename_all = "camelCase")]
+    DestinationDelivery {
+        workspace_id: String,
+        job_id: String,
+        delivery_id: String,
+    },
     /// One backfill run of a sync job (DESIGN §8): read the provider's event log since the
     /// job's cursor and store each event like the receiver. `leased`: the API already took the
     /// job's backfill lease for this execution (a scheduled run takes it itself).

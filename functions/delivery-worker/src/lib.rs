@@ -85,6 +85,19 @@ impl RecordHandler for Deliver {
             } => shared::inbound::purge::run(&self.app, workspace_id, job_id, *pass)
                 .await
                 .map(|_| ()),
+            QueueMessage::DestinationDelivery {
+                workspace_id,
+                job_id,
+                delivery_id,
+            } => {
+                shared::inbound::destination::deliver::run(
+                    &self.app,
+                    workspace_id,
+                    job_id,
+                    delivery_id,
+                )
+                .await
+            }
             QueueMessage::Backfill {
                 workspace_id,
                 job_id,
@@ -113,6 +126,19 @@ impl RecordHandler for Deliver {
         if let Some(envelope) = envelope {
             shared::subscriptions::delivery::fail_after_last_receive(&self.app, &envelope.message)
                 .await;
+            if let QueueMessage::DestinationDelivery {
+                workspace_id,
+                delivery_id,
+                ..
+            } = &envelope.message
+            {
+                shared::inbound::destination::deliver::fail_after_last_receive(
+                    &self.app,
+                    workspace_id,
+                    delivery_id,
+                )
+                .await;
+            }
             shared::inbound::backfill::fail_after_last_receive(&self.app, &envelope.message).await;
         }
     }

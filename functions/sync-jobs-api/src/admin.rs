@@ -189,3 +189,31 @@ pub async fn send_test(
         }),
     ))
 }
+
+/// `GET …/sync-jobs/{jobId}/deliveries?limit=&cursor=`: the webhook destination's delivery
+/// log, newest first, paginated like a subscription's.
+pub async fn deliveries(
+    State(app): State<App>,
+    auth: Auth,
+    Path((ws, job_id)): JobPath,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    auth.require_workspace(&ws)?;
+    let job = load_job(&app, &ws, &job_id).await?;
+    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let cursor = q.get("cursor").map(String::as_str);
+    let filter = shared::subscriptions::DeliveryFilter::subscription(&job.id);
+    let page = app
+        .deliveries
+        .list_deliveries(&ws, &filter, cursor, limit)
+        .await?;
+    let deliveries: Vec<Value> = page
+        .items
+        .iter()
+        .map(shared::inbound::destination::delivery_view)
+        .collect();
+    Ok(success(
+        StatusCode::OK,
+        json!({ "deliveries": deliveries, "pagination": Pagination::of(&page, limit) }),
+    ))
+}

@@ -12,8 +12,11 @@ use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody};
 use shared::inbound::backfill;
+use shared::inbound::destination;
 use shared::inbound::input::{CreateBody, PatchBody};
-use shared::inbound::service::{create_job, delete_job, load_job, patch_job};
+use shared::inbound::service::{
+    create_job_with_destination, delete_job, load_job, patch_job_with_destination,
+};
 use shared::paging::{parse_limit, Pagination};
 use shared::{App, AppResult};
 
@@ -27,11 +30,14 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
-    let (job, generated) = create_job(&app, &workspace_id, body).await?;
+    let (job, generated, destination_secret) =
+        create_job_with_destination(&app, &workspace_id, body).await?;
     let mut view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
     if let Some(g) = &generated {
         view["webhookSecret"] = json!(g.expose());
     }
+    // A webhook destination's secret: shown here once, never again.
+    view["destination"] = destination::view_with_secret(&job, destination_secret.as_ref());
     Ok(success(StatusCode::CREATED, json!({ "syncJob": view })))
 }
 
@@ -76,8 +82,11 @@ pub async fn patch(
     JsonBody(body): JsonBody<PatchBody>,
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
-    let job = patch_job(&app, &workspace_id, &job_id, &body).await?;
-    let view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
+    let (job, destination_secret) =
+        patch_job_with_destination(&app, &workspace_id, &job_id, &body).await?;
+    let mut view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
+    // A destination that became a webhook with this PATCH: its new secret, shown once.
+    view["destination"] = destination::view_with_secret(&job, destination_secret.as_ref());
     Ok(success(StatusCode::OK, json!({ "syncJob": view })))
 }
 

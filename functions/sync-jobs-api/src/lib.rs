@@ -4,6 +4,7 @@
 //!   `…/sync-jobs/{jobId}/backfill` (one backfill run now);
 //! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
 //!   regenerate-secret), `…/records/{objectType}/{objectId}`, and
+//!   `…/deliveries` (the webhook destination's delivery log), and
 //!   `POST /api/webhooks/{workspaceId}/{jobId}/test` (a synthetic signed event through the
 //!   real receiver pipeline).
 
@@ -54,6 +55,7 @@ pub fn router(app: App) -> Router {
             "/api/webhooks/{workspace_id}/{job_id}/test",
             post(admin::send_test),
         )
+        .route(&format!("{JOB}/deliveries"), get(admin::deliveries))
         .route(&format!("{JOB}/backfill"), post(jobs::run_backfill));
     shared::http::finish_router(routes, app)
 }

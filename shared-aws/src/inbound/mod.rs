@@ -20,6 +20,7 @@ use shared::inbound::ports::{InboundEventStore, InsertOutcome, SyncJobStore};
 use shared::paging::Page;
 
 mod backfill;
+mod destinations;
 mod records;
 
 /// A raw body is split into items of at most this many bytes (an item holds 400 KB).

@@ -18,7 +18,7 @@ use super::{PageQuery, ATTR_RAW_CHUNKS};
 
 // --- records -----------------------------------------------------------------------------------
 
-fn record_item(ws: &str, job_id: &str, r: &Record) -> AppResult<Item> {
+pub(super) fn record_item(ws: &str, job_id: &str, r: &Record) -> AppResult<Item> {
     let mut item = key_attrs(&keys::sync_record(ws, job_id, &r.object_type, &r.object_id));
     let m = &r.meta;
     for (k, v) in [
@@ -82,15 +82,20 @@ fn decode_record(item: &Item) -> AppResult<Record> {
     })
 }
 
+/// Record::supersedes as a condition, evaluated atomically by DynamoDB (values `:ec`, `:seq`,
+/// and `:f` unless the record is a tombstone).
+pub(super) fn supersedes_condition(r: &Record) -> &'static str {
+    if r.meta.deleted {
+        "attribute_not_exists(pk) OR eventCreated < :ec OR (eventCreated = :ec AND inboundEventId < :seq)"
+    } else {
+        "attribute_not_exists(pk) OR eventCreated < :ec OR (eventCreated = :ec AND inboundEventId < :seq AND deleted = :f)"
+    }
+}
+
 #[async_trait]
 impl RecordStore for DynamoStore {
     async fn apply_record(&self, ws: &str, job_id: &str, r: &Record) -> AppResult<ApplyOutcome> {
-        // Record::supersedes as a condition, evaluated atomically by DynamoDB.
-        let condition = if r.meta.deleted {
-            "attribute_not_exists(pk) OR eventCreated < :ec OR (eventCreated = :ec AND inboundEventId < :seq)"
-        } else {
-            "attribute_not_exists(pk) OR eventCreated < :ec OR (eventCreated = :ec AND inboundEventId < :seq AND deleted = :f)"
-        };
+        let condition = supersedes_condition(r);
         let mut req = self
             .client()
             .put_item()

@@ -125,10 +125,11 @@ pub async fn apply_event(app: &App, msg: &InboundMessage) -> AppResult<Outcome> 
                     deleted: delete,
                 },
             };
-            let applied = app
-                .records
-                .apply_record(&msg.workspace_id, &msg.job_id, &record)
-                .await?;
+            // The job's destination (records, dynamodb, webhook); a refusal fails the event.
+            let applied = match super::destination::apply(app, &ev, &record).await? {
+                Ok(applied) => applied,
+                Err(why) => return finish(app, msg, &fail(&why), Outcome::Failed).await,
+            };
             change.object_type = Some(object_type);
             change.object_id = Some(object_id);
             change.event_created = Some(event_created);

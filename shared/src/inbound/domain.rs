@@ -234,6 +234,9 @@ pub struct SyncJob {
     pub webhook_config: WebhookConfig,
     #[serde(default)]
     pub signing_secret: Option<SigningSecret>,
+    /// Where applied records go (DESIGN §8); `records` for jobs stored before destinations.
+    #[serde(default)]
+    pub destination: super::destination::Destination,
     /// Bumped by every change; updates are conditional on it (no lost PATCHes).
     pub version: i64,
     pub created_at: String,
@@ -292,6 +295,7 @@ impl SyncJob {
                 "batchWaitSeconds": self.webhook_config.batch_wait_seconds,
             },
             "webhookUrl": format!("{}{}", base_url.trim_end_matches('/'), self.webhook_path()),
+            "destination": self.destination.view(),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         })

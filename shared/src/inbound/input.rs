@@ -107,6 +107,9 @@ pub struct CreateBody {
     /// `schedule`, `apiKey`, `backfillFrom` (scheduled) or `backfill` (webhook), DESIGN §8.
     #[serde(flatten)]
     pub backfill: super::backfill::BackfillInput,
+    /// Checked by `destination::parse` (it needs the config).
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// A new job of `ws`, validated; not yet stored. A generic job without a secret of its own
@@ -143,6 +146,7 @@ pub fn new_job(
         enabled: body.enabled.unwrap_or(true),
         webhook_config: config,
         signing_secret,
+        destination: Default::default(),
         version: 1,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -170,6 +174,9 @@ pub struct PatchBody {
     /// The backfill fields (see [`CreateBody::backfill`]).
     #[serde(flatten)]
     pub backfill: super::backfill::BackfillInput,
+    /// Replaces the destination; fields it leaves out keep their value while its type stays.
+    #[serde(default)]
+    pub destination: Option<serde_json::Value>,
 }
 
 /// The patched job (version bumped), validated; not yet stored.

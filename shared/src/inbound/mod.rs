@@ -22,6 +22,7 @@
 
 pub mod apply;
 pub mod backfill;
+pub mod destination;
 pub mod domain;
 pub mod input;
 pub mod mapping;

@@ -170,3 +170,28 @@ pub trait BackfillStore: Send + Sync {
         limit: u32,
     ) -> AppResult<Vec<super::backfill::BackfillPlan>>;
 }
+
+/// A sync job's DynamoDB destination tables (adapter `shared-aws/src/inbound/destinations.rs`,
+/// fake `shared-testkit/src/destinations.rs`).
+#[async_trait]
+pub trait DestinationTableStore: Send + Sync {
+    /// In ONE transaction: the job's ordering ledger (the record's metadata in the built-in
+    /// store, written only if it supersedes what is there — [`Record::supersedes`]) and the
+    /// destination item (a put of the fields with `_sync_metadata`, or a delete). `Unchanged`
+    /// when the ledger keeps an equal or newer state (or a tombstone); `Refused(why)` when the
+    /// table refuses (missing, access denied, another key schema, too large): nothing written.
+    async fn apply_to_table(
+        &self,
+        ws: &str,
+        job_id: &str,
+        target: &super::destination::TableTarget,
+        record: &Record,
+    ) -> AppResult<super::destination::TableWrite>;
+    /// The destination item of (type, id) as JSON; None when absent.
+    async fn get_table_item(
+        &self,
+        target: &super::destination::TableTarget,
+        object_type: &str,
+        object_id: &str,
+    ) -> AppResult<Option<serde_json::Value>>;
+}

@@ -72,33 +72,68 @@ pub async fn create_job(
     ws: &str,
     body: CreateBody,
 ) -> AppResult<(SyncJob, Option<WebhookSecret>)> {
+    let (job, generated, _) = create_job_with_destination(app, ws, body).await?;
+    Ok((job, generated))
+}
+
+/// [`create_job`] that also returns a webhook destination's generated secret (shown once).
+pub async fn create_job_with_destination(
+    app: &App,
+    ws: &str,
+    mut body: CreateBody,
+) -> AppResult<(SyncJob, Option<WebhookSecret>, Option<WebhookSecret>)> {
+    let destination = body.destination.take();
     let now = crate::time::now();
     let backfill = body.backfill.clone();
-    let (job, generated) = new_job(ws, body, &crate::time::format(now))?;
-    // The plan first: a plan whose job was never stored is dropped by the scheduler, while a
-    // job stored without its plan would silently never run.
+    let (mut job, generated) = new_job(ws, body, &crate::time::format(now))?;
+    let mut destination_secret = None;
+    if let Some(input) = destination.filter(|v| !v.is_null()) {
+        let (d, secret) = super::destination::parse(app, &input, None)?;
+        job.destination = d;
+        destination_secret = secret;
+    }
+    // The backfill plan first: a plan whose job was never stored is dropped by the scheduler,
+    // while a job stored without its plan would silently never run.
     let plan = super::backfill::plan_for_new_job(&job, &backfill, now)?;
     if let Some(plan) = &plan {
         app.backfills.put_backfill(plan).await?;
     }
     app.sync_jobs.create_sync_job(&job).await?;
-    tracing::info!(job_id = %job.id, source = job.source.as_str(), "sync job created");
-    Ok((job, generated))
+    tracing::info!(job_id = %job.id, source = job.source.as_str(), destination = job.destination.kind(), "sync job created");
+    Ok((job, generated, destination_secret))
 }
 
 /// Applies a PATCH: read-modify-write conditional on the version; a concurrent change is
 /// retried.
 pub async fn patch_job(app: &App, ws: &str, job_id: &str, body: &PatchBody) -> AppResult<SyncJob> {
+    Ok(patch_job_with_destination(app, ws, job_id, body).await?.0)
+}
+
+/// [`patch_job`] that also returns the generated secret of a destination that became a
+/// webhook with this PATCH (shown once, in its answer).
+pub async fn patch_job_with_destination(
+    app: &App,
+    ws: &str,
+    job_id: &str,
+    body: &PatchBody,
+) -> AppResult<(SyncJob, Option<WebhookSecret>)> {
     let now = crate::time::now_string();
     let job = crate::retry::on_conflict(&app.config, || async {
         let job = load_job(app, ws, job_id).await?;
         super::backfill::check_patch(&job, &body.backfill)?;
-        let job = patched(job, body, &now)?;
+        let current = job.destination.clone();
+        let mut job = patched(job, body, &now)?;
+        let mut secret = None;
+        if let Some(input) = body.destination.as_ref().filter(|v| !v.is_null()) {
+            let (d, s) = super::destination::parse(app, input, Some(&current))?;
+            job.destination = d;
+            secret = s;
+        }
         app.sync_jobs.update_sync_job(&job).await?;
-        Ok(job)
+        Ok((job, secret))
     })
     .await?;
-    super::backfill::apply_patch(app, &job, &body.backfill).await?;
+    super::backfill::apply_patch(app, &job.0, &body.backfill).await?;
     Ok(job)
 }
 

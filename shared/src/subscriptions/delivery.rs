@@ -45,6 +45,12 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         );
         return Ok(());
     }
+    if crate::inbound::destination::is_destination_delivery(&delivery) {
+        // A sync job's webhook destination (re-driven by the sweeper as a plain delivery).
+        let job_id = delivery.subscription_id.clone();
+        return crate::inbound::destination::deliver::run_at(app, ws, &job_id, delivery_id, now)
+            .await;
+    }
     if let Some(due) = delivery
         .next_attempt_at
         .as_deref()

@@ -59,6 +59,7 @@ fn job(id: &str, version: i64) -> SyncJob {
         enabled: true,
         webhook_config: WebhookConfig::default(),
         signing_secret: Some(SigningSecret::new("whsec_x")),
+        destination: Default::default(),
         version,
         created_at: "2024-01-01T00:00:00.000Z".into(),
         updated_at: "2024-01-01T00:00:00.000Z".into(),

@@ -4,6 +4,7 @@ mod alerts;
 mod backfill;
 mod bookings;
 mod calendar;
+mod destinations;
 mod inbound;
 mod integrations;
 mod leases;

@@ -8,6 +8,7 @@ mod booking_events;
 mod booking_flow;
 mod calendar_sync;
 mod counter_sync;
+mod destinations;
 mod export_job;
 mod faults;
 mod inbound_pipeline;

@@ -6,6 +6,7 @@ mod bookings;
 mod calendar;
 mod cancellations;
 mod console;
+mod destinations;
 mod inbound_receiver;
 mod inbound_worker;
 mod path_ids;

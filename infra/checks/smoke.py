@@ -331,6 +331,14 @@ def main() -> int:
     job = r.json["syncJob"] if r.status == 201 else {"id": "job_missing", "webhookSecret": "whsec_AAAA", "webhookUrl": ""}
     check("webhookUrl is absolute", job.get("webhookUrl", "").startswith("http") and job["webhookUrl"].endswith(f"/api/webhooks/{ws}/{job['id']}"), job.get("webhookUrl"))
     expect("type scheduled → 400", http("POST", base, key, {"name": "s", "type": "scheduled", "source": "stripe"}), 400)
+    # scheduled job (DESIGN §8): the route is walked; with no reachable provider the run ends `failed`
+    r = expect("POST …/sync-jobs (scheduled)", http("POST", base, key, {"name": "pull", "type": "scheduled", "source": "stripe", "schedule": "rate(1 hour)", "apiKey": "sk_test_smoke_never_shown"}), 201, "syncJob")
+    sched = r.json["syncJob"] if r.status == 201 else {"id": "job_missing"}
+    check("scheduled job shows hasApiKey, never the key", sched.get("hasApiKey") is True and "sk_test_smoke_never_shown" not in json.dumps(r.json), r.json)
+    expect("schedule below 5 minutes → 400", http("POST", base, key, {"name": "s", "type": "scheduled", "source": "stripe", "schedule": "rate(1 minute)", "apiKey": "k"}), 400)
+    r = expect("POST …/sync-jobs/{jobId}/backfill", http("POST", f"{base}/{sched['id']}/backfill", key), 202, "execution")
+    run_id = (r.json or {}).get("execution", {}).get("id") if isinstance(r.json, dict) else None
+    eventually("the backfill run is listed as kind backfill", lambda: any(x.get("id") == run_id and x.get("kind") == "backfill" for x in (http("GET", f"{base}/{sched['id']}/webhook/executions", key).json or {}).get("executions", [])))
     paged("GET …/sync-jobs", http("GET", base, key), "syncJobs")
     expect("GET …/sync-jobs/{jobId}", http("GET", f"{base}/{job['id']}", key), 200, "syncJob")
     expect("PATCH …/sync-jobs/{jobId}", http("PATCH", f"{base}/{job['id']}", key, {"name": "generic v2"}), 200, "syncJob")

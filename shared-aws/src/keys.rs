@@ -241,6 +241,27 @@ pub fn sync_execution(ws: &str, job: &str, execution: &str) -> Key {
     )
 }
 
+/// A job's backfill plan (schedule, apiKey, cursor, next run), in the job's partition.
+pub fn backfill_plan(ws: &str, job: &str) -> Key {
+    Key::new(sync_job_pk(ws, job), "BACKFILL")
+}
+/// GSI2 partition of the plans that have a next run (sparse: a plan without one is not in
+/// it); gsi2sk = [`backfill_due_position`], so the earliest due come first.
+pub const BACKFILL_DUE_INDEX_PK: &str = "BACKFILL#DUE";
+/// `{next run, unix seconds, 12 digits}#{ws}#{job}`.
+pub fn backfill_due_position(next_run_at: i64, ws: &str, job: &str) -> String {
+    format!("{:012}#{ws}#{job}", next_run_at.max(0))
+}
+/// The bound of due positions at `now`: every position of a run due at or before `now` sorts
+/// below it.
+pub fn backfill_due_until(now: i64) -> String {
+    format!("{:012}$", now.max(0))
+}
+/// One backfill run per job at a time.
+pub fn backfill_lease(ws: &str, job: &str) -> Key {
+    Key::new(sync_job_pk(ws, job), "LEASE#backfill")
+}
+
 // --- users and exports (seed 001) -----------------------------------------------------------
 // Positions in the user indexes are `{timestamp}#{userId}` (fixed-width RFC 3339 first), so a
 // created/updated range is a key condition, not a filter. Index items (tag, consent, opt-in)
@@ -361,6 +382,7 @@ pub fn lease(lease: &Lease) -> Key {
         Lease::SyncMappingRedrive { workspace, event } => {
             sync_mapping_redrive_lease(workspace, event)
         }
+        Lease::Backfill { workspace, job } => backfill_lease(workspace, job),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The delivery-queue consumer: HubSpot counter syncs, event fan-out, outbound webhook
-//! deliveries, GHL syncs, operational alerts and the purge of deleted sync jobs. Messages carry ids only; state lives in DynamoDB.
+//! deliveries, GHL syncs, operational alerts, the purge of deleted sync jobs and sync-job backfill runs. Messages carry ids only; state lives in DynamoDB.
 
 use std::time::Duration;
 
@@ -98,6 +98,21 @@ impl RecordHandler for Deliver {
                 )
                 .await
             }
+            QueueMessage::Backfill {
+                workspace_id,
+                job_id,
+                execution_id,
+                leased,
+            } => {
+                shared::inbound::backfill::run(
+                    &self.app,
+                    workspace_id,
+                    job_id,
+                    execution_id,
+                    *leased,
+                )
+                .await
+            }
         }
     }
 
@@ -124,6 +139,7 @@ impl RecordHandler for Deliver {
                 )
                 .await;
             }
+            shared::inbound::backfill::fail_after_last_receive(&self.app, &envelope.message).await;
         }
     }
 }

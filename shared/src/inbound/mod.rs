@@ -14,15 +14,20 @@
 //! - `service`: the job use cases of the API (create, patch, delete, secret, loads, lists,
 //!   stats, test event); `requeue`: retry one, retry failed, replay a window;
 //! - `purge`: deleting a job removes its records, events and executions in the background;
+//! - `backfill`: scheduled jobs and a webhook job's `backfill`: the plan (schedule, apiKey,
+//!   cursor), runs now or when due, each provider event stored like a received one;
+//!   `providers`: reading Stripe's and Close's event logs;
 //! - `ports`: the store traits; adapter `shared-aws/src/inbound/`, fake
 //!   `shared-testkit/src/inbound.rs`.
 
 pub mod apply;
+pub mod backfill;
 pub mod destination;
 pub mod domain;
 pub mod input;
 pub mod mapping;
 pub mod ports;
+pub mod providers;
 pub mod purge;
 pub mod receive;
 pub mod requeue;

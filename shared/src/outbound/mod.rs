@@ -224,6 +224,73 @@ impl OutboundClient {
     }
 }
 
+/// A GET's answer: its status and the whole body (bounded by the caller's `max_body`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl OutboundClient {
+    /// GETs `url` with `headers` within `timeout` for the whole exchange (body included),
+    /// refusing a body larger than `max_body` bytes. Same address rules, no redirects. The
+    /// error is a short message without header values (they may hold credentials).
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<Fetched, String> {
+        let target = match validate_target_url(url, self.allow_private_targets) {
+            Ok(target) => target,
+            Err(err @ TargetError::Address(_)) => {
+                return Err(format!("destination address not allowed: {err}"))
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        let mut request = self.http.get(target).timeout(timeout);
+        for (name, value) in headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            let header_value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {header_name}"))?;
+            request = request.header(header_name, header_value);
+        }
+        let exchange = async {
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| describe_error(&e, timeout))?;
+            let status = response.status().as_u16();
+            if let Some(len) = response.content_length() {
+                if len > max_body as u64 {
+                    return Err(format!("response larger than {max_body} bytes"));
+                }
+            }
+            let mut buf = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| describe_error(&e, timeout))?
+            {
+                if buf.len() + chunk.len() > max_body {
+                    return Err(format!("response larger than {max_body} bytes"));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Fetched {
+                status,
+                body: Bytes::from(buf),
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => Err(timed_out(timeout)),
+            Ok(result) => result,
+        }
+    }
+}
+
 /// Reads up to [`MAX_RESPONSE_BODY_BYTES`] and stops; the rest is never read. A body that is
 /// slow or breaks off keeps what arrived: the status already decided the outcome.
 async fn read_capped(mut response: reqwest::Response, budget: Duration) -> String {
@@ -397,6 +464,14 @@ mod tests {
                 }),
             )
             .route("/get-only", get(|| async { "get" }))
+            .route("/get-big", get(|| async { "a".repeat(4096) }))
+            .route(
+                "/get-slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            )
             .layer(axum::middleware::from_fn(
                 move |req: axum::extract::Request, next: axum::middleware::Next| {
                     let hits = hits.clone();
@@ -541,6 +616,55 @@ mod tests {
             (300..2000).contains(&attempt.duration_ms),
             "{}",
             attempt.duration_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn get_reads_the_whole_body_within_its_bound() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let got = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 8192)
+            .await
+            .unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(
+            got.body.len(),
+            4096,
+            "more than the POST's 1 KiB: the whole body"
+        );
+        let err = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "response larger than 1000 bytes");
+    }
+
+    #[tokio::test]
+    async fn get_times_out_and_refuses_what_post_refuses() {
+        let base = target().await;
+        let err = OutboundClient::new(true)
+            .get(
+                &format!("{base}/get-slow"),
+                &no_headers(),
+                Duration::from_millis(300),
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, "timed out after 300 ms");
+        let err = OutboundClient::new(false)
+            .get(
+                "http://169.254.169.254/latest",
+                &no_headers(),
+                TIMEOUT,
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("not allowed") || err.contains("https"),
+            "{err}"
         );
     }
 

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod aws_calls;
+mod backfill;
 mod bad_input;
 mod booking_events;
 mod booking_flow;

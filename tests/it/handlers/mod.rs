@@ -1,6 +1,7 @@
 //! Each function's router or message handler in-process, over the in-memory fakes.
 
 mod alerts;
+mod backfill;
 mod bookings;
 mod calendar;
 mod cancellations;

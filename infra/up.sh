@@ -134,6 +134,8 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export API_URL="http://127.0.0.1:$API_PORT" WATCH_PORT API_PORT
 export PUBLIC_BASE_URL="$API_URL" ALLOW_PRIVATE_TARGETS=true RUST_LOG="${RUST_LOG:-info}"
+# Backfills read the providers' event logs here: pass a local fake through (DESIGN §8).
+export STRIPE_API_BASE="${STRIPE_API_BASE:-https://api.stripe.com}" CLOSE_API_BASE="${CLOSE_API_BASE:-https://api.close.com}"
 # The single-threaded moto queues every table call: under a load script a call can wait
 # seconds for its turn, which a real table never makes it do. Production: 3 s / 10 s.
 export AWS_ATTEMPT_TIMEOUT_MS="${AWS_ATTEMPT_TIMEOUT_MS:-8000}" AWS_OPERATION_TIMEOUT_MS="${AWS_OPERATION_TIMEOUT_MS:-20000}"

@@ -230,6 +230,8 @@ def main() -> int:
     exam = "40577087837"
     r = expect("PUT /api/mock-exams/{id}", http("PUT", f"/api/mock-exams/{exam}", key, {"name": "Smoke mock", "capacity": 2}), 200, "mockExam")
     expect("GET /api/mock-exams/{id}", http("GET", f"/api/mock-exams/{exam}", key), 200, "mockExam")
+    r = http("GET", "/api/integrations", key)
+    check("hubspot syncProperties defaults to false", r.status == 200 and r.json["integrations"]["hubspot"].get("syncProperties") is False, repr(r))
     r = expect("integrations/hubspot/test", http("POST", "/api/integrations/hubspot/test", key, {"mockExamId": exam}), 200, "attempt")
     check("test send reached HubSpot with 202", r.status == 200 and r.json["attempt"].get("statusCode") == 202, repr(r))
 
@@ -271,6 +273,12 @@ def main() -> int:
     r = expect("POST /api/admin/webhooks", http("POST", "/api/admin/webhooks", key, {"name": "crm", "url": f"{target}/hook", "events": ["booking.*", "user.created"], "retryAttempts": 1, "retryDelay": 1}), 201, "webhook")
     hook = r.json["webhook"] if r.status == 201 else {"id": "wh_missing", "secret": "whsec_AAAA"}
     expect("bad event pattern → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["bookng.created"]}), 400)
+    # headers (masked on read, reserved names refused) and rateLimitPerSecond (DESIGN §8)
+    r = expect("POST /api/admin/webhooks with headers + rateLimitPerSecond", http("POST", "/api/admin/webhooks", key, {"name": "paced", "url": f"{target}/paced", "events": ["mock_exam.updated"], "rateLimitPerSecond": 5, "headers": {"X-Api-Key": "smoke-secret-1234"}}), 201, "webhook")
+    paced = (r.json or {}).get("webhook", {})
+    check("header values are masked", paced.get("headers") == {"X-Api-Key": "***1234"}, repr(paced.get("headers")))
+    expect("reserved header name → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["*"], "headers": {"Webhook-Id": "x"}}), 400)
+    expect("rateLimitPerSecond 0 → 400", http("POST", "/api/admin/webhooks", key, {"name": "x", "url": f"{target}/hook", "events": ["*"], "rateLimitPerSecond": 0}), 400)
     paged("GET /api/admin/webhooks", http("GET", "/api/admin/webhooks?limit=1", key), "webhooks")
     expect("GET /api/admin/webhooks/{id}", http("GET", f"/api/admin/webhooks/{hook['id']}", key), 200, "webhook")
     expect("PATCH /api/admin/webhooks/{id}", http("PATCH", f"/api/admin/webhooks/{hook['id']}", key, {"description": "smoke"}), 200, "webhook")
@@ -323,6 +331,14 @@ def main() -> int:
     job = r.json["syncJob"] if r.status == 201 else {"id": "job_missing", "webhookSecret": "whsec_AAAA", "webhookUrl": ""}
     check("webhookUrl is absolute", job.get("webhookUrl", "").startswith("http") and job["webhookUrl"].endswith(f"/api/webhooks/{ws}/{job['id']}"), job.get("webhookUrl"))
     expect("type scheduled → 400", http("POST", base, key, {"name": "s", "type": "scheduled", "source": "stripe"}), 400)
+    # scheduled job (DESIGN §8): the route is walked; with no reachable provider the run ends `failed`
+    r = expect("POST …/sync-jobs (scheduled)", http("POST", base, key, {"name": "pull", "type": "scheduled", "source": "stripe", "schedule": "rate(1 hour)", "apiKey": "sk_test_smoke_never_shown"}), 201, "syncJob")
+    sched = r.json["syncJob"] if r.status == 201 else {"id": "job_missing"}
+    check("scheduled job shows hasApiKey, never the key", sched.get("hasApiKey") is True and "sk_test_smoke_never_shown" not in json.dumps(r.json), r.json)
+    expect("schedule below 5 minutes → 400", http("POST", base, key, {"name": "s", "type": "scheduled", "source": "stripe", "schedule": "rate(1 minute)", "apiKey": "k"}), 400)
+    r = expect("POST …/sync-jobs/{jobId}/backfill", http("POST", f"{base}/{sched['id']}/backfill", key), 202, "execution")
+    run_id = (r.json or {}).get("execution", {}).get("id") if isinstance(r.json, dict) else None
+    eventually("the backfill run is listed as kind backfill", lambda: any(x.get("id") == run_id and x.get("kind") == "backfill" for x in (http("GET", f"{base}/{sched['id']}/webhook/executions", key).json or {}).get("executions", [])))
     paged("GET …/sync-jobs", http("GET", base, key), "syncJobs")
     expect("GET …/sync-jobs/{jobId}", http("GET", f"{base}/{job['id']}", key), 200, "syncJob")
     expect("PATCH …/sync-jobs/{jobId}", http("PATCH", f"{base}/{job['id']}", key, {"name": "generic v2"}), 200, "syncJob")

@@ -101,6 +101,72 @@ impl BookingStore for DynamoStore {
         decode(out.attributes.unwrap_or_default())
     }
 
+    async fn update_exam(
+        &self,
+        ws: &str,
+        before: &MockExam,
+        input: &ExamInput,
+        bump_version: bool,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<()> {
+        let key = keys::mock_exam(ws, &before.id);
+        let date = |d: &Option<String>| d.as_ref().map(s).unwrap_or(AttributeValue::Null(true));
+        let expression = if bump_version {
+            "SET #name = :name, #c = :cap, examDate = :date, updatedAt = :now, #v = #v + :one"
+        } else {
+            "SET #name = :name, #c = :cap, examDate = :date, updatedAt = :now"
+        };
+        // The old date is either a string or absent/NULL (an exam saved without one).
+        let date_condition = if before.exam_date.is_some() {
+            "examDate = :old_date"
+        } else {
+            "(attribute_not_exists(examDate) OR attribute_type(examDate, :null_type))"
+        };
+        let condition = format!("#name = :old_name AND #c = :old_cap AND {date_condition}");
+        let mut values = vec![
+            (":name", s(&input.name)),
+            (":cap", n(input.capacity)),
+            (":date", date(&input.exam_date)),
+            (":now", s(now)),
+            (":old_name", s(&before.name)),
+            (":old_cap", n(before.capacity)),
+        ];
+        match &before.exam_date {
+            Some(d) => values.push((":old_date", s(d))),
+            None => values.push((":null_type", s("NULL"))),
+        }
+        if bump_version {
+            values.push((":one", n(1)));
+        }
+        let names: &[(&str, &str)] = if bump_version {
+            &[("#name", "name"), ("#c", "capacity"), ("#v", "version")]
+        } else {
+            &[("#name", "name"), ("#c", "capacity")]
+        };
+        let items = Tx::new()
+            .with(
+                "exam",
+                update(
+                    &self.table,
+                    UpdateSpec {
+                        key: &key,
+                        expression,
+                        condition: Some(&condition),
+                        names,
+                        values,
+                        return_old_on_failure: false,
+                    },
+                )?,
+            )
+            .with("outbox", outbox_put(&self.table, outbox)?);
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(r) if r.failed("exam") => Err(AppError::TransactionConflict),
+            Err(r) => Err(r.unexpected("update exam")),
+        }
+    }
+
     async fn get_exam(&self, ws: &str, exam_id: &str) -> AppResult<Option<MockExam>> {
         self.get_as(&keys::mock_exam(ws, exam_id)).await
     }

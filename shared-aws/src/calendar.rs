@@ -332,7 +332,9 @@ impl CalendarStore for DynamoStore {
         u: &StatusUpdate,
     ) -> AppResult<bool> {
         let (index_set, index_remove, index_values) = index_update(ws, id, u.status);
-        let mut set = format!("syncStatus = :st, syncError = :err, updatedAt = :now, {index_set}");
+        let mut set = format!(
+            "syncStatus = :st, syncError = :err, updatedAt = :now, retryAt = :retry, {index_set}"
+        );
         if u.attempts.is_some() {
             set.push_str(", attempts = :attempts");
         }
@@ -348,6 +350,7 @@ impl CalendarStore for DynamoStore {
             .condition_expression("leaseOwner = :owner AND version = :v")
             .expression_attribute_values(":st", s(u.status.as_str()))
             .expression_attribute_values(":err", opt_s(u.sync_error.as_deref()))
+            .expression_attribute_values(":retry", opt_s(u.retry_at.as_deref()))
             .expression_attribute_values(":now", s(&u.now))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":v", num(expected_version));

@@ -42,7 +42,7 @@ impl IntegrationStore for DynamoStore {
             .update_expression(format!(
                 "SET #type = :kind, webhookUrl = :url, enabled = :enabled, retryAttempts = :ra, \
                  retryDelay = :rd, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), \
-                 secret = if_not_exists(secret, :secret){alert_set}"
+                 secret = if_not_exists(secret, :secret), syncProperties = :sp{alert_set}"
             ))
             .expression_attribute_names("#type", "type")
             .expression_attribute_values(":kind", s(kind.as_str()))
@@ -50,6 +50,7 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":enabled", AttributeValue::Bool(input.enabled))
             .expression_attribute_values(":ra", n(i64::from(input.retry_attempts)))
             .expression_attribute_values(":rd", n(i64::from(input.retry_delay)))
+            .expression_attribute_values(":sp", AttributeValue::Bool(input.sync_properties))
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":secret", s(new_secret.expose()));
         if let Some(value) = alert_value {

@@ -144,6 +144,11 @@ pub fn subscriptions_partition(ws: &str) -> String {
     format!("WS#{ws}")
 }
 pub const SUBSCRIPTION_SK_PREFIX: &str = "WEBHOOK#";
+/// A rate-limited subscription's pacing slot (`nextSlotUs`); its sort key is outside
+/// [`SUBSCRIPTION_SK_PREFIX`], so subscription listings never see it.
+pub fn subscription_pacing(ws: &str, id: &str) -> Key {
+    Key::new(format!("WS#{ws}"), &format!("PACE#WEBHOOK#{id}"))
+}
 
 /// A delivery (payload, state, attempt log); SQS messages carry only (workspace, delivery id).
 pub fn delivery(ws: &str, id: &str) -> Key {
@@ -234,6 +239,27 @@ pub fn sync_execution(ws: &str, job: &str, execution: &str) -> Key {
         sync_executions_partition(ws, job),
         &format!("EXEC#{execution}"),
     )
+}
+
+/// A job's backfill plan (schedule, apiKey, cursor, next run), in the job's partition.
+pub fn backfill_plan(ws: &str, job: &str) -> Key {
+    Key::new(sync_job_pk(ws, job), "BACKFILL")
+}
+/// GSI2 partition of the plans that have a next run (sparse: a plan without one is not in
+/// it); gsi2sk = [`backfill_due_position`], so the earliest due come first.
+pub const BACKFILL_DUE_INDEX_PK: &str = "BACKFILL#DUE";
+/// `{next run, unix seconds, 12 digits}#{ws}#{job}`.
+pub fn backfill_due_position(next_run_at: i64, ws: &str, job: &str) -> String {
+    format!("{:012}#{ws}#{job}", next_run_at.max(0))
+}
+/// The bound of due positions at `now`: every position of a run due at or before `now` sorts
+/// below it.
+pub fn backfill_due_until(now: i64) -> String {
+    format!("{:012}$", now.max(0))
+}
+/// One backfill run per job at a time.
+pub fn backfill_lease(ws: &str, job: &str) -> Key {
+    Key::new(sync_job_pk(ws, job), "LEASE#backfill")
 }
 
 // --- users and exports (seed 001) -----------------------------------------------------------
@@ -356,6 +382,7 @@ pub fn lease(lease: &Lease) -> Key {
         Lease::SyncMappingRedrive { workspace, event } => {
             sync_mapping_redrive_lease(workspace, event)
         }
+        Lease::Backfill { workspace, job } => backfill_lease(workspace, job),
     }
 }
 

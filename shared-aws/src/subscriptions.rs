@@ -12,10 +12,11 @@ use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 use crate::keys;
 use crate::table::{
     checked_cursor, conditional, decode, encode, is_conditional_failure, key_attrs, n, now_secs,
-    null, opt_s, page_of, s, DynamoStore, IndexQuery, Item,
+    null, num_attr, opt_s, page_of, s, DynamoStore, IndexQuery, Item,
 };
 use shared::error::{AppError, AppResult};
 use shared::paging::Page;
+use shared::patch::Patch;
 use shared::signing::WebhookSecret;
 use shared::subscriptions::{
     AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryStatus, DeliveryStore,
@@ -166,6 +167,30 @@ impl SubscriptionStore for DynamoStore {
             sets.push("maxConsecutiveFailures = :mcf");
             values.push((":mcf", n(i64::from(v))));
         }
+        let mut removes: Vec<&str> = Vec::new();
+        match patch.rate_limit_per_second {
+            Patch::Value(v) => {
+                sets.push("rateLimitPerSecond = :rl");
+                values.push((":rl", n(i64::from(v))));
+            }
+            Patch::Null => removes.push("rateLimitPerSecond"),
+            Patch::Absent => {}
+        }
+        match &patch.headers {
+            Patch::Value(v) => {
+                sets.push("#hdr = :headers");
+                names.push(("#hdr", "headers"));
+                values.push((
+                    ":headers",
+                    AttributeValue::M(v.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+                ));
+            }
+            Patch::Null => {
+                removes.push("#hdr");
+                names.push(("#hdr", "headers"));
+            }
+            Patch::Absent => {}
+        }
         match patch.active {
             Some(true) => {
                 sets.push("active = :true");
@@ -181,7 +206,10 @@ impl SubscriptionStore for DynamoStore {
             }
             None => {}
         }
-        let expression = format!("SET {}", sets.join(", "));
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
         let mut req = self
             .client()
             .update_item()
@@ -346,7 +374,63 @@ impl SubscriptionStore for DynamoStore {
             .await;
         conditional(res, "dynamodb disable subscription")
     }
+
+    async fn record_throttled_outcome(&self, ws: &str, id: &str, now: &str) -> AppResult<()> {
+        let res = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_attrs(&keys::subscription(ws, id))))
+            .update_expression(
+                "ADD failedCount :one SET lastDeliveryStatus = :st, lastDeliveryAt = :now",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":st", s(DeliveryStatus::Failed.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        conditional(res, "dynamodb record throttled outcome").map(|_| ())
+    }
+
+    async fn pacing_slot(&self, ws: &str, id: &str) -> AppResult<Option<i64>> {
+        Ok(self
+            .get(&keys::subscription_pacing(ws, id))
+            .await?
+            .and_then(|item| num_attr(&item, PACING_SLOT)))
+    }
+
+    async fn advance_pacing_slot(
+        &self,
+        ws: &str,
+        id: &str,
+        expected: Option<i64>,
+        next: i64,
+    ) -> AppResult<bool> {
+        // Gone a day after its last slot: an idle subscription leaves nothing behind.
+        let expires_at = next / 1_000_000 + 24 * 3600;
+        let req = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_attrs(&keys::subscription_pacing(ws, id))))
+            .update_expression("SET #slot = :next, #ttl = :ttl")
+            .expression_attribute_names("#slot", PACING_SLOT)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":ttl", n(expires_at));
+        let req = match expected {
+            Some(current) => req
+                .condition_expression("#slot = :current")
+                .expression_attribute_values(":current", n(current)),
+            None => req.condition_expression("attribute_not_exists(#slot)"),
+        };
+        conditional(req.send().await, "dynamodb advance pacing slot")
+    }
 }
+
+/// The pacing item's attribute: unix µs before which no call may start.
+const PACING_SLOT: &str = "nextSlotUs";
 
 const DELIVERY_NAMES: &[(&str, &str)] = &[("#s", "status"), ("#e", "error")];
 

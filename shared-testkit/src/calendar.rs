@@ -239,6 +239,7 @@ impl CalendarStore for MemoryStore {
             if let Some(t) = &update.last_sync_attempt {
                 m.last_sync_attempt = Some(t.clone());
             }
+            m.retry_at = update.retry_at.clone();
             m.updated_at = update.now.clone();
             true
         }))

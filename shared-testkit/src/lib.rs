@@ -4,6 +4,7 @@
 //! test data (`fixtures`).
 
 pub mod alerts;
+pub mod backfill;
 pub mod calendar;
 pub mod calls;
 pub mod contract;

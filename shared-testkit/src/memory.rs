@@ -343,6 +343,36 @@ impl BookingStore for MemoryStore {
         Ok(exam.clone())
     }
 
+    async fn update_exam(
+        &self,
+        ws: &str,
+        before: &MockExam,
+        input: &ExamInput,
+        bump_version: bool,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<()> {
+        self.conflict()?;
+        let mut st = self.lock();
+        let Some(exam) = st.exams.get_mut(&key(ws, &before.id)) else {
+            return Err(AppError::TransactionConflict);
+        };
+        if (&exam.name, exam.capacity, &exam.exam_date)
+            != (&before.name, before.capacity, &before.exam_date)
+        {
+            return Err(AppError::TransactionConflict);
+        }
+        exam.name = input.name.clone();
+        exam.capacity = input.capacity;
+        exam.exam_date = input.exam_date.clone();
+        exam.updated_at = now.to_owned();
+        if bump_version {
+            exam.version += 1;
+        }
+        st.outbox.insert(outbox.id.clone(), outbox.clone());
+        Ok(())
+    }
+
     async fn get_exam(&self, ws: &str, exam_id: &str) -> AppResult<Option<MockExam>> {
         Ok(self.lock().exams.get(&key(ws, exam_id)).cloned())
     }
@@ -604,10 +634,12 @@ impl IntegrationStore for MemoryStore {
                 last_error: None,
                 last_error_at: None,
                 alert: None,
+                sync_properties: false,
                 created_at: now.to_owned(),
                 updated_at: now.to_owned(),
             });
         entry.webhook_url = input.webhook_url.clone();
+        entry.sync_properties = input.sync_properties;
         if input.alert.is_some() {
             entry.alert = input.alert.clone();
         }

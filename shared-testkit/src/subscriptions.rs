@@ -21,6 +21,7 @@ type WsKey = (String, String);
 struct WebhookState {
     subscriptions: BTreeMap<WsKey, Subscription>,
     deliveries: BTreeMap<WsKey, Delivery>,
+    pacing: BTreeMap<WsKey, i64>,
 }
 
 fn key(ws: &str, id: &str) -> WsKey {
@@ -195,6 +196,12 @@ impl SubscriptionStore for MemoryStore {
             if let Some(v) = patch.max_consecutive_failures {
                 sub.max_consecutive_failures = v;
             }
+            if let Some(v) = patch.rate_limit_per_second.into_change() {
+                sub.rate_limit_per_second = v;
+            }
+            if let Some(v) = patch.headers.clone().into_change() {
+                sub.headers = v.unwrap_or_default();
+            }
             match patch.active {
                 Some(true) => {
                     sub.active = true;
@@ -285,6 +292,38 @@ impl SubscriptionStore for MemoryStore {
                 _ => false,
             }),
         )
+    }
+
+    async fn record_throttled_outcome(&self, ws: &str, id: &str, now: &str) -> AppResult<()> {
+        self.with_ext::<WebhookState, _>(|st| {
+            if let Some(sub) = st.subscriptions.get_mut(&key(ws, id)) {
+                sub.failed_count += 1;
+                sub.last_delivery_status = Some(DeliveryStatus::Failed);
+                sub.last_delivery_at = Some(now.to_owned());
+            }
+        });
+        Ok(())
+    }
+
+    async fn pacing_slot(&self, ws: &str, id: &str) -> AppResult<Option<i64>> {
+        Ok(self.with_ext::<WebhookState, _>(|st| st.pacing.get(&key(ws, id)).copied()))
+    }
+
+    async fn advance_pacing_slot(
+        &self,
+        ws: &str,
+        id: &str,
+        expected: Option<i64>,
+        next: i64,
+    ) -> AppResult<bool> {
+        Ok(self.with_ext::<WebhookState, _>(|st| {
+            let k = key(ws, id);
+            if st.pacing.get(&k).copied() != expected {
+                return false;
+            }
+            st.pacing.insert(k, next);
+            true
+        }))
     }
 }
 

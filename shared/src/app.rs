@@ -9,6 +9,7 @@ use crate::alerts::AlertStore;
 use crate::bookings::ports::BookingStore;
 use crate::calendar::CalendarStore;
 use crate::config::Config;
+use crate::inbound::ports::BackfillStore;
 use crate::inbound::ports::DestinationTableStore;
 use crate::inbound::ports::{InboundEventStore, RecordStore, SyncExecutionStore, SyncJobStore};
 use crate::integrations::ports::IntegrationStore;
@@ -37,6 +38,7 @@ pub struct AppInner {
     pub users: Arc<dyn UserStore>,
     pub exports: Arc<dyn ExportStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub backfills: Arc<dyn BackfillStore>,
     /// Sync-job DynamoDB destination tables (DESIGN §8).
     pub destination_tables: Arc<dyn DestinationTableStore>,
     /// Export files (S3); `NoBlobStore` unless set with `with_blobs` (production: `Clients::s3`).
@@ -73,6 +75,7 @@ pub trait Stores:
     + RecordStore
     + SyncExecutionStore
     + AlertStore
+    + BackfillStore
     + DestinationTableStore
     + 'static
 {
@@ -93,6 +96,7 @@ impl<T> Stores for T where
         + RecordStore
         + SyncExecutionStore
         + AlertStore
+        + BackfillStore
         + DestinationTableStore
         + 'static
 {
@@ -108,6 +112,7 @@ impl App {
             users: stores.clone(),
             exports: stores.clone(),
             alerts: stores.clone(),
+            backfills: stores.clone(),
             destination_tables: stores.clone(),
             blobs: Arc::new(crate::users::NoBlobStore),
             bookings: stores.clone(),

@@ -64,6 +64,12 @@ pub struct Config {
     /// A DynamoDB/SQS call with its retries gives up after this (AWS_OPERATION_TIMEOUT_MS,
     /// 10000; at least the attempt timeout).
     pub aws_operation_timeout: Duration,
+    /// Stripe's API for backfill reads (STRIPE_API_BASE, default https://api.stripe.com).
+    pub stripe_api_base: String,
+    /// Close's API for backfill reads (CLOSE_API_BASE, default https://api.close.com).
+    pub close_api_base: String,
+    /// One provider API call of a backfill gives up after this (PROVIDER_TIMEOUT_MS, 10000).
+    pub provider_timeout: Duration,
     /// Sync jobs may write to DynamoDB tables whose names start with this
     /// (DESTINATION_TABLE_PREFIX, default `sync-dest-`; the template's DestinationTablePrefix).
     pub destination_table_prefix: String,
@@ -153,6 +159,19 @@ impl Config {
                 get("AWS_OPERATION_TIMEOUT_MS"),
                 10_000,
             )?),
+            stripe_api_base: get("STRIPE_API_BASE")
+                .unwrap_or_else(|| "https://api.stripe.com".to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            close_api_base: get("CLOSE_API_BASE")
+                .unwrap_or_else(|| "https://api.close.com".to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            provider_timeout: Duration::from_millis(parse_num(
+                "PROVIDER_TIMEOUT_MS",
+                get("PROVIDER_TIMEOUT_MS"),
+                10_000,
+            )?),
             destination_table_prefix: get("DESTINATION_TABLE_PREFIX")
                 .unwrap_or_else(|| "sync-dest-".to_owned()),
         })
@@ -197,6 +216,21 @@ impl Config {
             return Err(ConfigError(
                 "AWS_OPERATION_TIMEOUT_MS must be at least AWS_ATTEMPT_TIMEOUT_MS".to_owned(),
             ));
+        }
+        for (name, base) in [
+            ("STRIPE_API_BASE", &self.stripe_api_base),
+            ("CLOSE_API_BASE", &self.close_api_base),
+        ] {
+            let ok = url::Url::parse(base).ok().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+            });
+            if !ok {
+                return Err(ConfigError(format!(
+                    "{name} must be an absolute http(s) URL, got {base:?}"
+                )));
+            }
         }
         Ok(self)
     }
@@ -326,6 +360,18 @@ mod tests {
             c.public_base_url.as_deref(),
             Some("https://api.example.com")
         );
+    }
+
+    #[test]
+    fn provider_bases_default_to_the_real_apis() {
+        let c = Config::from_map(&base()).unwrap();
+        assert_eq!(c.stripe_api_base, "https://api.stripe.com");
+        assert_eq!(c.close_api_base, "https://api.close.com");
+        let mut m = base();
+        m.insert("STRIPE_API_BASE".into(), "http://127.0.0.1:9/".into());
+        m.insert("CLOSE_API_BASE".into(), "not a url".into());
+        let err = Config::from_map(&m).unwrap_err().to_string();
+        assert!(err.contains("CLOSE_API_BASE"), "{err}");
     }
 
     #[test]

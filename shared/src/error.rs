@@ -41,6 +41,9 @@ pub enum AppError {
     /// Retryable; never reaches a client as such.
     #[error("transaction conflict")]
     TransactionConflict,
+    /// A backfill of this sync job is already running.
+    #[error("a backfill of this sync job is already running")]
+    BackfillRunning,
     #[error("internal error: {context}")]
     Internal {
         context: &'static str,
@@ -80,6 +83,7 @@ impl AppError {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Busy { .. } | Self::TransactionConflict => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BackfillRunning => StatusCode::CONFLICT,
         }
     }
 
@@ -98,6 +102,7 @@ impl AppError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Busy { .. } | Self::TransactionConflict => "busy",
             Self::Internal { .. } => "internal",
+            Self::BackfillRunning => "backfill_running",
         }
     }
 

@@ -18,6 +18,8 @@ pub enum Lease {
     DeliveryRedrive { workspace: String, delivery: String },
     /// One sweeper re-drives a stuck GHL mapping per grace period.
     SyncMappingRedrive { workspace: String, event: String },
+    /// One backfill run per sync job at a time.
+    Backfill { workspace: String, job: String },
 }
 
 impl Lease {
@@ -49,6 +51,15 @@ impl Lease {
     }
 }
 
+impl Lease {
+    pub fn backfill(workspace: &str, job: &str) -> Self {
+        Self::Backfill {
+            workspace: workspace.to_owned(),
+            job: job.to_owned(),
+        }
+    }
+}
+
 impl std::fmt::Display for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -61,6 +72,7 @@ impl std::fmt::Display for Lease {
             Self::SyncMappingRedrive { workspace, event } => {
                 write!(f, "sync-mapping-redrive {workspace}/{event}")
             }
+            Self::Backfill { workspace, job } => write!(f, "backfill {workspace}/{job}"),
         }
     }
 }

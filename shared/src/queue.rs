@@ -86,6 +86,17 @@ pub enum QueueMessage {
         job_id: String,
         delivery_id: String,
     },
+    /// One backfill run of a sync job (DESIGN §8): read the provider's event log since the
+    /// job's cursor and store each event like the receiver. `leased`: the API already took the
+    /// job's backfill lease for this execution (a scheduled run takes it itself).
+    #[serde(rename_all = "camelCase")]
+    Backfill {
+        workspace_id: String,
+        job_id: String,
+        execution_id: String,
+        #[serde(default)]
+        leased: bool,
+    },
 }
 
 /// A queue message plus the time before which it must not run: SQS delays stop at 900 s, so

@@ -1,5 +1,5 @@
 //! The delivery-queue consumer: HubSpot counter syncs, event fan-out, outbound webhook
-//! deliveries, GHL syncs, operational alerts, the purge of deleted sync jobs and the automatic retries of failed inbound events. Messages carry ids only; state lives in DynamoDB.
+//! deliveries, GHL syncs, operational alerts, the purge of deleted sync jobs sync-job backfill runs and the automatic retries of failed inbound events. Messages carry ids only; state lives in DynamoDB.
 
 use std::time::Duration;
 
@@ -115,6 +115,21 @@ impl RecordHandler for Deliver {
                 )
                 .await
             }
+            QueueMessage::Backfill {
+                workspace_id,
+                job_id,
+                execution_id,
+                leased,
+            } => {
+                shared::inbound::backfill::run(
+                    &self.app,
+                    workspace_id,
+                    job_id,
+                    execution_id,
+                    *leased,
+                )
+                .await
+            }
         }
     }
 
@@ -141,6 +156,7 @@ impl RecordHandler for Deliver {
                 )
                 .await;
             }
+            shared::inbound::backfill::fail_after_last_receive(&self.app, &envelope.message).await;
         }
     }
 }

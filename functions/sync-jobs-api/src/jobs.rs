@@ -11,6 +11,7 @@ use serde_json::json;
 use shared::http::Path;
 
 use shared::http::{success, Auth, JsonBody};
+use shared::inbound::backfill;
 use shared::inbound::destination;
 use shared::inbound::input::{CreateBody, PatchBody};
 use shared::inbound::service::{
@@ -31,7 +32,7 @@ pub async fn create(
     auth.require_workspace(&workspace_id)?;
     let (job, generated, destination_secret) =
         create_job_with_destination(&app, &workspace_id, body).await?;
-    let mut view = job.view(&base_url(&app, &headers));
+    let mut view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
     if let Some(g) = &generated {
         view["webhookSecret"] = json!(g.expose());
     }
@@ -54,7 +55,7 @@ pub async fn list(
         .list_sync_jobs(&workspace_id, q.get("cursor").map(String::as_str), limit)
         .await?;
     let base = base_url(&app, &headers);
-    let jobs: Vec<_> = page.items.iter().map(|j| j.view(&base)).collect();
+    let jobs = backfill::views(&app, &page.items, &base).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "syncJobs": jobs, "pagination": Pagination::of(&page, limit) }),
@@ -69,10 +70,8 @@ pub async fn get_one(
 ) -> AppResult<Response> {
     auth.require_workspace(&workspace_id)?;
     let job = load_job(&app, &workspace_id, &job_id).await?;
-    Ok(success(
-        StatusCode::OK,
-        json!({ "syncJob": job.view(&base_url(&app, &headers)) }),
-    ))
+    let view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
+    Ok(success(StatusCode::OK, json!({ "syncJob": view })))
 }
 
 pub async fn patch(
@@ -85,7 +84,7 @@ pub async fn patch(
     auth.require_workspace(&workspace_id)?;
     let (job, destination_secret) =
         patch_job_with_destination(&app, &workspace_id, &job_id, &body).await?;
-    let mut view = job.view(&base_url(&app, &headers));
+    let mut view = backfill::view(&app, &job, &base_url(&app, &headers)).await?;
     // A destination that became a webhook with this PATCH: its new secret, shown once.
     view["destination"] = destination::view_with_secret(&job, destination_secret.as_ref());
     Ok(success(StatusCode::OK, json!({ "syncJob": view })))
@@ -102,4 +101,19 @@ pub async fn delete(
     let mut view = job.view(&base_url(&app, &headers));
     view["deleted"] = json!(true);
     Ok(success(StatusCode::OK, json!({ "syncJob": view })))
+}
+
+/// `POST …/sync-jobs/{jobId}/backfill`: one backfill run now → 202 `execution {id}`; 409 while
+/// one runs, 400 for a job without an apiKey.
+pub async fn run_backfill(
+    State(app): State<App>,
+    auth: Auth,
+    Path((workspace_id, job_id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    auth.require_workspace(&workspace_id)?;
+    let execution = backfill::start(&app, &workspace_id, &job_id).await?;
+    Ok(success(
+        StatusCode::ACCEPTED,
+        json!({ "execution": execution.view() }),
+    ))
 }

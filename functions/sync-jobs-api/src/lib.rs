@@ -1,6 +1,7 @@
 //! Sync jobs API (seed 003, DESIGN §4 "Inbound sync jobs"), Bearer-authenticated. The routes
 //! shape HTTP around the use cases of `shared::inbound` (`service`, `requeue`, `input`):
-//! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`;
+//! - `jobs`: sync-job CRUD under `/api/workspaces/{workspaceId}/sync-jobs`, and
+//!   `…/sync-jobs/{jobId}/backfill` (one backfill run now);
 //! - `admin`: `…/sync-jobs/{jobId}/webhook/*` (stats, events, retry, replay, executions,
 //!   regenerate-secret, preview), `…/records/{objectType}/{objectId}`, and
 //!   `…/deliveries` (the webhook destination's delivery log), and
@@ -55,7 +56,8 @@ pub fn router(app: App) -> Router {
             post(admin::send_test),
         )
         .route(&format!("{JOB}/webhook/preview"), post(admin::preview))
-        .route(&format!("{JOB}/deliveries"), get(admin::deliveries));
+        .route(&format!("{JOB}/deliveries"), get(admin::deliveries))
+        .route(&format!("{JOB}/backfill"), post(jobs::run_backfill));
     shared::http::finish_router(routes, app)
 }
 

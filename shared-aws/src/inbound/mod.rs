@@ -19,6 +19,7 @@ use shared::inbound::domain::{EventChange, EventCounts, EventStatus, InboundEven
 use shared::inbound::ports::{InboundEventStore, InsertOutcome, SyncJobStore};
 use shared::paging::Page;
 
+mod backfill;
 mod destinations;
 mod records;
 

@@ -27,6 +27,8 @@ struct GhlState {
     down: AtomicBool,
     hang_ms: AtomicU64,
     appointments: AtomicU32,
+    /// `Retry-After` sent with every scripted 429/503 answer.
+    retry_after: Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -44,8 +46,14 @@ async fn receive(State(state): State<Arc<GhlState>>, headers: HeaderMap, body: B
         tokio::time::sleep(Duration::from_millis(hang)).await;
     }
     if let Some((status, body)) = state.script.lock().unwrap().pop_front() {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, body).into_response();
+        let retry_after = state.retry_after.lock().unwrap().clone();
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return match retry_after {
+            Some(value) if status == 429 || status == 503 => {
+                (code, [(axum::http::header::RETRY_AFTER, value)], body).into_response()
+            }
+            _ => (code, body).into_response(),
+        };
     }
     if state.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "GHL is down").into_response();
@@ -90,6 +98,7 @@ impl Ghl {
                     retry_attempts: 3,
                     retry_delay: 1,
                     alert: None,
+                    sync_properties: false,
                 },
                 &WebhookSecret::generate(),
                 &shared::time::now_string(),
@@ -133,6 +142,11 @@ impl Ghl {
         for (status, body) in answers {
             s.push_back((*status, (*body).to_owned()));
         }
+    }
+
+    /// Sends `Retry-After: value` with every scripted 429/503 answer from now on.
+    pub fn set_retry_after(&self, value: Option<&str>) {
+        *self.state.retry_after.lock().unwrap() = value.map(str::to_owned);
     }
 
     pub fn requests(&self) -> Vec<Received> {

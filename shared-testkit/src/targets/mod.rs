@@ -1,9 +1,12 @@
-//! Local HTTP targets on loopback ports: stand-ins for HubSpot, GHL and subscribers.
+//! Local HTTP targets on loopback ports: stand-ins for HubSpot, GHL, subscribers and the
+//! Stripe/Close event-log APIs.
 
 pub mod ghl;
+pub mod providers;
 pub mod webhook;
 
 pub use ghl::Ghl;
+pub use providers::ProviderApi;
 pub use webhook::Target;
 
 /// Serves `app` on a fresh loopback port (in the background): its address.

@@ -14,6 +14,8 @@ use axum::Router;
 pub struct Received {
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When it arrived (pacing tests measure the gaps).
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -31,6 +33,7 @@ impl Received {
         Self {
             headers,
             body: body.to_vec(),
+            at: std::time::Instant::now(),
         }
     }
 
@@ -44,6 +47,8 @@ struct TargetState {
     requests: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<u16>>,
     default_status: AtomicU16,
+    /// `Retry-After` sent with every 429/503 answer.
+    retry_after: Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -56,7 +61,8 @@ async fn receive(
     State(state): State<Arc<TargetState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     state
         .requests
         .lock()
@@ -68,7 +74,14 @@ async fn receive(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| state.default_status.load(Ordering::SeqCst));
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let retry_after = state.retry_after.lock().unwrap().clone();
+    match retry_after {
+        Some(value) if code == 429 || code == 503 => {
+            (status, [(axum::http::header::RETRY_AFTER, value)]).into_response()
+        }
+        _ => status.into_response(),
+    }
 }
 
 impl Target {
@@ -97,6 +110,7 @@ impl Target {
                     retry_attempts,
                     retry_delay: 1,
                     alert: None,
+                    sync_properties: false,
                 },
                 &shared::signing::WebhookSecret::generate(),
                 &shared::time::now_string(),
@@ -108,6 +122,11 @@ impl Target {
     /// The next requests get these statuses in order, then the default.
     pub fn respond_with(&self, statuses: &[u16]) {
         self.state.script.lock().unwrap().extend(statuses);
+    }
+
+    /// Sends `Retry-After: value` with every 429 and 503 answer from now on.
+    pub fn set_retry_after(&self, value: Option<&str>) {
+        *self.state.retry_after.lock().unwrap() = value.map(str::to_owned);
     }
 
     pub fn set_default_status(&self, status: u16) {

@@ -83,10 +83,14 @@ pub async fn run(
         );
         return Ok(());
     }
-    let delay = crate::retry::backoff(
-        integration.retry_delay,
-        failed,
-        app.config.retry_delay_scale,
+    // A throttling answer's Retry-After (capped at 1 h) outweighs a shorter backoff.
+    let delay = crate::outbound::retry_after::next_delay(
+        crate::retry::backoff(
+            integration.retry_delay,
+            failed,
+            app.config.retry_delay_scale,
+        ),
+        &result,
     );
     crate::queue::schedule(
         app,
@@ -201,6 +205,7 @@ pub async fn send(
         delivery_id,
         status_code = attempt.status_code,
         duration_ms = attempt.duration_ms,
+        retry_after_ms = attempt.retry_after_ms,
         error = error.as_deref().unwrap_or(""),
         "alert attempt"
     );

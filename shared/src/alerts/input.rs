@@ -67,6 +67,7 @@ pub fn validate(app: &App, body: AlertsBody) -> AppResult<IntegrationInput> {
             enabled: body.enabled,
             retry_attempts: body.retry_attempts,
             retry_delay: body.retry_delay,
+            sync_properties: None,
         },
         false,
     )?;

@@ -1,9 +1,9 @@
 //! The domain events of DESIGN §4 (events table) and their `data` shapes. Built before the
 //! transaction that commits the change, and written to the outbox inside it.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::bookings::{Booking, MockExam};
+use crate::bookings::{Booking, ExamInput, MockExam};
 
 use crate::outbox::{DomainEvent, OutboxRecord};
 
@@ -13,6 +13,78 @@ pub const BOOKING_COMPLETED: &str = "booking.completed";
 pub const QR_SCANNED: &str = "qr.scanned";
 pub const QR_VALIDATED: &str = "qr.validated";
 pub const MOCK_EXAM_BOOKINGS_CHANGED: &str = "mock_exam.bookings_changed";
+pub const BOOKING_UPDATED: &str = "booking.updated";
+pub const MOCK_EXAM_UPDATED: &str = "mock_exam.updated";
+
+/// `{booking, changes:{field:{old,new}}}`: a booking changed other than by create, cancel or
+/// complete (today: QR scan and QR validate).
+pub fn booking_updated(booking: &Booking, changes: Map<String, Value>, now: &str) -> DomainEvent {
+    DomainEvent::new(
+        BOOKING_UPDATED,
+        json!({ "booking": booking, "changes": changes }),
+        now,
+    )
+}
+
+/// `{mockExam, changes}`: a PUT changed an existing exam's name, capacity or examDate.
+pub fn mock_exam_updated(exam: &MockExam, changes: Map<String, Value>, now: &str) -> DomainEvent {
+    DomainEvent::new(
+        MOCK_EXAM_UPDATED,
+        json!({ "mockExam": exam, "changes": changes }),
+        now,
+    )
+}
+
+/// `{field:{old,new}}` of the top-level fields of the API shape that differ between `before`
+/// and `after` (as `user.updated` does), leaving out `updatedAt`, which every change moves.
+pub fn changes<T: serde::Serialize>(before: &T, after: &T) -> Map<String, Value> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Map::new();
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Map::new();
+    for key in keys {
+        if key == "updatedAt" {
+            continue;
+        }
+        let (old, new) = (a.get(key), b.get(key));
+        if old != new {
+            out.insert(
+                key.clone(),
+                json!({ "old": old.cloned().unwrap_or(Value::Null), "new": new.cloned().unwrap_or(Value::Null) }),
+            );
+        }
+    }
+    out
+}
+
+/// What a PUT changes of an exam's settings: name, capacity, examDate.
+pub fn exam_changes(before: &MockExam, input: &ExamInput) -> Map<String, Value> {
+    let mut out = Map::new();
+    if before.name != input.name {
+        out.insert(
+            "name".into(),
+            json!({ "old": before.name, "new": input.name }),
+        );
+    }
+    if before.capacity != input.capacity {
+        out.insert(
+            "capacity".into(),
+            json!({ "old": before.capacity, "new": input.capacity }),
+        );
+    }
+    if before.exam_date != input.exam_date {
+        out.insert(
+            "examDate".into(),
+            json!({ "old": before.exam_date, "new": input.exam_date }),
+        );
+    }
+    out
+}
 
 pub fn booking_created(booking: &Booking, user: Option<Value>, now: &str) -> DomainEvent {
     DomainEvent::new(

@@ -60,6 +60,19 @@ pub trait BookingStore: Send + Sync {
         input: &ExamInput,
         now: &str,
     ) -> AppResult<MockExam>;
+    /// One transaction: an existing exam's name/capacity/examDate move from `before`'s values
+    /// to `input` (conditioned on `before`'s values), `bump_version` also moves `version` (so
+    /// the counter sync sends the change), and the outbox record is written. Errors:
+    /// `TransactionConflict` (the settings changed meanwhile, or the exam is gone).
+    async fn update_exam(
+        &self,
+        ws: &str,
+        before: &MockExam,
+        input: &ExamInput,
+        bump_version: bool,
+        outbox: &OutboxRecord,
+        now: &str,
+    ) -> AppResult<()>;
     /// Strongly consistent read.
     async fn get_exam(&self, ws: &str, exam_id: &str) -> AppResult<Option<MockExam>>;
     async fn list_exams(

@@ -38,12 +38,60 @@ pub fn validate_exam(id: &str, mut input: ExamInput) -> AppResult<ExamInput> {
     Ok(input)
 }
 
-/// Creates or replaces an exam's settings (never its counter).
+/// Creates or replaces an exam's settings (never its counter). Changing an existing exam's
+/// name, capacity or examDate emits `mock_exam.updated` in the same transaction (conditioned
+/// on the values read); with HubSpot's `syncProperties`, a capacity change also moves the
+/// exam's version and queues a counter sync, so HubSpot gets the new capacity.
 pub async fn put_exam(app: &App, ws: &str, id: &str, input: ExamInput) -> AppResult<MockExam> {
     let input = validate_exam(id, input)?;
-    app.bookings
-        .put_exam(ws, id, &input, &crate::time::now_string())
-        .await
+    let changed = crate::retry::on_conflict(&app.config, || async {
+        let now = crate::time::now_string();
+        let Some(before) = app.bookings.get_exam(ws, id).await? else {
+            // A new exam: created, nothing to announce.
+            return Ok(Err(app.bookings.put_exam(ws, id, &input, &now).await?));
+        };
+        let changes = events::exam_changes(&before, &input);
+        if changes.is_empty() {
+            return Ok(Err(before));
+        }
+        let bump = changes.contains_key("capacity") && hubspot_syncs_properties(app, ws).await?;
+        let mut after = before.clone();
+        after.name = input.name.clone();
+        after.capacity = input.capacity;
+        after.exam_date = input.exam_date.clone();
+        after.updated_at = now.clone();
+        if bump {
+            after.version += 1;
+        }
+        let mut outbox = OutboxRecord::new(ws, &now);
+        outbox
+            .events
+            .push(events::mock_exam_updated(&after, changes, &now));
+        if bump {
+            outbox.counter_sync = Some(id.to_owned());
+        }
+        app.bookings
+            .update_exam(ws, &before, &input, bump, &outbox, &now)
+            .await?;
+        Ok(Ok((after, outbox)))
+    })
+    .await?;
+    match changed {
+        Ok((after, outbox)) => {
+            crate::outbox::dispatch_after_commit(app, &outbox).await;
+            Ok(after)
+        }
+        Err(unchanged_or_created) => Ok(unchanged_or_created),
+    }
+}
+
+/// Whether the workspace's HubSpot integration is on and sends properties beside the count.
+async fn hubspot_syncs_properties(app: &App, ws: &str) -> AppResult<bool> {
+    Ok(app
+        .integrations
+        .get_integration(ws, crate::integrations::IntegrationKind::Hubspot)
+        .await?
+        .is_some_and(|i| i.enabled && i.sync_properties))
 }
 
 /// The exam, or `NotFound` (also for an id that could never be stored).
@@ -245,6 +293,15 @@ pub async fn transition(
         };
         let mut outbox = OutboxRecord::new(ws, &now);
         outbox.events.push(event);
+        // A QR change is also a booking change (complete has its own event).
+        if transition != BookingTransition::Complete {
+            let changes = events::changes(&before, &after);
+            if !changes.is_empty() {
+                outbox
+                    .events
+                    .push(events::booking_updated(&after, changes, &now));
+            }
+        }
         let booking = app
             .bookings
             .transition_booking(ws, id, transition, scanned_by, &outbox, &now)

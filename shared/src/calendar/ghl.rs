@@ -76,10 +76,14 @@ pub fn delivery_id(event: &CalendarEvent, step: SyncStep) -> String {
 /// call failed, for `syncError`.
 pub fn read_reply(step: SyncStep, attempt: &Attempt) -> Result<Option<String>, String> {
     if attempt.outcome != AttemptOutcome::Success {
-        return Err(match (&attempt.error, attempt.status_code) {
+        let message = match (&attempt.error, attempt.status_code) {
             (Some(e), _) => e.clone(),
             (None, Some(code)) => format!("http status {code}"),
             (None, None) => "request failed".to_owned(),
+        };
+        return Err(match attempt.retry_after() {
+            Some(wait) => format!("{message} (Retry-After {} s)", wait.as_secs()),
+            None => message,
         });
     }
     let status = attempt.status_code.unwrap_or(200);
@@ -179,6 +183,7 @@ mod tests {
             } else {
                 AttemptOutcome::Failure
             },
+            retry_after_ms: None,
         }
     }
 

@@ -157,9 +157,23 @@ pub struct SyncMapping {
     /// The appointment was deleted in GHL (the id is kept for reference).
     #[serde(default)]
     pub ghl_deleted: bool,
+    /// GHL throttled the last call (429/503 with `Retry-After`): no call before this time,
+    /// whichever message comes first (the inline attempt's queued retry included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 impl SyncMapping {
+    /// How long GHL's `Retry-After` still holds the next call back at `now`, while the change
+    /// it was asked for is still being retried.
+    pub fn throttled_for(&self, now: crate::time::Timestamp) -> Option<std::time::Duration> {
+        if self.sync_status != SyncStatus::Pending || self.attempts == 0 {
+            return None;
+        }
+        let until = crate::time::parse(self.retry_at.as_deref()?)?;
+        (until - now).to_std().ok().filter(|d| !d.is_zero())
+    }
+
     pub fn new(event: &CalendarEvent, status: SyncStatus, now: &str) -> Self {
         Self {
             sentra_event_id: event.id.clone(),
@@ -174,6 +188,7 @@ impl SyncMapping {
             version: event.revision,
             synced_version: 0,
             ghl_deleted: false,
+            retry_at: None,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct StatusUpdate {
     /// `None` keeps the stored time.
     pub last_sync_attempt: Option<String>,
     pub now: String,
+    /// A throttled call's `Retry-After`: no call before this time (`None` clears it).
+    pub retry_at: Option<String>,
 }
 
 #[async_trait]

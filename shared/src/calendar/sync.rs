@@ -104,6 +104,10 @@ async fn run_holding_lease(
             }
             continue;
         }
+        if let Some(wait) = mapping.throttled_for(crate::time::now()) {
+            // GHL asked for a pause (Retry-After): this run makes no call before it ends.
+            return Ok(RunOutcome::Retry(wait));
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining < MIN_CALL_BUDGET {
             return Ok(RunOutcome::Retry(Duration::ZERO));
@@ -138,8 +142,12 @@ async fn run_holding_lease(
             }
             Err(reason) => {
                 record_attempt(app, ws, Some(&reason)).await;
-                return failed_call(app, ws, id, owner, integration, &mapping, step, reason, now)
-                    .await;
+                let failure = FailedCall {
+                    step,
+                    reason,
+                    retry_after: attempt.retry_after(),
+                };
+                return failed_call(app, ws, id, owner, integration, &mapping, failure, now).await;
             }
         }
     }
@@ -171,9 +179,18 @@ async fn finish(
                 sync_error: None,
                 last_sync_attempt: None,
                 now: crate::time::now_string(),
+                retry_at: None,
             },
         )
         .await
+}
+
+/// A GHL call that did not succeed.
+struct FailedCall {
+    step: SyncStep,
+    reason: String,
+    /// A 429/503 asked for this pause.
+    retry_after: Option<Duration>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -184,10 +201,14 @@ async fn failed_call(
     owner: &str,
     integration: &Integration,
     mapping: &SyncMapping,
-    step: SyncStep,
-    reason: String,
+    failure: FailedCall,
     now: String,
 ) -> AppResult<RunOutcome> {
+    let FailedCall {
+        step,
+        reason,
+        retry_after,
+    } = failure;
     let attempts = mapping.attempts + 1;
     let exhausted = attempts > integration.retry_attempts;
     let status = if exhausted {
@@ -204,6 +225,19 @@ async fn failed_call(
         "GHL sync call failed"
     );
     let alert = exhausted.then(|| crate::alerts::Alert::ghl_sync_failed(id, &reason));
+    let delay = crate::outbound::retry_after::next_delay_for(
+        crate::retry::backoff(
+            integration.retry_delay,
+            attempts,
+            app.config.retry_delay_scale,
+        ),
+        retry_after,
+    );
+    let retry_at = (retry_after.is_some() && !exhausted).then(|| {
+        crate::time::format(
+            crate::time::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+        )
+    });
     let written = app
         .calendar
         .set_sync_status(
@@ -217,6 +251,7 @@ async fn failed_call(
                 sync_error: Some(reason),
                 last_sync_attempt: Some(now.clone()),
                 now,
+                retry_at,
             },
         )
         .await?;
@@ -237,11 +272,7 @@ async fn failed_call(
         }
         return Ok(RunOutcome::Failed);
     }
-    Ok(RunOutcome::Retry(crate::retry::backoff(
-        integration.retry_delay,
-        attempts,
-        app.config.retry_delay_scale,
-    )))
+    Ok(RunOutcome::Retry(delay))
 }
 
 /// One signed POST of the step's payload (DESIGN §5 headers with the integration's secret).

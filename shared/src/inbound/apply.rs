@@ -531,6 +531,8 @@ impl SyncWorker {
             skipped: counts.skipped,
             failed: counts.failed,
             expires_at: crate::time::ttl_after(started_at, ttl_days * 86_400),
+            kind: super::domain::ExecutionKind::Worker,
+            backfill: None,
         };
         if let Err(e) = self.app().sync_executions.put_execution(&execution).await {
             tracing::warn!(error = %e.log_detail(), "could not record the execution");

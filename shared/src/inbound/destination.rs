@@ -31,8 +31,6 @@ use crate::{App, AppError, AppResult};
 /// `keyAttribute` when none is given.
 pub const DEFAULT_KEY_ATTRIBUTE: &str = "id";
 /// Most custom headers a webhook destination may carry (as subscriptions, DESIGN §8).
-pub const MAX_HEADERS: usize = 10;
-const MAX_HEADER_VALUE_CHARS: usize = 1024;
 const MAX_URL_CHARS: usize = 2048;
 /// Retries after the first call of a destination delivery: at most 1 + this many calls.
 pub const RETRY_ATTEMPTS: u32 = 5;
@@ -43,9 +41,6 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Event names of destination deliveries (the body's `type`).
 pub const RECORD_UPSERTED: &str = "record.upserted";
 pub const RECORD_DELETED: &str = "record.deleted";
-
-/// Header names a destination may not set: the signature, framing and identity headers.
-const RESERVED_HEADERS: &[&str] = &["content-type", "content-length", "host", "user-agent"];
 
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -98,23 +93,12 @@ impl Destination {
             Self::Webhook { url, headers, .. } => {
                 let masked: Map<String, Value> = headers
                     .iter()
-                    .map(|(k, v)| (k.clone(), json!(mask(v))))
+                    .map(|(k, v)| (k.clone(), json!(crate::outbound::headers::mask(v))))
                     .collect();
                 json!({ "type": "webhook", "url": url, "headers": masked, "hasSecret": true })
             }
         }
     }
-}
-
-/// `"***"` + the last 4 characters (only `"***"` for values of 8 characters or fewer, which
-/// the last 4 would half reveal).
-fn mask(v: &str) -> String {
-    let n = v.chars().count();
-    if n <= 8 {
-        return "***".to_owned();
-    }
-    let tail: String = v.chars().skip(n - 4).collect();
-    format!("***{tail}")
 }
 
 // --- input ---------------------------------------------------------------------------------------
@@ -255,60 +239,14 @@ fn target_url(app: &App, v: &Value) -> AppResult<String> {
     Ok(url.to_owned())
 }
 
-/// `headers`: at most 10; names `[A-Za-z0-9-]{1,64}` and not reserved; string values without
-/// control characters. Names keep their case; duplicates (case-insensitive) are refused.
+/// `headers`: the custom-header rules of subscriptions (`crate::outbound::headers`).
 fn custom_headers(v: &Value) -> AppResult<BTreeMap<String, String>> {
     let Some(obj) = v.as_object() else {
         return Err(AppError::validation(
             "destination.headers must be an object of header names to string values",
         ));
     };
-    if obj.len() > MAX_HEADERS {
-        return Err(AppError::validation(format!(
-            "destination.headers may hold at most {MAX_HEADERS} headers"
-        )));
-    }
-    let mut out = BTreeMap::new();
-    let mut seen = std::collections::HashSet::new();
-    for (name, value) in obj {
-        let lower = name.to_ascii_lowercase();
-        let valid_name = (1..=64).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !valid_name {
-            return Err(AppError::validation(format!(
-                "destination.headers: {name:?} is not a valid header name (1 to 64 of A-Z a-z 0-9 -)"
-            )));
-        }
-        if lower.starts_with("webhook-")
-            || lower.starts_with("x-webhook-")
-            || RESERVED_HEADERS.contains(&lower.as_str())
-        {
-            return Err(AppError::validation(format!(
-                "destination.headers: {name} is set by the delivery itself and cannot be overridden"
-            )));
-        }
-        if !seen.insert(lower) {
-            return Err(AppError::validation(format!(
-                "destination.headers: {name} is given twice (names are case-insensitive)"
-            )));
-        }
-        let Some(value) = value.as_str() else {
-            return Err(AppError::validation(format!(
-                "destination.headers.{name} must be a string"
-            )));
-        };
-        let valid_value = value.chars().count() <= MAX_HEADER_VALUE_CHARS
-            && value
-                .bytes()
-                .all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
-        if !valid_value {
-            return Err(AppError::validation(format!(
-                "destination.headers.{name} must be at most {MAX_HEADER_VALUE_CHARS} printable ASCII characters"
-            )));
-        }
-        out.insert(name.clone(), value.to_owned());
-    }
-    Ok(out)
+    crate::outbound::headers::validate_field("destination.headers", obj)
 }
 
 // --- the table item ------------------------------------------------------------------------------
@@ -631,12 +569,6 @@ mod tests {
         let item = table_item(&record(false));
         assert_eq!(item["email"], "a@example.com");
         assert_eq!(item["_sync_metadata"]["object_id"], "cus_1");
-    }
-
-    #[test]
-    fn header_values_are_masked() {
-        assert_eq!(mask("Bearer abcdefgh1234"), "***1234");
-        assert_eq!(mask("short"), "***");
     }
 
     #[test]

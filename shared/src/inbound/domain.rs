@@ -281,7 +281,7 @@ pub struct SyncJob {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
-    /// Always `webhook` (scheduled pulls are not supported yet).
+    /// `webhook` (the provider posts) or `scheduled` (we pull its event log, DESIGN §8).
     #[serde(rename = "type")]
     pub kind: String,
     pub source: Source,
@@ -317,14 +317,20 @@ impl fmt::Debug for SyncJob {
 }
 
 impl SyncJob {
+    /// A `type:"scheduled"` job: it pulls the provider's event log instead of receiving.
+    pub fn is_scheduled(&self) -> bool {
+        self.kind == super::backfill::SCHEDULED
+    }
+
     /// The public receiver path of this job.
     pub fn webhook_path(&self) -> String {
         format!("/api/webhooks/{}/{}", self.workspace_id, self.id)
     }
 
-    /// A stripe/close job can only be enabled once it has the provider's secret.
+    /// A stripe/close job can only be enabled once it has the provider's secret (a scheduled
+    /// job pulls with its apiKey instead).
     pub fn check_enable(&self) -> AppResult<()> {
-        if self.enabled && self.signing_secret.is_none() {
+        if self.enabled && self.signing_secret.is_none() && !self.is_scheduled() {
             return Err(AppError::validation(format!(
                 "webhookConfig.signingSecret is required to enable a {} sync job (set it, or create the job with enabled:false)",
                 self.source.as_str()
@@ -748,12 +754,32 @@ pub struct Execution {
     pub skipped: u32,
     pub failed: u32,
     pub expires_at: i64,
+    /// A worker run (the default of items stored before backfills existed) or a backfill.
+    #[serde(default)]
+    pub kind: ExecutionKind,
+    /// The backfill's counts and cursor (kind `backfill` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<super::backfill::BackfillRun>,
+}
+
+/// What an execution was: the inbound worker applying a write group, or a backfill reading the
+/// provider's event log.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionKind {
+    #[default]
+    Worker,
+    Backfill,
 }
 
 impl Execution {
     pub fn view(&self) -> Value {
+        if let Some(run) = &self.backfill {
+            return run.view(self);
+        }
         json!({
             "id": self.id,
+            "kind": self.kind,
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,
             "durationMs": self.duration_ms,

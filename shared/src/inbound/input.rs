@@ -66,11 +66,10 @@ fn jq_field(field: &str, value: &Patch<String>, slot: &mut Option<String>) -> Ap
 
 fn check_kind(kind: Option<&str>) -> AppResult<()> {
     match kind {
-        None | Some("webhook") => Ok(()),
-        Some("scheduled") => Err(AppError::validation(
-            "type \"scheduled\" (pulling from the provider's API) is not supported yet; use \"webhook\"",
+        None | Some("webhook") | Some(super::backfill::SCHEDULED) => Ok(()),
+        Some(_) => Err(AppError::validation(
+            "type must be \"webhook\" or \"scheduled\"",
         )),
-        Some(_) => Err(AppError::validation("type must be \"webhook\"")),
     }
 }
 
@@ -157,6 +156,9 @@ pub struct CreateBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// `schedule`, `apiKey`, `backfillFrom` (scheduled) or `backfill` (webhook), DESIGN §8.
+    #[serde(flatten)]
+    pub backfill: super::backfill::BackfillInput,
     /// Checked by `destination::parse` (it needs the config).
     #[serde(default)]
     pub destination: Option<serde_json::Value>,
@@ -172,6 +174,8 @@ pub fn new_job(
     check_kind(body.kind.as_deref())?;
     let name = check_name(&body.name)?;
     let source = Source::parse(body.source.trim())?;
+    let kind = body.kind.as_deref().unwrap_or("webhook").to_owned();
+    super::backfill::check_new_kind(&kind, source)?;
     let input = body.webhook_config.unwrap_or_default();
     let mut config = WebhookConfig::default();
     merge_config(&mut config, &input)?;
@@ -189,7 +193,7 @@ pub fn new_job(
         id: monotonic_id(ids::SYNC_JOB),
         workspace_id: ws.to_owned(),
         name,
-        kind: "webhook".to_owned(),
+        kind,
         source,
         enabled: body.enabled.unwrap_or(true),
         webhook_config: config,
@@ -221,6 +225,9 @@ pub struct PatchBody {
     enabled: Option<bool>,
     #[serde(default)]
     webhook_config: Option<ConfigInput>,
+    /// The backfill fields (see [`CreateBody::backfill`]).
+    #[serde(flatten)]
+    pub backfill: super::backfill::BackfillInput,
     /// Replaces the destination; fields it leaves out keep their value while its type stays.
     #[serde(default)]
     pub destination: Option<serde_json::Value>,
@@ -229,6 +236,11 @@ pub struct PatchBody {
 /// The patched job (version bumped), validated; not yet stored.
 pub fn patched(mut job: SyncJob, body: &PatchBody, now: &str) -> AppResult<SyncJob> {
     check_kind(body.kind.as_deref())?;
+    if body.kind.as_deref().is_some_and(|k| k != job.kind) {
+        return Err(AppError::validation(
+            "type cannot be changed; create a new sync job",
+        ));
+    }
     if let Some(src) = &body.source {
         if Source::parse(src.trim())? != job.source {
             return Err(AppError::validation(

@@ -16,10 +16,14 @@
 //! - `jq`: the jq `filter` and `transform` of a job (compiled on save, run with limits);
 //!   `preview`: what a job would make of an event, writing nothing;
 //! - `purge`: deleting a job removes its records, events and executions in the background;
+//! - `backfill`: scheduled jobs and a webhook job's `backfill`: the plan (schedule, apiKey,
+//!   cursor), runs now or when due, each provider event stored like a received one;
+//!   `providers`: reading Stripe's and Close's event logs;
 //! - `ports`: the store traits; adapter `shared-aws/src/inbound/`, fake
 //!   `shared-testkit/src/inbound.rs`.
 
 pub mod apply;
+pub mod backfill;
 pub mod destination;
 pub mod domain;
 pub mod input;
@@ -27,6 +31,7 @@ pub mod jq;
 pub mod mapping;
 pub mod ports;
 pub mod preview;
+pub mod providers;
 pub mod purge;
 pub mod receive;
 pub mod requeue;

@@ -136,6 +136,41 @@ pub trait SyncExecutionStore: Send + Sync {
     ) -> AppResult<Page<Execution>>;
 }
 
+/// Backfill plans (DESIGN §8): one per job that pulls its provider's event log — its schedule,
+/// apiKey, cursor and next due run. Due plans are found through an index, never a scan.
+#[async_trait]
+pub trait BackfillStore: Send + Sync {
+    /// Creates or replaces the job's plan.
+    async fn put_backfill(&self, plan: &super::backfill::BackfillPlan) -> AppResult<()>;
+    /// Strongly consistent read.
+    async fn get_backfill(
+        &self,
+        ws: &str,
+        job_id: &str,
+    ) -> AppResult<Option<super::backfill::BackfillPlan>>;
+    /// Idempotent.
+    async fn delete_backfill(&self, ws: &str, job_id: &str) -> AppResult<()>;
+    /// Moves the next run from `expected` to `next` (`None` leaves the due index): false, and
+    /// nothing changed, when the stored value is no longer `expected` or the plan is gone —
+    /// so of two schedulers only one enqueues a due run.
+    async fn reschedule_backfill(
+        &self,
+        ws: &str,
+        job_id: &str,
+        expected: Option<i64>,
+        next: Option<i64>,
+    ) -> AppResult<bool>;
+    /// Stores the cursor a finished run reached; false when the plan is gone.
+    async fn set_backfill_cursor(&self, ws: &str, job_id: &str, cursor: &str) -> AppResult<bool>;
+    /// Plans whose next run is at or before `now` (unix seconds), earliest first, at most
+    /// `limit`.
+    async fn list_due_backfills(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> AppResult<Vec<super::backfill::BackfillPlan>>;
+}
+
 /// A sync job's DynamoDB destination tables (adapter `shared-aws/src/inbound/destinations.rs`,
 /// fake `shared-testkit/src/destinations.rs`).
 #[async_trait]

@@ -197,6 +197,21 @@ pub async fn receive_for(
     )?;
     let raw = std::str::from_utf8(body)
         .map_err(|_| AppError::InvalidJson("request body is not UTF-8".into()))?;
+    store_event(app, job, head, raw, stored_headers(headers)).await
+}
+
+/// Stores one verified provider event (conditional on its provider event id) and enqueues it
+/// for the worker: the one path of the receiver and of backfill runs, so an event that
+/// arrives both ways is stored and applied once. A duplicate answers the stored event.
+pub async fn store_event(
+    app: &App,
+    job: &SyncJob,
+    head: super::mapping::EventHead,
+    raw: &str,
+    headers: BTreeMap<String, String>,
+) -> AppResult<Received> {
+    let now = crate::time::now();
+    let now_unix = now.timestamp();
     let accepted = job.webhook_config.accepts(&head.event_type);
     let now_s = crate::time::format(now);
     let ttl_days = i64::from(app.config.inbound_event_ttl_days.max(1));
@@ -212,7 +227,7 @@ pub async fn receive_for(
         } else {
             EventStatus::Ignored
         },
-        headers: stored_headers(headers),
+        headers,
         raw_body: raw.to_owned(),
         attempts: 0,
         last_error: None,

@@ -83,12 +83,20 @@ pub async fn create_job_with_destination(
     mut body: CreateBody,
 ) -> AppResult<(SyncJob, Option<WebhookSecret>, Option<WebhookSecret>)> {
     let destination = body.destination.take();
-    let (mut job, generated) = new_job(ws, body, &crate::time::now_string())?;
+    let now = crate::time::now();
+    let backfill = body.backfill.clone();
+    let (mut job, generated) = new_job(ws, body, &crate::time::format(now))?;
     let mut destination_secret = None;
     if let Some(input) = destination.filter(|v| !v.is_null()) {
         let (d, secret) = super::destination::parse(app, &input, None)?;
         job.destination = d;
         destination_secret = secret;
+    }
+    // The backfill plan first: a plan whose job was never stored is dropped by the scheduler,
+    // while a job stored without its plan would silently never run.
+    let plan = super::backfill::plan_for_new_job(&job, &backfill, now)?;
+    if let Some(plan) = &plan {
+        app.backfills.put_backfill(plan).await?;
     }
     app.sync_jobs.create_sync_job(&job).await?;
     tracing::info!(job_id = %job.id, source = job.source.as_str(), destination = job.destination.kind(), "sync job created");
@@ -110,8 +118,9 @@ pub async fn patch_job_with_destination(
     body: &PatchBody,
 ) -> AppResult<(SyncJob, Option<WebhookSecret>)> {
     let now = crate::time::now_string();
-    crate::retry::on_conflict(&app.config, || async {
+    let job = crate::retry::on_conflict(&app.config, || async {
         let job = load_job(app, ws, job_id).await?;
+        super::backfill::check_patch(&job, &body.backfill)?;
         let current = job.destination.clone();
         let mut job = patched(job, body, &now)?;
         let mut secret = None;
@@ -123,7 +132,9 @@ pub async fn patch_job_with_destination(
         app.sync_jobs.update_sync_job(&job).await?;
         Ok((job, secret))
     })
-    .await
+    .await?;
+    super::backfill::apply_patch(app, &job.0, &body.backfill).await?;
+    Ok(job)
 }
 
 /// Deletes the job and returns what it was; its records, events and executions are purged in
@@ -136,6 +147,7 @@ pub async fn delete_job(app: &App, ws: &str, job_id: &str) -> AppResult<SyncJob>
         .delete_sync_job(ws, job_id)
         .await?
         .ok_or(AppError::NotFound("sync job"))?;
+    app.backfills.delete_backfill(ws, job_id).await?;
     tracing::info!(job_id = %job.id, "sync job deleted");
     Ok(job)
 }

@@ -5,7 +5,8 @@
 //! - The count and version are read at send time; after a 2xx `lastSyncedVersion` records what
 //!   HubSpot has, and the exam is re-read: if the version moved, the new count is sent too.
 //! - A failed call is retried through SQS with backoff (at most 1 + retryAttempts calls, the
-//!   same `webhook-id` on every attempt). After the last one, reconcile re-syncs hourly.
+//!   same `webhook-id` on every attempt). After the last one, reconcile re-syncs hourly. A
+//!   429/503 with `Retry-After` waits at least that long (capped at 1 h).
 
 use crate::integrations::IntegrationKind;
 
@@ -100,8 +101,7 @@ async fn sync_holding_lease(
             app,
             ws,
             integration,
-            exam_id,
-            exam.total_bookings,
+            &exam,
             &delivery_id,
             app.config.hubspot_timeout,
         )
@@ -122,10 +122,13 @@ async fn sync_holding_lease(
             crate::alerts::raise::raise(app, ws, alert).await;
             return Ok(());
         }
-        let delay = crate::retry::backoff(
-            integration.retry_delay,
-            failed,
-            app.config.retry_delay_scale,
+        let delay = crate::outbound::retry_after::next_delay(
+            crate::retry::backoff(
+                integration.retry_delay,
+                failed,
+                app.config.retry_delay_scale,
+            ),
+            &attempt,
         );
         return crate::queue::schedule(
             app,
@@ -178,8 +181,7 @@ pub async fn send_current_count(
         app,
         ws,
         &integration,
-        &exam.id,
-        exam.total_bookings,
+        &exam,
         &ids::new_id(ids::DELIVERY),
         app.config.hubspot_timeout,
     )

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::app::App;
+use crate::bookings::MockExam;
 use crate::integrations::{Integration, IntegrationKind};
 use crate::outbound::Attempt;
 
@@ -19,17 +20,33 @@ pub fn counter_body(mock_exam_id: &str, total_bookings: i64) -> Vec<u8> {
         .into_bytes()
 }
 
-/// One signed POST of the count, recorded in the integration's 24 h statistics.
+/// The body HubSpot receives for `exam`: seed 000's exactly, plus `"capacity"` when the
+/// integration has `syncProperties` (seed 000's "capacity changes" future).
+pub fn exam_body(integration: &Integration, exam: &MockExam) -> Vec<u8> {
+    if !integration.sync_properties {
+        return counter_body(&exam.id, exam.total_bookings);
+    }
+    json!({
+        "mock_exam_id": exam.id,
+        "total_bookings": exam.total_bookings,
+        "capacity": exam.capacity,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// One signed POST of the exam's count (and capacity, with `syncProperties`), recorded in the
+/// integration's 24 h statistics.
 pub async fn send_count(
     app: &App,
     workspace_id: &str,
     integration: &Integration,
-    mock_exam_id: &str,
-    total_bookings: i64,
+    exam: &MockExam,
     delivery_id: &str,
     timeout: Duration,
 ) -> Attempt {
-    let body = counter_body(mock_exam_id, total_bookings);
+    let body = exam_body(integration, exam);
+    let (mock_exam_id, total_bookings) = (exam.id.as_str(), exam.total_bookings);
     let now = crate::time::now();
     let mut headers = crate::signing::outbound_headers(
         &integration.secret,
@@ -62,6 +79,7 @@ pub async fn send_count(
         total_bookings,
         status_code = attempt.status_code,
         duration_ms = attempt.duration_ms,
+        retry_after_ms = attempt.retry_after_ms,
         error = error.as_deref().unwrap_or(""),
         "hubspot counter sync attempt"
     );
@@ -90,9 +108,14 @@ pub fn failure_message(attempt: &Attempt) -> Option<String> {
     if attempt.outcome == crate::outbound::AttemptOutcome::Success {
         return None;
     }
-    Some(match (&attempt.error, attempt.status_code) {
+    let message = match (&attempt.error, attempt.status_code) {
         (Some(e), _) => e.clone(),
         (None, Some(code)) => format!("HTTP {code}"),
         (None, None) => "request failed".to_owned(),
+    };
+    Some(match attempt.retry_after() {
+        // The deferral is part of what the logs and `lastError` say.
+        Some(wait) => format!("{message} (Retry-After {} s)", wait.as_secs()),
+        None => message,
     })
 }

@@ -23,6 +23,9 @@ pub struct IntegrationBody {
     pub retry_attempts: Option<u32>,
     #[serde(default)]
     pub retry_delay: Option<u32>,
+    /// HubSpot only (default false).
+    #[serde(default)]
+    pub sync_properties: Option<bool>,
 }
 
 /// Checks a body; GHL's requires `enabled` (seed 002), HubSpot's defaults it to true.
@@ -58,5 +61,6 @@ pub fn validate(
         retry_attempts,
         retry_delay,
         alert: None,
+        sync_properties: body.sync_properties.unwrap_or(false),
     })
 }

@@ -52,6 +52,9 @@ pub struct Integration {
     /// The alerts integration's `format` and `events` (absent on the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<crate::alerts::AlertSettings>,
+    /// HubSpot's `syncProperties` (DESIGN §8): send `capacity` too, and sync on its changes.
+    #[serde(default)]
+    pub sync_properties: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -68,6 +71,9 @@ impl Integration {
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         });
+        if self.kind == IntegrationKind::Hubspot {
+            v["syncProperties"] = json!(self.sync_properties);
+        }
         if let Some(alert) = &self.alert {
             v["format"] = json!(alert.format);
             v["events"] = json!(alert.events);
@@ -96,6 +102,8 @@ pub struct IntegrationInput {
     pub retry_delay: u32,
     /// The alerts integration's own settings (`None` for HubSpot and GHL).
     pub alert: Option<crate::alerts::AlertSettings>,
+    /// HubSpot only: the payload also carries `capacity`, and a capacity change syncs.
+    pub sync_properties: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -20,6 +20,8 @@ use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
+pub mod headers;
+pub mod retry_after;
 pub mod ssrf;
 
 pub use ssrf::{address_refusal, validate_target_url, AddressRefusal, TargetError};
@@ -64,6 +66,9 @@ pub struct Attempt {
     /// A short human message; `None` on success.
     pub error: Option<String>,
     pub outcome: AttemptOutcome,
+    /// A 429/503 asked to wait this long (`Retry-After`, capped at 1 h; [`retry_after`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Attempt {
@@ -74,7 +79,19 @@ impl Attempt {
             response_body: String::new(),
             error: Some(error),
             outcome: AttemptOutcome::Failure,
+            retry_after_ms: None,
         }
+    }
+
+    /// The wait a throttling answer asked for.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
+    }
+
+    /// A 429/503 with a readable `Retry-After`: the target is busy, not failing. Such an
+    /// attempt counts against the retry budget but not toward `maxConsecutiveFailures`.
+    pub fn is_throttled(&self) -> bool {
+        self.retry_after_ms.is_some()
     }
 
     fn answered(status: u16, response_body: String, started: Instant) -> Self {
@@ -96,6 +113,7 @@ impl Attempt {
             response_body,
             error,
             outcome,
+            retry_after_ms: None,
         }
     }
 }
@@ -192,9 +210,84 @@ impl OutboundClient {
             Ok(Ok(response)) => response,
         };
         let status = response.status().as_u16();
+        let retry_after = retry_after::is_throttle(status)
+            .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after::parse(v, crate::time::now()));
         let remaining = timeout.saturating_sub(started.elapsed());
         let response_body = read_capped(response, remaining).await;
-        Attempt::answered(status, response_body, started)
+        let mut attempt = Attempt::answered(status, response_body, started);
+        attempt.retry_after_ms =
+            retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        attempt
+    }
+}
+
+/// A GET's answer: its status and the whole body (bounded by the caller's `max_body`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl OutboundClient {
+    /// GETs `url` with `headers` within `timeout` for the whole exchange (body included),
+    /// refusing a body larger than `max_body` bytes. Same address rules, no redirects. The
+    /// error is a short message without header values (they may hold credentials).
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<Fetched, String> {
+        let target = match validate_target_url(url, self.allow_private_targets) {
+            Ok(target) => target,
+            Err(err @ TargetError::Address(_)) => {
+                return Err(format!("destination address not allowed: {err}"))
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        let mut request = self.http.get(target).timeout(timeout);
+        for (name, value) in headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            let header_value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {header_name}"))?;
+            request = request.header(header_name, header_value);
+        }
+        let exchange = async {
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| describe_error(&e, timeout))?;
+            let status = response.status().as_u16();
+            if let Some(len) = response.content_length() {
+                if len > max_body as u64 {
+                    return Err(format!("response larger than {max_body} bytes"));
+                }
+            }
+            let mut buf = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| describe_error(&e, timeout))?
+            {
+                if buf.len() + chunk.len() > max_body {
+                    return Err(format!("response larger than {max_body} bytes"));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Fetched {
+                status,
+                body: Bytes::from(buf),
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => Err(timed_out(timeout)),
+            Ok(result) => result,
+        }
     }
 }
 
@@ -319,6 +412,26 @@ mod tests {
             )
             .route("/gone", post(|| async { (StatusCode::GONE, "gone") }))
             .route(
+                "/throttle",
+                post(|| async {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "7")],
+                        "slow down",
+                    )
+                }),
+            )
+            .route(
+                "/fail-with-retry-after",
+                post(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [("retry-after", "7")],
+                        "boom",
+                    )
+                }),
+            )
+            .route(
                 "/redirect",
                 post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }),
             )
@@ -351,6 +464,14 @@ mod tests {
                 }),
             )
             .route("/get-only", get(|| async { "get" }))
+            .route("/get-big", get(|| async { "a".repeat(4096) }))
+            .route(
+                "/get-slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            )
             .layer(axum::middleware::from_fn(
                 move |req: axum::extract::Request, next: axum::middleware::Next| {
                     let hits = hits.clone();
@@ -495,6 +616,55 @@ mod tests {
             (300..2000).contains(&attempt.duration_ms),
             "{}",
             attempt.duration_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn get_reads_the_whole_body_within_its_bound() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let got = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 8192)
+            .await
+            .unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(
+            got.body.len(),
+            4096,
+            "more than the POST's 1 KiB: the whole body"
+        );
+        let err = client
+            .get(&format!("{base}/get-big"), &no_headers(), TIMEOUT, 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "response larger than 1000 bytes");
+    }
+
+    #[tokio::test]
+    async fn get_times_out_and_refuses_what_post_refuses() {
+        let base = target().await;
+        let err = OutboundClient::new(true)
+            .get(
+                &format!("{base}/get-slow"),
+                &no_headers(),
+                Duration::from_millis(300),
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, "timed out after 300 ms");
+        let err = OutboundClient::new(false)
+            .get(
+                "http://169.254.169.254/latest",
+                &no_headers(),
+                TIMEOUT,
+                1024,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("not allowed") || err.contains("https"),
+            "{err}"
         );
     }
 
@@ -697,6 +867,28 @@ mod tests {
         assert_eq!(error, "invalid value for header webhook-signature");
     }
 
+    #[tokio::test]
+    async fn retry_after_is_read_only_from_a_429_or_503() {
+        let base = target().await;
+        let client = OutboundClient::new(true);
+        let throttled = client
+            .post(&format!("{base}/throttle"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(throttled.status_code, Some(429));
+        assert_eq!(throttled.outcome, AttemptOutcome::Failure);
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(7)));
+        assert!(throttled.is_throttled());
+        let failed = client
+            .post(&format!("{base}/fail-with-retry-after"), &[], "{}", TIMEOUT)
+            .await;
+        assert_eq!(failed.status_code, Some(500));
+        assert_eq!(
+            failed.retry_after(),
+            None,
+            "a 500 is a failure, whatever it asks"
+        );
+    }
+
     #[test]
     fn attempt_serializes_camel_case() {
         let attempt = Attempt {
@@ -705,6 +897,7 @@ mod tests {
             response_body: String::new(),
             error: None,
             outcome: AttemptOutcome::Success,
+            retry_after_ms: None,
         };
         let json = serde_json::to_value(&attempt).unwrap();
         assert_eq!(

@@ -7,6 +7,11 @@
 //! - 2xx → success; 410 → failed and the subscription disabled at once; any other failure is
 //!   retried after `retryDelay · 2^(n−1)` ±20 % (scaled by `RETRY_DELAY_SCALE`) until
 //!   1 + retryAttempts calls were made, then failed. Delays past 900 s are chained.
+//! - A 429/503 with `Retry-After` defers the retry to max(backoff, Retry-After) (capped at
+//!   1 h, [`crate::outbound::retry_after`]); a delivery that ends on one is counted failed but
+//!   not toward `maxConsecutiveFailures`.
+//! - `rateLimitPerSecond` paces calls across workers before the claim
+//!   ([`subscriptions::pacing`]): over the rate, the message is deferred, not counted.
 //! - A finished delivery is counted on its subscription (success resets the streak; the
 //!   streak reaching `maxConsecutiveFailures` disables it).
 
@@ -90,6 +95,24 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         }
     };
 
+    // Pacing comes before the claim: a delivery over the rate waits without using an attempt.
+    if let subscriptions::pacing::Pace::Later(wait) =
+        subscriptions::pacing::take_slot(app, &subscription).await?
+    {
+        tracing::debug!(
+            delivery_id,
+            webhook_id = %subscription.id,
+            wait_ms = wait.as_millis() as u64,
+            "over the webhook's rate limit: delivery deferred"
+        );
+        return reschedule(app, ws, delivery_id, wait).await;
+    }
+    // The wait for a pacing slot moved the clock on.
+    let now = if subscription.rate_limit_per_second.is_some() {
+        now.max(crate::time::now())
+    } else {
+        now
+    };
     let now_ms = now.timestamp_millis();
     let until = now_ms + i64::from(subscription.timeout_ms) + CLAIM_MARGIN_MS;
     if !app
@@ -122,11 +145,12 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         AttemptOutcome::Success => DeliveryStatus::Success,
         AttemptOutcome::Gone => DeliveryStatus::Failed,
         AttemptOutcome::Failure if calls_in_round < 1 + subscription.retry_attempts => {
-            retry_in = Some(crate::retry::backoff(
+            let schedule = crate::retry::backoff(
                 subscription.retry_delay,
                 calls_in_round,
                 app.config.retry_delay_scale,
-            ));
+            );
+            retry_in = Some(crate::outbound::retry_after::next_delay(schedule, &attempt));
             DeliveryStatus::Pending
         }
         AttemptOutcome::Failure => DeliveryStatus::Failed,
@@ -140,6 +164,7 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
         attempt = number,
         status_code = attempt.status_code,
         duration_ms = attempt.duration_ms,
+        retry_after_s = record.retry_after_seconds,
         error = record.error.as_deref().unwrap_or(""),
         outcome = status.as_str(),
         "webhook delivery attempt"
@@ -205,6 +230,21 @@ pub async fn run_at(app: &App, ws: &str, delivery_id: &str, now: Timestamp) -> A
             record.error.as_deref(),
         );
         crate::alerts::raise::raise(app, ws, alert).await;
+    }
+    if status == DeliveryStatus::Failed && attempt.is_throttled() {
+        // The target was busy, not broken: counted as failed, but not toward the streak.
+        if let Err(e) = app
+            .subscriptions
+            .record_throttled_outcome(ws, &subscription.id, &done)
+            .await
+        {
+            tracing::error!(
+                webhook_id = %subscription.id,
+                error = %e.log_detail(),
+                "could not count a finished delivery on its webhook"
+            );
+        }
+        return Ok(());
     }
     count_outcome(
         app,

@@ -2,6 +2,8 @@
 //! and defaults (seed 001), the `since` of a recover request and the delivery log's filters. Each rule answers 400
 //! `validation_error` naming the field.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::Subscription;
@@ -73,6 +75,17 @@ fn timeout_ms(v: i64) -> AppResult<u32> {
 fn max_consecutive_failures(v: i64) -> AppResult<u32> {
     in_range("maxConsecutiveFailures", v, 1, 1000, "")
 }
+fn rate_limit_per_second(v: i64) -> AppResult<u32> {
+    in_range("rateLimitPerSecond", v, 1, 1000, " (or null for no limit)")
+}
+fn headers(v: serde_json::Value) -> AppResult<BTreeMap<String, String>> {
+    match v {
+        serde_json::Value::Object(map) => crate::outbound::headers::validate(&map),
+        _ => Err(AppError::validation(
+            "headers must be an object of header name to value",
+        )),
+    }
+}
 
 // --- create ----------------------------------------------------------------------------------
 
@@ -94,6 +107,10 @@ pub struct CreateBody {
     pub max_consecutive_failures: Option<i64>,
     #[serde(default)]
     pub active: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_per_second: Option<i64>,
+    #[serde(default)]
+    pub headers: Option<serde_json::Value>,
 }
 
 /// A new subscription from a create body: every field checked, defaults filled in, a fresh
@@ -143,6 +160,11 @@ pub fn new_subscription(
         last_delivery_at: None,
         created_at: now.clone(),
         updated_at: now,
+        rate_limit_per_second: body
+            .rate_limit_per_second
+            .map(rate_limit_per_second)
+            .transpose()?,
+        headers: body.headers.map(headers).transpose()?.unwrap_or_default(),
     })
 }
 
@@ -169,6 +191,10 @@ pub struct PatchBody {
     pub max_consecutive_failures: Patch<i64>,
     #[serde(default)]
     pub active: Patch<bool>,
+    #[serde(default)]
+    pub rate_limit_per_second: Patch<i64>,
+    #[serde(default)]
+    pub headers: Patch<serde_json::Value>,
 }
 
 pub fn validate_patch(app: &App, body: PatchBody) -> AppResult<SubscriptionPatch> {
@@ -210,6 +236,8 @@ pub fn validate_patch(app: &App, body: PatchBody) -> AppResult<SubscriptionPatch
             .map(max_consecutive_failures)
             .transpose()?,
         active: body.active.not_null("active")?,
+        rate_limit_per_second: body.rate_limit_per_second.try_map(rate_limit_per_second)?,
+        headers: body.headers.try_map(headers)?,
     })
 }
 

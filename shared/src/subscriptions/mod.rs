@@ -13,11 +13,13 @@
 pub mod delivery;
 pub mod fanout;
 pub mod input;
+pub mod pacing;
 mod ports;
 pub mod service;
 
 pub use ports::*;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "tag.removed",
     "customfield.updated",
     "mock_exam.bookings_changed",
+    "mock_exam.updated",
     "webhook.test",
 ];
 
@@ -103,6 +106,12 @@ pub struct Subscription {
     pub last_delivery_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Calls per second this target accepts (1..=1000); `None`: no pacing.
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
+    /// Extra headers sent on every call; names keep their case (see [`headers`]).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl Subscription {
@@ -142,6 +151,8 @@ impl Subscription {
             "previousSecretExpiresAt": self.previous_secret_expires_at,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
+            "rateLimitPerSecond": self.rate_limit_per_second,
+            "headers": crate::outbound::headers::masked(&self.headers),
         });
         if with_secret {
             v["secret"] = json!(self.secret.expose());
@@ -163,6 +174,10 @@ pub struct SubscriptionPatch {
     pub timeout_ms: Option<u32>,
     pub max_consecutive_failures: Option<u32>,
     pub active: Option<bool>,
+    /// `null` removes the limit.
+    pub rate_limit_per_second: Patch<u32>,
+    /// Replaces the whole set; `null` removes every header.
+    pub headers: Patch<BTreeMap<String, String>>,
 }
 
 /// What counting one finished delivery did to its subscription.
@@ -255,6 +270,9 @@ pub struct AttemptRecord {
     /// When the call started.
     pub at: String,
     pub completed_at: String,
+    /// A 429/503 asked to wait this long before the next call (`Retry-After`, capped at 1 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl AttemptRecord {
@@ -269,6 +287,7 @@ impl AttemptRecord {
             duration_ms: attempt.duration_ms,
             at: crate::time::format(started),
             completed_at: crate::time::format(completed),
+            retry_after_seconds: attempt.retry_after().map(|d| d.as_secs()),
         }
     }
 
@@ -281,6 +300,7 @@ impl AttemptRecord {
             "at": self.at,
             "completedAt": self.completed_at,
             "responseBody": self.response_body,
+            "retryAfterSeconds": self.retry_after_seconds,
         })
     }
 }
@@ -551,13 +571,20 @@ pub async fn send_attempt(
     now: Timestamp,
     timeout: Duration,
 ) -> Attempt {
-    let headers = crate::signing::outbound_headers(
+    let mut headers = crate::signing::outbound_headers(
         &subscription.secret,
         subscription.previous_secret_at(now),
         delivery_id,
         event,
         now.timestamp(),
         payload.as_bytes(),
+    );
+    // Reserved names are refused when saved, so these never replace a signature header.
+    headers.extend(
+        subscription
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
     );
     app.http
         .post(
@@ -682,6 +709,8 @@ mod tests {
             last_delivery_at: None,
             created_at: "t".into(),
             updated_at: "t".into(),
+            rate_limit_per_second: None,
+            headers: BTreeMap::new(),
         };
         assert!(s.previous_secret_at(now).is_some());
         s.previous_secret_expires_at =

@@ -65,6 +65,22 @@ pub trait SubscriptionStore: Send + Sync {
         reason: &str,
         now: &str,
     ) -> AppResult<bool>;
+    /// Counts a delivery that ended on a throttled answer (429/503 with `Retry-After`): adds
+    /// to `failedCount` but leaves the streak alone, so it never disables the subscription.
+    /// A deleted subscription is ignored.
+    async fn record_throttled_outcome(&self, ws: &str, id: &str, now: &str) -> AppResult<()>;
+    /// The subscription's pacing slot: unix µs before which no call may start (`None`: no
+    /// call was paced yet).
+    async fn pacing_slot(&self, ws: &str, id: &str) -> AppResult<Option<i64>>;
+    /// Moves the pacing slot to `next` only while it still reads `expected`; false when
+    /// another worker moved it first.
+    async fn advance_pacing_slot(
+        &self,
+        ws: &str,
+        id: &str,
+        expected: Option<i64>,
+        next: i64,
+    ) -> AppResult<bool>;
 }
 
 #[async_trait]

@@ -46,6 +46,8 @@ shared_testkit::contract!(
     an_exams_bookings_are_listed_newest_first_by_status_page_by_page,
     exam_counters_are_listed_page_by_page_with_their_versions,
     another_workspace_sees_none_of_it,
+    update_exam_changes_settings_with_its_outbox_only_from_the_values_read,
+    update_exam_from_an_exam_without_a_date,
 );
 
 const WS: &str = "ws_contract";
@@ -710,4 +712,82 @@ async fn another_workspace_sees_none_of_it<S: Store + ?Sized>(s: &S) {
     let err = s.create_booking(&foreign).await.unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
     assert_eq!(counter(s, EXAM).await, (1, 1));
+}
+
+async fn update_exam_changes_settings_with_its_outbox_only_from_the_values_read<
+    S: Store + ?Sized,
+>(
+    s: &S,
+) {
+    let before = exam(s, WS, EXAM, 10).await;
+    let input = ExamInput {
+        name: "Renamed".into(),
+        capacity: 12,
+        exam_date: None,
+    };
+    let record = outbox(EXAM, "mock_exam.updated");
+    s.update_exam(WS, &before, &input, true, &record, &now_string())
+        .await
+        .unwrap();
+    let after = s.get_exam(WS, EXAM).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            after.name.as_str(),
+            after.capacity,
+            after.exam_date.as_deref()
+        ),
+        ("Renamed", 12, None)
+    );
+    assert_eq!(after.version, before.version + 1, "bump_version moves it");
+    assert_eq!(after.total_bookings, before.total_bookings);
+    assert_eq!(s.get_outbox(&record.id).await.unwrap(), Some(record));
+
+    // From stale values: a conflict, and neither the exam nor the outbox is written.
+    let stale = outbox(EXAM, "mock_exam.updated");
+    let again = ExamInput {
+        name: "Other".into(),
+        capacity: 1,
+        exam_date: None,
+    };
+    let r = s
+        .update_exam(WS, &before, &again, false, &stale, &now_string())
+        .await;
+    assert!(matches!(r, Err(AppError::TransactionConflict)), "{r:?}");
+    assert_eq!(s.get_exam(WS, EXAM).await.unwrap().unwrap().name, "Renamed");
+    assert_eq!(s.get_outbox(&stale.id).await.unwrap(), None);
+
+    // Without bump_version the version stays.
+    let plain = outbox(EXAM, "mock_exam.updated");
+    s.update_exam(WS, &after, &again, false, &plain, &now_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_exam(WS, EXAM).await.unwrap().unwrap().version,
+        after.version
+    );
+}
+
+async fn update_exam_from_an_exam_without_a_date<S: Store + ?Sized>(s: &S) {
+    let input = ExamInput {
+        name: "No date".into(),
+        capacity: 3,
+        exam_date: None,
+    };
+    let before = s.put_exam(WS, EXAM, &input, &now_string()).await.unwrap();
+    let dated = ExamInput {
+        exam_date: Some("2027-01-01".into()),
+        ..input
+    };
+    s.update_exam(
+        WS,
+        &before,
+        &dated,
+        false,
+        &outbox(EXAM, "x"),
+        &now_string(),
+    )
+    .await
+    .unwrap();
+    let after = s.get_exam(WS, EXAM).await.unwrap().unwrap();
+    assert_eq!(after.exam_date.as_deref(), Some("2027-01-01"));
 }

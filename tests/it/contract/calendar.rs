@@ -20,6 +20,7 @@ shared_testkit::contract!(
     lists_filter_by_status_newest_first_page_and_count,
     requeue_moves_only_the_given_statuses,
     workspaces_are_isolated,
+    a_retry_time_is_kept_until_the_next_status_write,
 );
 
 const WS: &str = "ws_contract";
@@ -65,6 +66,7 @@ fn status(status: SyncStatus, attempts: u32, error: Option<&str>) -> StatusUpdat
         sync_error: error.map(str::to_owned),
         last_sync_attempt: Some(now()),
         now: now(),
+        retry_at: None,
     }
 }
 
@@ -243,6 +245,7 @@ async fn sync_writes_need_the_lease_and_the_planned_version<S: CalendarStore + ?
         sync_error: None,
         last_sync_attempt: None,
         now: now(),
+        retry_at: None,
     };
     assert!(!s
         .set_sync_status(WS, &e.id, "other", m.version, &synced)
@@ -406,4 +409,39 @@ async fn workspaces_are_isolated<S: CalendarStore + ?Sized>(s: &S) {
         Err(AppError::NotFound(_))
     ));
     assert_eq!(s.count_sync_mappings("ws_a").await.unwrap().pending, 1);
+}
+
+async fn a_retry_time_is_kept_until_the_next_status_write<S: CalendarStore + ?Sized>(s: &S) {
+    let e = created(s, WS, SyncStatus::Pending).await;
+    let m = s.claim_sync(WS, &e.id, "o", MINUTE).await.unwrap().unwrap();
+    let at = shared::time::format(shared::time::now() + chrono::Duration::seconds(30));
+    let throttled = StatusUpdate {
+        retry_at: Some(at.clone()),
+        ..status(
+            SyncStatus::Pending,
+            1,
+            Some("http status 429 (Retry-After 30 s)"),
+        )
+    };
+    assert!(s
+        .set_sync_status(WS, &e.id, "o", m.version, &throttled)
+        .await
+        .unwrap());
+    let back = s.get_sync_mapping(WS, &e.id).await.unwrap().unwrap();
+    assert_eq!(back.retry_at.as_deref(), Some(at.as_str()));
+    let wait = back.throttled_for(shared::time::now()).unwrap();
+    assert!((29..=30).contains(&wait.as_secs()), "{wait:?}");
+    assert!(s
+        .set_sync_status(
+            WS,
+            &e.id,
+            "o",
+            m.version,
+            &status(SyncStatus::Pending, 2, None)
+        )
+        .await
+        .unwrap());
+    let back = s.get_sync_mapping(WS, &e.id).await.unwrap().unwrap();
+    assert_eq!(back.retry_at, None, "a write without one clears it");
+    assert_eq!(back.throttled_for(shared::time::now()), None);
 }

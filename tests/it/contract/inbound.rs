@@ -589,6 +589,8 @@ async fn purging_a_job_removes_its_records_events_and_executions_only<S: Store +
         skipped: 0,
         failed: 0,
         expires_at: now() + 3600,
+        kind: Default::default(),
+        backfill: None,
     };
     for i in 0..5 {
         let r = record(&format!("cus_{i}"), T1, "iev_01", false, "x");
@@ -681,6 +683,8 @@ async fn executions_list_newest_first_and_skip_expired<S: Store + ?Sized>(s: &S)
             skipped: 0,
             failed: 1,
             expires_at: if i == 0 { now() - 1 } else { now() + 3600 },
+            kind: Default::default(),
+            backfill: None,
         })
         .await
         .unwrap();

@@ -27,6 +27,7 @@ fn input(url: &str, retry_attempts: u32) -> IntegrationInput {
         retry_attempts,
         retry_delay: 30,
         alert: None,
+        sync_properties: false,
     }
 }
 
@@ -104,6 +105,7 @@ async fn a_second_put_keeps_the_secret_and_replaces_the_settings<S: IntegrationS
         retry_attempts: 2,
         retry_delay: 600,
         alert: None,
+        sync_properties: true,
     };
     let second = s
         .put_integration(WS, HUBSPOT, &settings, &WebhookSecret::generate(), &later)
@@ -113,6 +115,7 @@ async fn a_second_put_keeps_the_secret_and_replaces_the_settings<S: IntegrationS
     assert_eq!(second.webhook_url, "https://hooks.example/b");
     assert!(!second.enabled);
     assert_eq!((second.retry_attempts, second.retry_delay), (2, 600));
+    assert!(!first.sync_properties && second.sync_properties);
     assert_eq!(second.created_at, first.created_at);
     assert_eq!(second.updated_at, later);
     assert_eq!(s.get_integration(WS, HUBSPOT).await.unwrap(), Some(second));

@@ -1,6 +1,7 @@
 //! Contract suites: one per port, each behaviour run against the in-memory fake AND the adapter on moto.
 
 mod alerts;
+mod backfill;
 mod bookings;
 mod calendar;
 mod destinations;

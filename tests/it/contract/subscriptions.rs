@@ -42,6 +42,10 @@ shared_testkit::contract!(
     failed_deliveries_since_filter_by_status_and_time,
     overdue_deliveries_are_the_pending_ones_past_due_oldest_first,
     deliveries_are_isolated_per_workspace,
+    rate_limit_and_headers_are_set_kept_and_cleared_by_patch,
+    a_throttled_outcome_counts_without_touching_the_streak,
+    a_pacing_slot_moves_only_from_the_value_read,
+    pacing_slots_are_per_subscription,
 );
 
 const WS: &str = "ws_contract";
@@ -95,6 +99,7 @@ fn record(attempt: u32, status_code: Option<u16>) -> AttemptRecord {
         duration_ms: 12,
         at: now_string(),
         completed_at: now_string(),
+        retry_after_seconds: None,
     }
 }
 
@@ -845,4 +850,108 @@ async fn deliveries_are_isolated_per_workspace<S: Store + ?Sized>(s: &S) {
         .await
         .is_err());
     assert_eq!(s.get_delivery("ws_a", &d.id).await.unwrap(), Some(d));
+}
+
+async fn rate_limit_and_headers_are_set_kept_and_cleared_by_patch<S: Store + ?Sized>(s: &S) {
+    let sub = created(s, WS).await;
+    assert_eq!(sub.rate_limit_per_second, None);
+    assert!(sub.headers.is_empty());
+    let headers: std::collections::BTreeMap<String, String> =
+        [("X-Api-Key".to_owned(), "secret-1234".to_owned())].into();
+    let set = SubscriptionPatch {
+        rate_limit_per_second: Patch::Value(7),
+        headers: Patch::Value(headers.clone()),
+        ..Default::default()
+    };
+    let after = s
+        .update_subscription(WS, &sub.id, &set, &now_string())
+        .await
+        .unwrap();
+    assert_eq!(after.rate_limit_per_second, Some(7));
+    assert_eq!(after.headers, headers, "names keep their case");
+    let kept = s
+        .update_subscription(WS, &sub.id, &SubscriptionPatch::default(), &now_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.rate_limit_per_second, &kept.headers),
+        (Some(7), &headers)
+    );
+    let clear = SubscriptionPatch {
+        rate_limit_per_second: Patch::Null,
+        headers: Patch::Null,
+        ..Default::default()
+    };
+    let cleared = s
+        .update_subscription(WS, &sub.id, &clear, &now_string())
+        .await
+        .unwrap();
+    assert_eq!(cleared.rate_limit_per_second, None);
+    assert!(cleared.headers.is_empty());
+    assert_eq!(
+        s.get_subscription(WS, &sub.id).await.unwrap(),
+        Some(cleared)
+    );
+}
+
+async fn a_throttled_outcome_counts_without_touching_the_streak<S: Store + ?Sized>(s: &S) {
+    let sub = created(s, WS).await;
+    s.record_delivery_outcome(WS, &sub.id, false, &now_string())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        s.record_throttled_outcome(WS, &sub.id, &now_string())
+            .await
+            .unwrap();
+    }
+    let after = s.get_subscription(WS, &sub.id).await.unwrap().unwrap();
+    assert_eq!(after.failed_count, 6);
+    assert_eq!(
+        after.consecutive_failures, 1,
+        "throttling is not a failure streak"
+    );
+    assert!(after.active);
+    assert_eq!(after.last_delivery_status, Some(DeliveryStatus::Failed));
+    // A deleted subscription is ignored.
+    s.delete_subscription(WS, &sub.id).await.unwrap();
+    s.record_throttled_outcome(WS, &sub.id, &now_string())
+        .await
+        .unwrap();
+    assert_eq!(s.get_subscription(WS, &sub.id).await.unwrap(), None);
+}
+
+async fn a_pacing_slot_moves_only_from_the_value_read<S: Store + ?Sized>(s: &S) {
+    let id = new_id(WEBHOOK);
+    assert_eq!(s.pacing_slot(WS, &id).await.unwrap(), None);
+    assert!(s.advance_pacing_slot(WS, &id, None, 100).await.unwrap());
+    assert!(
+        !s.advance_pacing_slot(WS, &id, None, 200).await.unwrap(),
+        "a second first taker loses"
+    );
+    assert!(!s.advance_pacing_slot(WS, &id, Some(99), 200).await.unwrap());
+    assert_eq!(s.pacing_slot(WS, &id).await.unwrap(), Some(100));
+    assert!(s
+        .advance_pacing_slot(WS, &id, Some(100), 200)
+        .await
+        .unwrap());
+    assert_eq!(s.pacing_slot(WS, &id).await.unwrap(), Some(200));
+    // Eight workers racing from the same read: exactly one takes the slot.
+    let wins = futures::future::join_all(
+        (0..8).map(|i| s.advance_pacing_slot(WS, &id, Some(200), 300 + i)),
+    )
+    .await
+    .into_iter()
+    .filter(|r| *r.as_ref().unwrap())
+    .count();
+    assert_eq!(wins, 1);
+}
+
+async fn pacing_slots_are_per_subscription<S: Store + ?Sized>(s: &S) {
+    let sub = created(s, WS).await;
+    assert!(s.advance_pacing_slot(WS, &sub.id, None, 5).await.unwrap());
+    assert_eq!(s.pacing_slot("ws_other", &sub.id).await.unwrap(), None);
+    assert_eq!(s.pacing_slot(WS, "wh_other").await.unwrap(), None);
+    // The pacing item is never read as a subscription.
+    let page = s.list_subscriptions(WS, None, 50).await.unwrap();
+    assert_eq!(page.items, vec![sub]);
 }

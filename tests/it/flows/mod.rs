@@ -2,6 +2,7 @@
 
 mod alerts;
 mod aws_calls;
+mod backfill;
 mod bad_input;
 mod booking_events;
 mod booking_flow;
@@ -12,8 +13,11 @@ mod export_job;
 mod faults;
 mod inbound_additions;
 mod inbound_pipeline;
+mod pacing;
 mod poison_dlq;
 mod properties;
 mod reconcile;
+mod retry_after;
 mod sweeper;
+mod update_events;
 mod webhook_delivery;

@@ -778,6 +778,7 @@ async fn only_matching_active_subscriptions_of_the_workspace_receive_each_event(
         vec![
             "booking.completed",
             "booking.created",
+            "booking.updated",
             "mock_exam.bookings_changed",
             "qr.scanned"
         ]
@@ -788,7 +789,8 @@ async fn only_matching_active_subscriptions_of_the_workspace_receive_each_event(
     );
     assert_eq!(
         got.get("/bookings").cloned().unwrap_or_default(),
-        vec!["booking.completed", "booking.created"]
+        // The scan is also a booking change (DESIGN §8).
+        vec!["booking.completed", "booking.created", "booking.updated"]
     );
     assert_eq!(
         got.get("/exam").cloned().unwrap_or_default(),

@@ -1,4 +1,4 @@
-//! Sync jobs API against the fakes: CRUD and its rules (secrets, enabling, scheduled → 400,
+//! Sync jobs API against the fakes: CRUD and its rules (secrets, enabling, scheduled without a schedule → 400,
 //! validation naming fields, tenancy), the test route through the real pipeline, and the
 //! webhook admin routes (stats, events, detail, retry, retry-failed, replay, executions,
 //! regenerate-secret, records).
@@ -106,7 +106,7 @@ async fn create_answers_201_with_absolute_webhook_url_and_write_only_secret() {
 }
 
 #[tokio::test]
-async fn scheduled_type_is_not_supported_yet() {
+async fn scheduled_type_needs_its_schedule() {
     let e = env().await;
     let r = e
         .create(json!({"name": "x", "type": "scheduled", "source": "stripe", "enabled": false}))
@@ -114,7 +114,7 @@ async fn scheduled_type_is_not_supported_yet() {
     assert_eq!(r.status, 400);
     assert_eq!(r.body["error"]["code"], "validation_error");
     assert!(
-        r.error_message().contains("not supported yet"),
+        r.error_message().contains("schedule is required"),
         "{}",
         r.error_message()
     );

@@ -252,6 +252,13 @@ export async function renderJob(ctx) {
         },
         { kind: 'primary' },
       ),
+      job.hasApiKey || job.backfill
+        ? button('Sync now', async () => {
+            const r = await post(`${path}/backfill`);
+            setTimeout(() => loadExecutions(path, executions), 3000);
+            return `Backfill ${r.execution.id} started: it reads the provider's event log since ${job.cursor || (job.backfill && job.backfill.cursor) || 'the cursor'}.`;
+          })
+        : null,
       button('Retry failed', async () => {
         const r = await post(`${path}/webhook/retry-failed`);
         await refresh();
@@ -314,7 +321,7 @@ export async function renderJob(ctx) {
           }),
         ),
       ),
-      panel('Worker runs', { actions: [button('Refresh', () => loadExecutions(path, executions))] }, executions),
+      panel('Runs', { actions: [button('Refresh', () => loadExecutions(path, executions))] }, executions),
     ),
   );
   await Promise.all([loadStats(), events.start(), loadExecutions(path, executions)]);
@@ -328,6 +335,7 @@ async function loadExecutions(path, box) {
       table(
         [
           { label: 'Started', cell: (x) => time(x.startedAt) },
+          { label: 'Kind', cell: (x) => (x.kind === 'backfill' ? `backfill ${x.status}: read ${x.read}, new ${x.new}, duplicates ${x.duplicates}${x.error ? ` (${x.error})` : ''}` : 'worker') },
           { label: 'Duration', cell: (x) => ms(x.durationMs), cls: 'num' },
           { label: 'Batch', cell: (x) => String(x.batchSize ?? 0), cls: 'num' },
           { label: 'Applied', cell: (x) => String(x.applied ?? 0), cls: 'num' },
@@ -335,7 +343,7 @@ async function loadExecutions(path, box) {
           { label: 'Failed', cell: (x) => String(x.failed ?? 0), cls: 'num' },
         ],
         r.executions || [],
-        { empty: 'No worker run yet.' },
+        { empty: 'No run yet.' },
       ),
     );
   } catch (e) {

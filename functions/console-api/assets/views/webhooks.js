@@ -8,7 +8,7 @@ import {
 } from '../ui.js';
 
 const PAGE = 25;
-const EVENT_TYPES = 'user.created, user.updated, user.deleted, booking.created, booking.updated, booking.cancelled, booking.completed, qr.scanned, qr.validated, tag.added, tag.removed, customfield.updated, mock_exam.bookings_changed';
+const EVENT_TYPES = 'user.created, user.updated, user.deleted, booking.created, booking.updated, booking.cancelled, booking.completed, qr.scanned, qr.validated, tag.added, tag.removed, customfield.updated, mock_exam.bookings_changed, mock_exam.updated';
 
 function state(w) {
   if (!w.active) return badge('disabled');

@@ -124,10 +124,14 @@ pub async fn run_at(
     let status = match attempt.outcome {
         AttemptOutcome::Success => DeliveryStatus::Success,
         _ if calls_in_round < 1 + RETRY_ATTEMPTS => {
-            retry_in = Some(crate::retry::backoff(
-                RETRY_DELAY_SECS,
-                calls_in_round,
-                app.config.retry_delay_scale,
+            // A 429/503 with Retry-After defers the retry like every sender (DESIGN §8).
+            retry_in = Some(crate::outbound::retry_after::next_delay(
+                crate::retry::backoff(
+                    RETRY_DELAY_SECS,
+                    calls_in_round,
+                    app.config.retry_delay_scale,
+                ),
+                &attempt,
             ));
             DeliveryStatus::Pending
         }

@@ -148,8 +148,20 @@ class _FakeWatch(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    calls: dict = {}
+
     def _any(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fail = self.headers.get("X-Fail")
+        if fail:
+            n = _FakeWatch.calls[self.path] = _FakeWatch.calls.get(self.path, 0) + 1
+            if fail == "function" or n == 1:
+                out = b'{"success":false,"error":{"code":"internal","message":"x"}}' if fail == "function" else b"watch hiccup"
+                self.send_response(500)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
         out = json.dumps(
             {"method": self.command, "path": self.path, "len": len(body), "sum": sum(body), "x": self.headers.get("X-Custom")}
         ).encode()
@@ -201,6 +213,20 @@ class GatewayProxy(unittest.TestCase):
     def test_unknown_route_is_404_not_found(self):
         status, _, data = self.call("PATCH", "/api/bookings/b1")
         self.assertEqual((status, data), (404, b'{"message":"Not Found"}'))
+
+    def test_a_get_that_cargo_lambda_watch_fails_is_tried_once_more(self):
+        status, _, _ = self.call("GET", "/api/bookings/retry-get", headers={"X-Fail": "watch"})
+        self.assertEqual(status, 207)
+        self.assertEqual(_FakeWatch.calls["/lambda-url/bookings-api/api/bookings/retry-get"], 2)
+
+    def test_a_post_or_the_functions_own_500_is_never_retried(self):
+        status, _, data = self.call("POST", "/api/bookings?once", b"{}", {"X-Fail": "watch"})
+        self.assertEqual((status, data), (500, b"watch hiccup"))
+        self.assertEqual(_FakeWatch.calls["/lambda-url/bookings-api/api/bookings?once"], 1)
+        status, _, data = self.call("GET", "/api/bookings/own-500", headers={"X-Fail": "function"})
+        self.assertEqual(status, 500)
+        self.assertTrue(data.startswith(b'{"success":false'))
+        self.assertEqual(_FakeWatch.calls["/lambda-url/bookings-api/api/bookings/own-500"], 1)
 
     def test_concurrent_requests(self):
         results = []

@@ -189,27 +189,37 @@ class Handler(BaseHTTPRequestHandler):
         if target.query:
             upstream_path += "?" + target.query
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
-        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=self.timeout_seconds)
-        try:
-            conn.putrequest(self.command, upstream_path, skip_host=True, skip_accept_encoding=True)
-            for k, v in headers:
-                conn.putheader(k, v)
-            conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body)
-            resp = conn.getresponse()
-            data = resp.read()
-            out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "date"]
-            status = resp.status
-        except TimeoutError:
-            self._message(503, "Service Unavailable", f"{route.binary} did not answer in {self.timeout_seconds:.0f}s")
-            log(f"{self.command} {raw_path} -> {route.binary} TIMEOUT")
-            return
-        except OSError as e:
-            self._message(500, "Internal Server Error", f"cannot reach cargo lambda watch: {e}")
-            log(f"{self.command} {raw_path} -> {route.binary} upstream error {e!r}")
-            return
-        finally:
-            conn.close()
+        # A GET/HEAD that `cargo lambda watch` itself fails (a 5xx that is not the functions'
+        # JSON error shape: seen while it spawns several instances of one function for a
+        # browser's parallel asset requests) is tried once more: it is idempotent, and the
+        # function's own 5xx answers pass through untouched.
+        attempts = 2 if self.command in ("GET", "HEAD") else 1
+        for attempt in range(attempts):
+            conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=self.timeout_seconds)
+            try:
+                conn.putrequest(self.command, upstream_path, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers:
+                    conn.putheader(k, v)
+                conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body)
+                resp = conn.getresponse()
+                data = resp.read()
+                out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "date"]
+                status = resp.status
+            except TimeoutError:
+                self._message(503, "Service Unavailable", f"{route.binary} did not answer in {self.timeout_seconds:.0f}s")
+                log(f"{self.command} {raw_path} -> {route.binary} TIMEOUT")
+                return
+            except OSError as e:
+                self._message(500, "Internal Server Error", f"cannot reach cargo lambda watch: {e}")
+                log(f"{self.command} {raw_path} -> {route.binary} upstream error {e!r}")
+                return
+            finally:
+                conn.close()
+            if status < 500 or data.startswith(b'{"success":false') or attempt + 1 == attempts:
+                break
+            log(f"{self.command} {raw_path} -> {route.binary} {status} from cargo lambda watch "
+                f"({data[:200]!r}); trying once more")
         self._send(status, data, out_headers)
         ms = (time.monotonic() - started) * 1000
         log(f"{self.command} {raw_path} -> {route.binary} {status} {len(data)}B {ms:.0f}ms")

@@ -370,6 +370,7 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual([o.text for o in Select(self.field("Source")).options], ["Stripe", "Close", "Standard Webhooks"])
         Select(self.field("Source")).select_by_visible_text("Stripe")
         self.field("Event filters").send_keys("customer.*")
+        self.field("jq transform (optional)").send_keys(".data.object | {id, email, name}")
         secret = "whsec_console_" + secrets.token_hex(12)
         self.field("Signing secret").send_keys(secret)
         self.click("Save sync job")
@@ -398,6 +399,9 @@ class ConsoleTest(unittest.TestCase):
         self.wait_h1("Sync jobs")
         link = self.wait(lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "a.event-link") if a.get_attribute("href").endswith(event_id)], what="the event row")[0]
         self.assertEqual(link.text, "customer.created")
+        page = self.driver.find_element(By.TAG_NAME, "main").text
+        self.assertIn(".data.object | {id, email, name}", page)
+        self.assertIn("Built-in records", page)
         self.no_loading()
         self.shot("sync-job")
         self.click("Send test")

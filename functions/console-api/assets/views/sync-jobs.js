@@ -103,11 +103,19 @@ function filters(j) {
   return f.length ? h('span', { class: 'chips' }, f.map((x) => h('span', { class: 'chip' }, x))) : h('span', { class: 'muted' }, 'all events');
 }
 
+function destinationText(d) {
+  if (d.type === 'dynamodb') return `DynamoDB table ${d.tableName} (key ${d.keyAttribute || 'id'})`;
+  if (d.type === 'webhook') return `Signed webhook to ${d.url}`;
+  return 'Built-in records';
+}
+
 function addForm(ws, box, onSaved) {
   const name = field({ name: 'name', label: 'Name', required: true, placeholder: 'Stripe customers' });
   const type = field({ name: 'type', label: 'Job type', type: 'select', options: [['webhook', 'Webhook Sync']], hint: 'Webhook Sync: the provider posts events to this job\'s URL.' });
   const source = field({ name: 'source', label: 'Source', type: 'select', options: [['stripe', 'Stripe'], ['close', 'Close'], ['generic', 'Standard Webhooks']] });
   const eventFilters = field({ name: 'eventFilters', label: 'Event filters', type: 'textarea', rows: 2, placeholder: 'customer.*, invoice.paid', hint: 'Comma-separated event types; wildcards such as customer.* match a whole family. Empty = every event.' });
+  const jqFilter = field({ name: 'filter', label: 'jq filter (optional)', type: 'textarea', rows: 2, placeholder: '.type == "invoice.paid"', hint: 'A jq expression on the provider event that yields true or false; false stores the event as ignored.' });
+  const jqTransform = field({ name: 'transform', label: 'jq transform (optional)', type: 'textarea', rows: 2, placeholder: '.data.object | {id, email, name}', hint: 'A jq expression on the event that yields the record to store. Checked when saved.' });
   const secret = field({ name: 'signingSecret', label: 'Signing secret', type: 'password', hint: SECRET_HINT.stripe });
   const enabled = field({ name: 'enabled', label: 'Enabled', type: 'checkbox', value: true });
   const hint = secret.wrap.querySelector('.hint');
@@ -124,6 +132,8 @@ function addForm(ws, box, onSaved) {
     source.wrap,
     secret.wrap,
     h('div', { class: 'span-2' }, eventFilters.wrap),
+    jqFilter.wrap,
+    jqTransform.wrap,
     enabled.wrap,
     h('div', { class: 'span-2' }, errorBox),
     h('div', { class: 'form-actions span-2' }, h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => { box.hidden = true; clear(box); } }, 'Cancel'), save),
@@ -144,6 +154,8 @@ function addForm(ws, box, onSaved) {
       webhookConfig: { eventFilters: list(eventFilters.read()) },
     };
     if (given) body.webhookConfig.signingSecret = given;
+    if (jqFilter.read().trim()) body.webhookConfig.filter = jqFilter.read().trim();
+    if (jqTransform.read().trim()) body.webhookConfig.transform = jqTransform.read().trim();
     try {
       const r = await post(`/api/workspaces/${seg(ws)}/sync-jobs`, body);
       const job = r.syncJob;
@@ -229,6 +241,10 @@ export async function renderJob(ctx) {
           ['Source', sourceName(job.source)],
           ['State', job.enabled ? badge('enabled') : badge('disabled')],
           ['Event filters', filters(job)],
+          job.webhookConfig && job.webhookConfig.filter ? ['jq filter', code(job.webhookConfig.filter)] : null,
+          job.webhookConfig && job.webhookConfig.transform ? ['jq transform', code(job.webhookConfig.transform)] : null,
+          job.webhookConfig && job.webhookConfig.autoRetry ? ['Automatic retries', `${job.webhookConfig.autoRetry.attempts}, first after ${job.webhookConfig.autoRetry.delaySeconds} s`] : null,
+          job.destination ? ['Destination', destinationText(job.destination)] : null,
           ['Signing secret', job.webhookConfig && job.webhookConfig.hasSigningSecret ? 'set' : h('span', { class: 'error-text' }, 'not set')],
           ['Signature tolerance', job.webhookConfig ? `${job.webhookConfig.toleranceSeconds} s` : '—'],
           ['Batch', job.webhookConfig ? `${job.webhookConfig.batchSize} records, wait ${job.webhookConfig.batchWaitSeconds} s` : '—'],

@@ -275,6 +275,42 @@ pub async fn moto_app_logged(log: Option<&CallLog>) -> MotoApp {
     }
 }
 
+/// A moto app with both queues of the inbound pipeline (DynamoDB on a fresh table).
+pub struct InboundMotoApp {
+    pub app: App,
+    pub store: Arc<DynamoStore>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub delivery_url: String,
+    pub inbound_url: String,
+}
+
+/// The inbound pipeline's app over moto: a fresh table, a delivery queue with
+/// `delivery_visibility_secs` and an inbound queue with a 1 s visibility timeout (a failed
+/// message is visible again within the test); `Config::for_tests` (retries due at once).
+pub async fn inbound_moto_app(delivery_visibility_secs: u32) -> InboundMotoApp {
+    let store = Arc::new(fresh_store().await);
+    let sqs = sqs_client().await;
+    let delivery_url = fresh_queue(&sqs, delivery_visibility_secs).await;
+    let inbound_url = fresh_queue(&sqs, 1).await;
+    let mut config = Config::for_tests(store.table(), &delivery_url);
+    config.inbound_queue_url = Some(inbound_url.clone());
+    let queue = SqsQueue::new(
+        sqs.clone(),
+        HashMap::from([
+            (QueueName::Delivery, delivery_url.clone()),
+            (QueueName::Inbound, inbound_url.clone()),
+        ]),
+    );
+    let app = App::new(config, store.clone(), Arc::new(queue));
+    InboundMotoApp {
+        app,
+        store,
+        sqs,
+        delivery_url,
+        inbound_url,
+    }
+}
+
 pub use crate::harness::workspace;
 
 /// Receives what is visible on the delivery queue and runs it through `handle` like the

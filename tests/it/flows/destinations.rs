@@ -4,20 +4,16 @@
 //! delete, an older event that must not win, a late update after the delete (tombstone);
 //! the webhook destination's signature is checked with the stock Python `standardwebhooks`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
 use shared::inbound::destination::TableTarget;
-use shared::queue::QueueName;
 use shared::App;
-use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{call_raw, Api, Reply};
-use shared_testkit::moto::{fresh_queue, fresh_store, pump_once, sqs_client, unique};
+use shared_testkit::moto::{pump_once, unique};
 use shared_testkit::targets::webhook::Target;
 
 const STRIPE_SECRET: &str = "whsec_destinations_flow_0123456";
@@ -36,20 +32,13 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let store = Arc::new(fresh_store().await);
-    let sqs = sqs_client().await;
-    let delivery_url = fresh_queue(&sqs, 1).await;
-    let inbound_url = fresh_queue(&sqs, 1).await;
-    let mut config = Config::for_tests(store.table(), &delivery_url);
-    config.inbound_queue_url = Some(inbound_url.clone());
-    let queue = SqsQueue::new(
-        sqs.clone(),
-        HashMap::from([
-            (QueueName::Delivery, delivery_url.clone()),
-            (QueueName::Inbound, inbound_url.clone()),
-        ]),
-    );
-    let app = App::new(config, store.clone(), Arc::new(queue));
+    let shared_testkit::moto::InboundMotoApp {
+        app,
+        store,
+        sqs,
+        delivery_url,
+        inbound_url,
+    } = shared_testkit::moto::inbound_moto_app(1).await;
     let (ws, key) = shared_testkit::moto::workspace(&app, "destinations").await;
     Stack {
         api: Api::new(sync_jobs_api::router(app.clone()), &key),

@@ -5,19 +5,16 @@
 //! (writes nothing). API → receiver → inbound queue (SQS on moto) → sync worker → DynamoDB
 //! (moto); retries ride the delivery queue (SQS on moto) through the delivery worker.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
-use shared::queue::{QueueEnvelope, QueueMessage, QueueName};
+use shared::queue::{QueueEnvelope, QueueMessage};
 use shared::App;
-use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{call_raw, Api, Reply};
-use shared_testkit::moto::{fresh_queue, fresh_store, pump_once, sqs_client};
+use shared_testkit::moto::pump_once;
 
 const OLD_SECRET: &str = "whsec_additions_old_0123456789";
 const NEW_SECRET: &str = "whsec_additions_new_0123456789";
@@ -38,21 +35,13 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let store = Arc::new(fresh_store().await);
-    let sqs = sqs_client().await;
-    let delivery_url = fresh_queue(&sqs, 1).await;
-    let inbound_url = fresh_queue(&sqs, 1).await;
-    // `for_tests` sets RETRY_DELAY_SCALE 0: retries are due at once.
-    let mut config = Config::for_tests(store.table(), &delivery_url);
-    config.inbound_queue_url = Some(inbound_url.clone());
-    let queue = SqsQueue::new(
-        sqs.clone(),
-        HashMap::from([
-            (QueueName::Delivery, delivery_url.clone()),
-            (QueueName::Inbound, inbound_url.clone()),
-        ]),
-    );
-    let app = App::new(config, store.clone(), Arc::new(queue));
+    let shared_testkit::moto::InboundMotoApp {
+        app,
+        store,
+        sqs,
+        delivery_url,
+        inbound_url,
+    } = shared_testkit::moto::inbound_moto_app(1).await;
     let (ws, key) = shared_testkit::moto::workspace(&app, "inbound-additions").await;
     Stack {
         api: Api::new(sync_jobs_api::router(app.clone()), &key),

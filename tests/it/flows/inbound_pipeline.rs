@@ -2,19 +2,16 @@
 //! moto) → sync worker (`pump_once`) → record in DynamoDB (moto), read back through the API.
 //! Stripe events are signed with Stripe's own Python library (`pip install stripe`).
 
-use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::inbound::apply::SyncWorker;
 use shared::queue::QueueName;
 use shared::App;
-use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{call_raw, Api, Reply};
-use shared_testkit::moto::{fresh_queue, fresh_store, pump_once, sqs_client};
+use shared_testkit::moto::pump_once;
 
 const STRIPE_SECRET: &str = "whsec_pipeline_secret_0123456789";
 const CLOSE_KEY: &str = "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
@@ -32,21 +29,13 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let store = Arc::new(fresh_store().await);
-    let sqs = sqs_client().await;
-    let delivery_url = fresh_queue(&sqs, 30).await;
-    // A short visibility timeout: a failed message is visible again within the test.
-    let inbound_url = fresh_queue(&sqs, 1).await;
-    let mut config = Config::for_tests(store.table(), &delivery_url);
-    config.inbound_queue_url = Some(inbound_url.clone());
-    let queue = SqsQueue::new(
-        sqs.clone(),
-        HashMap::from([
-            (QueueName::Delivery, delivery_url.clone()),
-            (QueueName::Inbound, inbound_url.clone()),
-        ]),
-    );
-    let app = App::new(config, store.clone(), Arc::new(queue));
+    let shared_testkit::moto::InboundMotoApp {
+        app,
+        store,
+        sqs,
+        delivery_url,
+        inbound_url,
+    } = shared_testkit::moto::inbound_moto_app(30).await;
     let (ws, key) = shared_testkit::moto::workspace(&app, "pipeline").await;
     Stack {
         api: Api::new(sync_jobs_api::router(app.clone()), &key),

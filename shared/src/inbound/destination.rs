@@ -445,31 +445,17 @@ fn new_delivery(
     record: &Record,
     now: crate::time::Timestamp,
 ) -> AppResult<Delivery> {
-    let now_s = crate::time::format(now);
     let body = serde_json::to_string(&payload(&ev.job_id, record))?;
-    Ok(Delivery {
-        id: delivery_id(&ev.id, &ev.job_id),
-        workspace_id: ev.workspace_id.clone(),
-        subscription_id: ev.job_id.clone(),
-        event_id: ev.id.clone(),
-        event: payload_kind(record).to_owned(),
-        payload: body,
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        round_start: 0,
-        status_code: None,
-        response_body: None,
-        error: None,
-        duration_ms: None,
-        attempt_log: Vec::new(),
-        created_at: now_s.clone(),
-        updated_at: now_s.clone(),
-        next_attempt_at: Some(now_s),
-        last_attempt_at: None,
-        test: false,
-        expires_at: crate::subscriptions::expires_at(now, app.config.delivery_log_ttl_days),
-        claim_until: None,
-    })
+    Ok(Delivery::pending_as(
+        delivery_id(&ev.id, &ev.job_id),
+        &ev.workspace_id,
+        &ev.job_id,
+        &ev.id,
+        payload_kind(record),
+        body,
+        now,
+        app.config.delivery_log_ttl_days,
+    ))
 }
 
 fn payload_kind(record: &Record) -> &'static str {

@@ -362,13 +362,38 @@ impl Delivery {
         now: Timestamp,
         ttl_days: u32,
     ) -> Self {
+        Self::pending_as(
+            delivery_id_for(&event.id, subscription_id),
+            workspace_id,
+            subscription_id,
+            &event.id,
+            &event.event_type,
+            payload,
+            now,
+            ttl_days,
+        )
+    }
+
+    /// A new pending delivery with its id and event given (sync-job destinations derive theirs
+    /// from the inbound event), due now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pending_as(
+        id: String,
+        workspace_id: &str,
+        subscription_id: &str,
+        event_id: &str,
+        event_type: &str,
+        payload: String,
+        now: Timestamp,
+        ttl_days: u32,
+    ) -> Self {
         let now_s = crate::time::format(now);
         Self {
-            id: delivery_id_for(&event.id, subscription_id),
+            id,
             workspace_id: workspace_id.to_owned(),
             subscription_id: subscription_id.to_owned(),
-            event_id: event.id.clone(),
-            event: event.event_type.clone(),
+            event_id: event_id.to_owned(),
+            event: event_type.to_owned(),
             payload,
             status: DeliveryStatus::Pending,
             attempts: 0,

@@ -324,18 +324,14 @@ impl BookingStore for DynamoStore {
     async fn cancel_booking(
         &self,
         ws: &str,
-        booking_id: &str,
+        seen: &Booking,
         outbox: &OutboxRecord,
         now: &str,
     ) -> AppResult<CancelOutcome> {
+        let booking_id = seen.id.as_str();
         let bkey = keys::booking(ws, booking_id);
-        let Some(item) = self.get(&bkey).await? else {
-            return Err(AppError::NotFound("booking"));
-        };
-        let marker_sk = str_attr(&item, "markerSk");
-        let booking: Booking = decode(item)?;
-        match booking.status {
-            BookingStatus::Cancelled => return Ok(CancelOutcome::AlreadyCancelled(booking)),
+        match seen.status {
+            BookingStatus::Cancelled => return Ok(CancelOutcome::AlreadyCancelled(seen.clone())),
             BookingStatus::Completed => {
                 return Err(AppError::validation(format!(
                     "booking {booking_id} is completed and cannot be cancelled"
@@ -343,9 +339,17 @@ impl BookingStore for DynamoStore {
             }
             BookingStatus::Active => {}
         }
-        let Some(marker_sk) = marker_sk else {
-            return Err(AppError::internal_msg("booking item has no markerSk"));
+        // The marker is keyed by the contact; a GDPR erase removed the contact and re-keyed the
+        // marker, whose key then is on the booking item only.
+        let marker_sk = match seen.contact_id.as_deref().filter(|c| !c.is_empty()) {
+            Some(contact) => keys::active_booking(ws, &seen.mock_exam_id, contact).sk,
+            None => match self.get(&bkey).await? {
+                None => return Err(AppError::NotFound("booking")),
+                Some(item) => str_attr(&item, "markerSk")
+                    .ok_or_else(|| AppError::internal_msg("booking item has no markerSk"))?,
+            },
         };
+        let booking = seen.clone();
         let marker = Key {
             pk: keys::active_bookings_partition(ws, &booking.mock_exam_id),
             sk: marker_sk,
@@ -401,12 +405,17 @@ impl BookingStore for DynamoStore {
                 b.updated_at = Some(now.to_owned());
                 Ok(CancelOutcome::Cancelled(b))
             }
+            // It changed since it was read (or never existed): answer from what it is now,
+            // or let the caller read it again.
             Err(r) if r.failed("booking") => match self.get_booking(ws, booking_id).await? {
+                None => Err(AppError::NotFound("booking")),
                 Some(b) if b.status == BookingStatus::Cancelled => {
                     Ok(CancelOutcome::AlreadyCancelled(b))
                 }
-                _ => Err(AppError::TransactionConflict),
+                Some(_) => Err(AppError::TransactionConflict),
             },
+            // The marker moved (an erase re-keyed it since the booking was read): read again.
+            Err(r) if r.failed("marker") => Err(AppError::TransactionConflict),
             Err(r) => Err(r.unexpected("cancel booking")),
         }
     }

@@ -186,10 +186,8 @@ impl WorkspaceStore for DynamoStore {
     }
 
     async fn touch_api_key(&self, key: &ApiKey, now: &str) -> AppResult<()> {
-        for k in [
-            keys::api_key(&key.workspace_id, &key.id),
-            keys::api_key_hash(&key.hash),
-        ] {
+        // The key's two items (by id, by hash) are touched concurrently.
+        let touch = |k: keys::Key| async move {
             let res = self
                 .client
                 .update_item()
@@ -200,8 +198,13 @@ impl WorkspaceStore for DynamoStore {
                 .expression_attribute_values(":now", s(now))
                 .send()
                 .await;
-            conditional(res, "dynamodb touch api key")?;
-        }
+            conditional(res, "dynamodb touch api key")
+        };
+        futures::future::try_join(
+            touch(keys::api_key(&key.workspace_id, &key.id)),
+            touch(keys::api_key_hash(&key.hash)),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -489,15 +489,23 @@ impl BookingStore for MemoryStore {
     async fn cancel_booking(
         &self,
         ws: &str,
-        booking_id: &str,
+        seen: &Booking,
         outbox: &OutboxRecord,
         now: &str,
     ) -> AppResult<CancelOutcome> {
         self.conflict()?;
+        let booking_id = seen.id.as_str();
         let mut st = self.lock();
         let Some(booking) = st.bookings.get(&key(ws, booking_id)).cloned() else {
             return Err(AppError::NotFound("booking"));
         };
+        // As the table's condition: the booking must still be as the caller saw it.
+        if booking.status != seen.status {
+            return match booking.status {
+                BookingStatus::Cancelled => Ok(CancelOutcome::AlreadyCancelled(booking)),
+                _ => Err(AppError::TransactionConflict),
+            };
+        }
         match booking.status {
             BookingStatus::Cancelled => return Ok(CancelOutcome::AlreadyCancelled(booking)),
             BookingStatus::Completed => {

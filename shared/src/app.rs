@@ -45,6 +45,8 @@ pub struct AppInner {
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub http: OutboundClient,
+    /// API keys this process has checked (`http::EarlyAuth`): key hash → workspace.
+    pub seen_keys: crate::tenancy::seen::SeenKeys,
 }
 
 /// Cheap to clone; handed to every handler as axum state.
@@ -127,6 +129,7 @@ impl App {
             deliveries: stores,
             queue,
             http,
+            seen_keys: Default::default(),
         }))
     }
 

@@ -17,7 +17,9 @@ use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
+use crate::tenancy::seen::KeyCheck;
+use crate::tenancy::ApiKey;
 
 /// Default request body cap (DESIGN §3); the inbound receiver allows 1 MiB.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -193,32 +195,107 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(AppError::Unauthorized)?;
-        let key = app
-            .workspaces
-            .find_api_key(&sha256_hex(token.as_bytes()))
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        let now = crate::time::now();
-        let stale = key
-            .last_used_at
-            .as_deref()
-            .and_then(crate::time::parse)
-            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
-        if stale {
-            // Best effort: a failed touch must not fail the request.
-            if let Err(e) = app
-                .workspaces
-                .touch_api_key(&key, &crate::time::format(now))
-                .await
-            {
-                tracing::warn!(error = %e.log_detail(), "could not record api key use");
-            }
-        }
-        tracing::Span::current().record("workspace_id", key.workspace_id.as_str());
-        Ok(Auth {
-            workspace_id: key.workspace_id,
-            key_id: key.id,
+        let (auth, stale) = check_key(app, &sha256_hex(token.as_bytes())).await?;
+        touch_key(app, stale).await;
+        Ok(auth)
+    }
+}
+
+/// Reads the key behind a request: `Unauthorized` unless it exists and is not revoked. A good
+/// key is remembered (`App::seen_keys`) and, when its `lastUsedAt` is over a minute old,
+/// returned to be touched.
+async fn check_key(app: &App, hash: &str) -> Result<(Auth, Option<ApiKey>), AppError> {
+    let Some(key) = app.workspaces.find_api_key(hash).await? else {
+        app.seen_keys.forget(hash);
+        return Err(AppError::Unauthorized);
+    };
+    app.seen_keys.remember(hash, &key.workspace_id, &key.id);
+    tracing::Span::current().record("workspace_id", key.workspace_id.as_str());
+    let now = crate::time::now();
+    let stale = key
+        .last_used_at
+        .as_deref()
+        .and_then(crate::time::parse)
+        .is_none_or(|t| (now - t).num_seconds() >= TOUCH_INTERVAL_SECS);
+    let auth = Auth {
+        workspace_id: key.workspace_id.clone(),
+        key_id: key.id.clone(),
+    };
+    Ok((auth, stale.then_some(key)))
+}
+
+/// Records a key's use in `lastUsedAt`. Best effort: a failed touch never fails the request.
+async fn touch_key(app: &App, key: Option<ApiKey>) {
+    let Some(key) = key else { return };
+    if let Err(e) = app
+        .workspaces
+        .touch_api_key(&key, &crate::time::now_string())
+        .await
+    {
+        tracing::warn!(error = %e.log_detail(), "could not record api key use");
+    }
+}
+
+/// Authentication for a use case whose first reads need only the workspace id (booking
+/// create). When this process has checked the key before, the key is read again *beside*
+/// those reads instead of before them — the use case gets a [`KeyCheck`] and awaits it before
+/// its first write — and the check's verdict comes first in the answer: a revoked key is 401
+/// whatever the reads found. A key seen for the first time is checked first, as [`Auth`] does.
+/// Either way the `lastUsedAt` touch runs beside the use case, not before it.
+pub struct EarlyAuth {
+    hash: String,
+}
+
+impl FromRequestParts<App> for EarlyAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(AppError::Unauthorized)?;
+        Ok(Self {
+            hash: sha256_hex(token.as_bytes()),
         })
+    }
+}
+
+impl EarlyAuth {
+    /// Runs `work(workspace id, key check)` as described on the type.
+    pub async fn run<T, F, Fut>(self, app: &App, work: F) -> AppResult<T>
+    where
+        F: FnOnce(String, KeyCheck) -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        let Some((seen_ws, _)) = app.seen_keys.get(&self.hash) else {
+            let (auth, stale) = check_key(app, &self.hash).await?;
+            let (_, out) = tokio::join!(
+                touch_key(app, stale),
+                work(auth.workspace_id, KeyCheck::done())
+            );
+            return out;
+        };
+        let (verdict, check) = KeyCheck::pending();
+        let key = async {
+            match check_key(app, &self.hash).await {
+                Ok((auth, stale)) if auth.workspace_id == seen_ws => {
+                    let _ = verdict.send(true);
+                    touch_key(app, stale).await;
+                    Ok(())
+                }
+                // A key never changes workspace; should the memo ever disagree, forget it
+                // and refuse this request rather than act for the wrong workspace.
+                Ok(_) => {
+                    app.seen_keys.forget(&self.hash);
+                    let _ = verdict.send(false);
+                    Err(AppError::Unauthorized)
+                }
+                Err(e) => {
+                    let _ = verdict.send(false);
+                    Err(e)
+                }
+            }
+        };
+        let (checked, out) = tokio::join!(key, work(seen_ws.clone(), check));
+        checked?;
+        out
     }
 }
 

@@ -12,10 +12,13 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::http::Path;
 
+use axum::body::Body;
 use shared::bookings::ports::BookingTransition;
 use shared::bookings::service::{self, CreateBooking};
 use shared::bookings::{BookingStatus, ExamInput};
-use shared::http::{success, Auth, JsonBody, OptionalJsonBody, QueryMap};
+use shared::http::{
+    parse_json, read_body, success, Auth, EarlyAuth, JsonBody, OptionalJsonBody, QueryMap, MAX_BODY,
+};
 use shared::paging::{parse_limit, Pagination};
 use shared::{App, AppError, AppResult};
 
@@ -130,19 +133,37 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     Ok(Some(v.to_owned()))
 }
 
-/// 201 with the new booking; 200 when an `Idempotency-Key` replays an earlier one.
+/// 201 with the new booking; 200 when an `Idempotency-Key` replays an earlier one. The key
+/// check runs beside the first reads ([`EarlyAuth`]); the body is read and checked inside, so
+/// a bad key still answers 401 before anything about the body.
 async fn create_booking(
     State(app): State<App>,
-    auth: Auth,
+    auth: EarlyAuth,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<CreateBookingBody>,
+    body: Body,
 ) -> AppResult<Response> {
-    let request = CreateBooking {
-        mock_exam_id: body.mock_exam_id,
-        contact_id: body.contact_id,
-        idempotency_key: idempotency_key(&headers)?,
-    };
-    let created = service::create_booking(&app, &auth.workspace_id, request).await?;
+    let app = &app;
+    let created = auth
+        .run(app, |ws, key| async move {
+            let request = async {
+                let bytes = read_body(body, &headers, MAX_BODY).await?;
+                let body: CreateBookingBody = parse_json(&bytes)?;
+                AppResult::Ok(CreateBooking {
+                    mock_exam_id: body.mock_exam_id,
+                    contact_id: body.contact_id,
+                    idempotency_key: idempotency_key(&headers)?,
+                })
+            };
+            match request.await {
+                Ok(request) => service::create_booking(app, &ws, request, key).await,
+                // A rejected body waits for the key's verdict, which comes first.
+                Err(e) => {
+                    key.passed().await?;
+                    Err(e)
+                }
+            }
+        })
+        .await?;
     let status = if created.replayed {
         StatusCode::OK
     } else {

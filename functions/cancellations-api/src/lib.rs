@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use shared::http::Path;
 
 use shared::bookings::cancel::{self, Cancelled, ExamSelection};
-use shared::http::{success, Auth, JsonBody};
+use shared::http::{success, Auth, EarlyAuth, JsonBody};
 use shared::{App, AppError, AppResult};
 
 pub fn router(app: App) -> Router {
@@ -26,12 +26,25 @@ pub fn router(app: App) -> Router {
     shared::http::finish_router(routes, app)
 }
 
+/// The key check runs beside the booking's read ([`EarlyAuth`]); a bad key answers 401 before
+/// anything about the path.
 async fn cancel_single(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    auth: EarlyAuth,
+    id: Result<Path<String>, AppError>,
 ) -> AppResult<Response> {
-    let done = cancel::cancel_booking(&app, &auth.workspace_id, &id).await?;
+    let app = &app;
+    let done = auth
+        .run(app, |ws, key| async move {
+            match id {
+                Ok(Path(id)) => cancel::cancel_booking(app, &ws, &id, key).await,
+                Err(e) => {
+                    key.passed().await?;
+                    Err(e)
+                }
+            }
+        })
+        .await?;
     Ok(success(
         StatusCode::OK,
         json!({ "booking": done.booking(), "totalBookings": done.total_bookings }),

@@ -8,6 +8,7 @@ use super::events;
 use super::ports::CancelOutcome;
 use super::{Booking, BookingStatus};
 use crate::ids::{validate_external_id, BookingId};
+use crate::tenancy::seen::KeyCheck;
 use crate::{App, AppError, AppResult};
 
 /// Largest batch accepted by the batch routes.
@@ -35,15 +36,34 @@ impl Cancelled {
     }
 }
 
-/// Cancels one booking (retrying transaction conflicts) and hands its outbox to SQS.
-pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<Cancelled> {
-    BookingId::parse(booking_id)?;
-    let (outcome, outbox) = crate::retry::on_conflict(&app.config, || async {
-        let before = app
-            .bookings
+/// Cancels one booking (retrying transaction conflicts) and hands its outbox to SQS. The
+/// booking's first read runs beside `key`, which must pass before anything is written.
+pub async fn cancel_booking(
+    app: &App,
+    ws: &str,
+    booking_id: &str,
+    key: KeyCheck,
+) -> AppResult<Cancelled> {
+    let read = || async {
+        app.bookings
             .get_booking(ws, booking_id)
             .await?
-            .ok_or(AppError::NotFound("booking"))?;
+            .ok_or(AppError::NotFound("booking"))
+    };
+    let first = async {
+        BookingId::parse(booking_id)?;
+        read().await
+    };
+    let (passed, first) = tokio::join!(key.passed(), first);
+    passed?;
+    // The first attempt uses the read above; a retry after a conflict reads it again.
+    let prefetched = std::sync::Mutex::new(Some(first?));
+    let (outcome, outbox) = crate::retry::on_conflict(&app.config, || async {
+        let first = prefetched.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let before = match first {
+            Some(before) => before,
+            None => read().await?,
+        };
         let now = crate::time::now_string();
         let mut after = before.clone();
         after.status = BookingStatus::Cancelled;
@@ -63,7 +83,7 @@ pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<
         let outbox = events::counter_change_outbox(ws, &before.mock_exam_id, evts, &now);
         let outcome = app
             .bookings
-            .cancel_booking(ws, booking_id, &outbox, &now)
+            .cancel_booking(ws, &before, &outbox, &now)
             .await?;
         Ok((outcome, outbox))
     })
@@ -85,7 +105,7 @@ pub async fn cancel_booking(app: &App, ws: &str, booking_id: &str) -> AppResult<
     // The answer's total is read while the hand-off goes out (no extra wait).
     let total = if let CancelOutcome::Cancelled(b) = &done.outcome {
         tracing::info!(booking_id = %b.id, mock_exam_id = %b.mock_exam_id, "booking cancelled");
-        tokio::join!(crate::outbox::dispatch_after_commit(app, &outbox), total).1
+        tokio::join!(crate::outbox::hand_off(app, &outbox), total).1
     } else {
         total.await
     };
@@ -124,7 +144,7 @@ pub async fn cancel_many(
                         .filter(|b| b.mock_exam_id == exam)
                         .ok_or(AppError::NotFound("booking"))?;
                 }
-                cancel_booking(app, ws, &id).await
+                cancel_booking(app, ws, &id, KeyCheck::done()).await
             }
             .await;
             if let Err(e) = &result {

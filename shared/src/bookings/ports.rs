@@ -101,12 +101,14 @@ pub trait BookingStore: Send + Sync {
     ) -> AppResult<Option<IdempotencyRecord>>;
     async fn get_booking(&self, ws: &str, booking_id: &str) -> AppResult<Option<Booking>>;
     /// One transaction: booking → cancelled, marker removed, counter −1 (version +1), outbox.
-    /// Idempotent: a cancelled booking is returned unchanged. Errors: `NotFound`,
-    /// `Validation` (a completed booking), `TransactionConflict`.
+    /// `seen` is the booking as the caller read it: the transaction is conditioned on it
+    /// still being active instead of reading it again. Idempotent: a cancelled booking is
+    /// returned unchanged. Errors: `NotFound`, `Validation` (a completed booking),
+    /// `TransactionConflict` (it changed since `seen`: read it again and retry).
     async fn cancel_booking(
         &self,
         ws: &str,
-        booking_id: &str,
+        seen: &Booking,
         outbox: &OutboxRecord,
         now: &str,
     ) -> AppResult<CancelOutcome>;

@@ -8,6 +8,7 @@ use super::{Booking, BookingStatus, ExamInput, IdempotencyRecord, MockExam, QrCo
 use crate::http::sha256_hex;
 use crate::ids::{self, validate_external_id, BookingId};
 use crate::outbox::OutboxRecord;
+use crate::tenancy::seen::KeyCheck;
 use crate::{App, AppError, AppResult};
 
 /// Idempotency records live a day.
@@ -78,7 +79,7 @@ pub async fn put_exam(app: &App, ws: &str, id: &str, input: ExamInput) -> AppRes
     .await?;
     match changed {
         Ok((after, outbox)) => {
-            crate::outbox::dispatch_after_commit(app, &outbox).await;
+            crate::outbox::hand_off(app, &outbox).await;
             Ok(after)
         }
         Err(unchanged_or_created) => Ok(unchanged_or_created),
@@ -156,30 +157,54 @@ fn new_booking(exam_id: &str, contact_id: &str, now: &str) -> Booking {
 /// One transaction (booking, active marker, counter +1 below capacity, outbox, idempotency
 /// record), retried on `TransactionConflict`; then the outbox hand-off. Same key + same body
 /// replays the original booking; same key + another body is `IdempotencyKeyReused`.
-pub async fn create_booking(app: &App, ws: &str, req: CreateBooking) -> AppResult<BookingCreated> {
-    validate_external_id("mockExamId", &req.mock_exam_id)?;
-    validate_external_id("contactId", &req.contact_id)?;
+///
+/// Calls in sequence (issue 16): {key check, idempotency record, user, exam} → the
+/// transaction → {hand-off, the exam's total for the answer}. Nothing is written before
+/// `key` has passed.
+pub async fn create_booking(
+    app: &App,
+    ws: &str,
+    req: CreateBooking,
+    key: KeyCheck,
+) -> AppResult<BookingCreated> {
     let request_hash = sha256_hex(format!("{}\n{}", req.mock_exam_id, req.contact_id).as_bytes());
     let idem_hash = req
         .idempotency_key
         .as_deref()
         .map(|k| sha256_hex(k.as_bytes()));
-
-    // A replay must not need the exam to still have room: answer it before anything else.
-    if let Some(hash) = &idem_hash {
-        if let Some(rec) = app.bookings.get_idempotency(ws, hash).await? {
-            return replay(app, ws, &rec, &request_hash).await;
-        }
+    let reads = async {
+        validate_external_id("mockExamId", &req.mock_exam_id)?;
+        validate_external_id("contactId", &req.contact_id)?;
+        let idempotency = async {
+            match &idem_hash {
+                Some(hash) => app.bookings.get_idempotency(ws, hash).await,
+                None => Ok(None),
+            }
+        };
+        // `booking.created` carries the user whose id is the contactId (null otherwise).
+        let (idempotency, user, exam) = tokio::join!(
+            idempotency,
+            crate::users::user_snapshot(app, ws, &req.contact_id),
+            app.bookings.get_exam(ws, &req.mock_exam_id)
+        );
+        AppResult::Ok((idempotency?, user, exam))
+    };
+    let (passed, reads) = tokio::join!(key.passed(), reads);
+    passed?;
+    let (idempotency, user, exam) = reads?;
+    // A replay must not need the exam to still have room (nor the exam read to succeed).
+    if let Some(rec) = idempotency {
+        return replay(app, ws, &rec, &request_hash).await;
     }
-
-    // `booking.created` carries the user whose id is the contactId (null otherwise).
-    let user = crate::users::user_snapshot(app, ws, &req.contact_id).await;
+    // The first attempt uses the exam read above; a retry after a conflict reads it again.
+    let prefetched = std::sync::Mutex::new(Some(exam));
     let outcome = crate::retry::on_conflict(&app.config, || async {
-        let exam = app
-            .bookings
-            .get_exam(ws, &req.mock_exam_id)
-            .await?
-            .ok_or(AppError::NotFound("mock exam"))?;
+        let first = prefetched.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let exam = match first {
+            Some(read) => read?,
+            None => app.bookings.get_exam(ws, &req.mock_exam_id).await?,
+        }
+        .ok_or(AppError::NotFound("mock exam"))?;
         let now_t = crate::time::now();
         let now = crate::time::format(now_t);
         let booking = new_booking(&req.mock_exam_id, &req.contact_id, &now);
@@ -217,7 +242,7 @@ pub async fn create_booking(app: &App, ws: &str, req: CreateBooking) -> AppResul
         (CreateBookingOutcome::Created, booking, outbox) => {
             // The answer's total is read while the hand-off goes out (no extra wait).
             let (_, total) = tokio::join!(
-                crate::outbox::dispatch_after_commit(app, &outbox),
+                crate::outbox::hand_off(app, &outbox),
                 current_total(app, ws, &booking.mock_exam_id)
             );
             let total = total?;
@@ -309,6 +334,6 @@ pub async fn transition(
         Ok((booking, outbox))
     })
     .await?;
-    crate::outbox::dispatch_after_commit(app, &outbox).await;
+    crate::outbox::hand_off(app, &outbox).await;
     Ok(booking)
 }

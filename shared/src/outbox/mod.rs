@@ -1,6 +1,14 @@
-//! Outbox hand-off: right after a commit, the committing function sends the record's
-//! messages and marks it `enqueuedAt`. If that fails (or the function dies), the sweeper
-//! re-sends records older than two minutes. Consumers are idempotent, so duplicates are harmless.
+//! Outbox hand-off: right after a commit, the committing function sends the record's one
+//! message (`FanOut`, the record's id). Its consumer (the delivery worker's fan-out) queues
+//! the record's counter sync, marks the record `enqueuedAt`, then fans its events out. A record
+//! still unmarked after two minutes — the send failed, the function died, or the queue is that
+//! far behind — is re-sent by the sweeper, which marks it itself. Consumers are idempotent, so
+//! the duplicates a backlog can cause (one per record at most) are harmless.
+//!
+//! Marking in the consumer instead of after the send keeps a write off every request path
+//! (issue 16: booking create in three sequential calls); one message per record keeps the
+//! counter sync as safe as the fan-out: it is queued from the record, after the record's
+//! message has arrived, so it cannot be lost separately.
 
 pub mod ports;
 pub mod sweep;
@@ -74,46 +82,48 @@ impl OutboxRecord {
         }
     }
 
-    /// The SQS messages that carry this record's work (ids only; payloads stay in DynamoDB).
-    pub fn messages(&self) -> Vec<QueueMessage> {
-        let mut out = Vec::new();
-        if let Some(exam) = &self.counter_sync {
-            out.push(QueueMessage::CounterSync {
+    /// The SQS message that carries this record's work — its id only; the counter sync and
+    /// the events stay in DynamoDB — or none for a record with nothing to do.
+    pub fn message(&self) -> Option<QueueMessage> {
+        (self.counter_sync.is_some() || !self.events.is_empty()).then(|| QueueMessage::FanOut {
+            workspace_id: self.workspace_id.clone(),
+            outbox_id: self.id.clone(),
+        })
+    }
+
+    /// The counter sync the record asks for (queued by the consumer of its message).
+    pub fn counter_sync_message(&self) -> Option<QueueMessage> {
+        self.counter_sync
+            .as_ref()
+            .map(|exam| QueueMessage::CounterSync {
                 workspace_id: self.workspace_id.clone(),
                 mock_exam_id: exam.clone(),
                 attempt: 0,
                 delivery_id: None,
-            });
-        }
-        if !self.events.is_empty() {
-            out.push(QueueMessage::FanOut {
-                workspace_id: self.workspace_id.clone(),
-                outbox_id: self.id.clone(),
-            });
-        }
-        out
+            })
     }
 }
 
-/// Sends and marks; errors are returned to the caller (the sweeper counts them).
+async fn send(app: &App, record: &OutboxRecord) -> AppResult<()> {
+    match record.message() {
+        Some(message) => crate::queue::schedule(app, message, Duration::ZERO).await,
+        None => Ok(()),
+    }
+}
+
+/// The sweeper's re-send: sends and marks; errors are returned to the caller (the sweeper
+/// counts them).
 pub async fn dispatch(app: &App, record: &OutboxRecord) -> AppResult<()> {
-    // The counter sync and the fan-out go out together (one wait, not one per message).
-    futures::future::try_join_all(
-        record
-            .messages()
-            .into_iter()
-            .map(|message| crate::queue::schedule(app, message, Duration::ZERO)),
-    )
-    .await?;
+    send(app, record).await?;
     app.outbox
         .mark_enqueued(&record.id, &crate::time::now_string())
         .await
 }
 
-/// After a commit: never fails the request — the change is committed and the sweeper
-/// guarantees the hand-off.
-pub async fn dispatch_after_commit(app: &App, record: &OutboxRecord) {
-    if let Err(e) = dispatch(app, record).await {
+/// After a commit: sends the record's message (the consumer marks it). Never fails the
+/// request — the change is committed and the sweeper guarantees the hand-off.
+pub async fn hand_off(app: &App, record: &OutboxRecord) {
+    if let Err(e) = send(app, record).await {
         tracing::warn!(
             outbox_id = %record.id,
             error = %e.log_detail(),
@@ -127,17 +137,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outbox_messages_carry_ids_only() {
+    fn one_message_per_record_carrying_its_id_only() {
         let mut r = OutboxRecord::new("ws_1", "2026-01-01T00:00:00.000Z");
-        assert!(r.messages().is_empty());
+        assert!(r.message().is_none());
+        assert!(r.counter_sync_message().is_none());
         r.counter_sync = Some("e1".into());
+        assert!(
+            matches!(r.message(), Some(QueueMessage::FanOut { ref outbox_id, .. }) if *outbox_id == r.id),
+            "a counter sync alone still needs the record's message"
+        );
+        assert!(matches!(
+            r.counter_sync_message(),
+            Some(QueueMessage::CounterSync { ref mock_exam_id, attempt: 0, .. }) if mock_exam_id == "e1"
+        ));
+        r.counter_sync = None;
         r.events.push(DomainEvent::new(
             "booking.created",
             serde_json::json!({}),
             "t",
         ));
-        let msgs = r.messages();
-        assert_eq!(msgs.len(), 2);
-        assert!(matches!(msgs[1], QueueMessage::FanOut { .. }));
+        assert!(matches!(r.message(), Some(QueueMessage::FanOut { .. })));
     }
 }

@@ -181,7 +181,6 @@ async fn resend(app: &App, owner: &str, listed: OutboxRecord) -> Resend {
                     outbox_id = %record.id,
                     workspace_id = %record.workspace_id,
                     created_at = %record.created_at,
-                    messages = record.messages().len(),
                     "outbox record re-sent by the sweeper"
                 );
                 Resend::Sent

@@ -1,5 +1,6 @@
-//! Fan-out: an outbox record's events become one delivery per matching active subscription
-//! of the workspace (DESIGN §4, §6).
+//! Fan-out: the consumer of an outbox record's message. It queues the record's counter sync,
+//! marks the record handed off (`outbox` module), and turns the record's events into one
+//! delivery per matching active subscription of the workspace (DESIGN §4, §6).
 //!
 //! Idempotent on (event, subscription): the delivery id is derived from both and written
 //! with a conditional put, so a repeated fan-out (SQS duplicate, sweeper re-send, retry after
@@ -26,10 +27,39 @@ pub async fn run(app: &App, ws: &str, outbox_id: &str) -> AppResult<()> {
         );
         return Ok(());
     };
-    if record.workspace_id != ws || record.events.is_empty() {
+    if record.workspace_id != ws {
         return Ok(());
     }
-    let subscriptions = app.subscriptions.active_subscriptions(ws).await?;
+    // The record's counter sync is queued and the record marked handed off, beside the
+    // subscriptions read. Should the send fail, this message fails and SQS brings it back: the
+    // counter sync is queued on every delivery of the message, marked or not (a duplicate is
+    // harmless: counter syncs coalesce on the exam's version).
+    let handed_off = async {
+        let send = async {
+            match record.counter_sync_message() {
+                Some(message) => crate::queue::schedule(app, message, Duration::ZERO).await,
+                None => Ok(()),
+            }
+        };
+        let mark = async {
+            if record.enqueued_at.is_some() {
+                return Ok(());
+            }
+            app.outbox
+                .mark_enqueued(&record.id, &crate::time::now_string())
+                .await
+        };
+        futures::future::try_join(send, mark).await.map(|_| ())
+    };
+    let subscriptions = async {
+        if record.events.is_empty() {
+            return Ok(Vec::new());
+        }
+        app.subscriptions.active_subscriptions(ws).await
+    };
+    let (handed_off, subscriptions) = tokio::join!(handed_off, subscriptions);
+    handed_off?;
+    let subscriptions = subscriptions?;
     let now = crate::time::now();
     let mut deliveries = Vec::new();
     for event in &record.events {

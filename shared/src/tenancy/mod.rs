@@ -2,6 +2,7 @@
 //! SHA-256 is stored.
 
 pub mod ports;
+pub mod seen;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -20,7 +20,7 @@ pub async fn create(app: &App, ws: &str, input: UserInput) -> AppResult<User> {
     let user = input.create(&now)?;
     let outbox = outbox_with(ws, vec![created_event(&user, &now)], &now);
     crate::retry::on_conflict(&app.config, || app.users.create_user(ws, &user, &outbox)).await?;
-    crate::outbox::dispatch_after_commit(app, &outbox).await;
+    crate::outbox::hand_off(app, &outbox).await;
     Ok(user)
 }
 
@@ -64,7 +64,7 @@ pub async fn update(
     })
     .await?;
     if let Some(o) = &outbox {
-        crate::outbox::dispatch_after_commit(app, o).await;
+        crate::outbox::hand_off(app, o).await;
     }
     let bookings = app.users.bookings_of(ws, id).await?;
     Ok((user, bookings))
@@ -84,7 +84,7 @@ pub async fn erase(app: &App, ws: &str, id: &UserId) -> AppResult<()> {
         deliveries_redacted = report.deliveries_redacted,
         "user erased"
     );
-    crate::outbox::dispatch_after_commit(app, &outbox).await;
+    crate::outbox::hand_off(app, &outbox).await;
     Ok(())
 }
 

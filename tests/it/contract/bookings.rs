@@ -309,7 +309,7 @@ async fn cancel_frees_the_seat<S: Store + ?Sized>(s: &S) {
     let ob = outbox(EXAM, "booking.cancelled");
     let now = now_string();
     let CancelOutcome::Cancelled(cancelled) =
-        s.cancel_booking(WS, &booking.id, &ob, &now).await.unwrap()
+        s.cancel_booking(WS, &booking, &ob, &now).await.unwrap()
     else {
         panic!("first cancel must cancel");
     };
@@ -334,8 +334,14 @@ async fn cancel_twice_decrements_once<S: Store + ?Sized>(s: &S) {
     book(s, EXAM, "c-2").await;
     let cancelled = cancel(s, &booking).await;
     let second_outbox = outbox(EXAM, "booking.cancelled");
+    // Whether the caller saw it active (a stale read) or cancelled.
+    let stale = s
+        .cancel_booking(WS, &booking, &second_outbox, &now_string())
+        .await
+        .unwrap();
+    assert_eq!(stale, CancelOutcome::AlreadyCancelled(cancelled.clone()));
     let again = s
-        .cancel_booking(WS, &booking.id, &second_outbox, &now_string())
+        .cancel_booking(WS, &cancelled, &second_outbox, &now_string())
         .await
         .unwrap();
     assert_eq!(again, CancelOutcome::AlreadyCancelled(cancelled));
@@ -350,8 +356,10 @@ async fn cancel_twice_decrements_once<S: Store + ?Sized>(s: &S) {
 async fn cancelling_an_unknown_booking_is_not_found<S: Store + ?Sized>(s: &S) {
     exam(s, WS, EXAM, 10).await;
     let ob = outbox(EXAM, "booking.cancelled");
+    let mut unknown = new_booking(EXAM, "c-1").booking;
+    unknown.id = new_id(BOOKING);
     let err = s
-        .cancel_booking(WS, &new_id(BOOKING), &ob, &now_string())
+        .cancel_booking(WS, &unknown, &ob, &now_string())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
@@ -363,7 +371,7 @@ async fn cancelling_an_unknown_booking_is_not_found<S: Store + ?Sized>(s: &S) {
 /// after it.
 async fn cancel<S: Store + ?Sized>(s: &S, booking: &Booking) -> Booking {
     let ob = outbox(EXAM, "booking.cancelled");
-    match s.cancel_booking(WS, &booking.id, &ob, &now_string()).await {
+    match s.cancel_booking(WS, booking, &ob, &now_string()).await {
         Ok(CancelOutcome::Cancelled(cancelled)) => cancelled,
         other => panic!("first cancel must cancel: {other:?}"),
     }
@@ -408,11 +416,17 @@ async fn a_completed_booking_cannot_be_cancelled<S: Store + ?Sized>(s: &S) {
     let ob = outbox(EXAM, "booking.completed");
     let completed = transition(s, &booking, Complete, None, &ob, &now_string()).await;
     let ob = outbox(EXAM, "booking.cancelled");
+    // Seen completed, or seen active by a caller that read it before it completed.
     let err = s
-        .cancel_booking(WS, &booking.id, &ob, &now_string())
+        .cancel_booking(WS, &completed, &ob, &now_string())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Validation(_)), "{err:?}");
+    let err = s
+        .cancel_booking(WS, &booking, &ob, &now_string())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::TransactionConflict), "{err:?}");
     assert_eq!(
         s.get_booking(WS, &booking.id).await.unwrap(),
         Some(completed)
@@ -630,7 +644,8 @@ async fn an_exams_bookings_are_listed_newest_first_by_status_page_by_page<S: Sto
     }
     book(s, "other-exam", "c-1").await;
     let now = now_string();
-    s.cancel_booking(WS, &ids[1], &outbox(EXAM, "booking.cancelled"), &now)
+    let second = s.get_booking(WS, &ids[1]).await.unwrap().unwrap();
+    s.cancel_booking(WS, &second, &outbox(EXAM, "booking.cancelled"), &now)
         .await
         .unwrap();
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
@@ -700,7 +715,7 @@ async fn another_workspace_sees_none_of_it<S: Store + ?Sized>(s: &S) {
     let err = s
         .cancel_booking(
             OTHER_WS,
-            &booking.id,
+            &booking,
             &outbox(EXAM, "booking.cancelled"),
             &now_string(),
         )

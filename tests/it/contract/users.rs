@@ -309,7 +309,8 @@ async fn erase_removes_the_user_unlinks_bookings_and_redacts_outbox_records<S: S
     );
     // The booking still counts, and can still be cancelled (its marker was re-keyed).
     assert_eq!(s.list_active_bookings(WS, "exam1").await.unwrap().len(), 1);
-    s.cancel_booking(WS, &b.id, &OutboxRecord::new(WS, &now), &now)
+    let seen = s.get_booking(WS, &b.id).await.unwrap().unwrap();
+    s.cancel_booking(WS, &seen, &OutboxRecord::new(WS, &now), &now)
         .await
         .unwrap();
     assert_eq!(

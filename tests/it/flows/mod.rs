@@ -9,6 +9,7 @@ mod booking_flow;
 mod calendar_sync;
 mod counter_sync;
 mod destinations;
+mod early_auth;
 mod export_job;
 mod faults;
 mod inbound_additions;

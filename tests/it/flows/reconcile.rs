@@ -39,8 +39,13 @@ async fn book(app: &App, ws: &str, exam: &str, contact: &str) -> String {
 async fn cancel(app: &App, ws: &str, exam: &str, booking_id: &str) {
     let now = shared::time::now_string();
     let outbox = shared::bookings::events::counter_change_outbox(ws, exam, vec![], &now);
-    shared::retry::on_conflict(&app.config, || {
-        app.bookings.cancel_booking(ws, booking_id, &outbox, &now)
+    shared::retry::on_conflict(&app.config, || async {
+        let seen = app
+            .bookings
+            .get_booking(ws, booking_id)
+            .await?
+            .expect("booking");
+        app.bookings.cancel_booking(ws, &seen, &outbox, &now).await
     })
     .await
     .expect("cancel");

@@ -62,18 +62,36 @@ async fn seed_snake_case_body_and_create_alias_are_accepted() {
 async fn booking_hands_the_counter_sync_and_events_to_the_queue_after_commit() {
     let e = env().await;
     book(&e, "c1").await;
+    // One message per outbox record, carrying its id.
     let msgs = e.queue.drain(QueueName::Delivery);
     let kinds: Vec<Value> = msgs
         .iter()
         .map(|(b, _)| serde_json::from_str::<Value>(b).unwrap()["type"].clone())
         .collect();
-    assert_eq!(kinds, vec![json!("counter_sync"), json!("fan_out")]);
+    assert_eq!(kinds, vec![json!("fan_out")]);
+    let far_future = "9999-01-01T00:00:00.000Z";
+    let pending = e.app.outbox.list_unenqueued(far_future, 10).await.unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "the consumer marks the record, not the request"
+    );
+    // Its consumer queues the exam's counter sync and marks the record: nothing left for the
+    // sweeper.
+    let runner = delivery_worker::runner(e.app.clone());
+    let resp = runner
+        .run(shared_testkit::memory::sqs_event(
+            msgs.iter().map(|m| &m.0),
+            1,
+        ))
+        .await;
+    assert!(resp.batch_item_failures.is_empty());
+    let msgs = e.queue.drain(QueueName::Delivery);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
     let env: QueueEnvelope = serde_json::from_str(&msgs[0].0).unwrap();
     assert!(
         matches!(env.message, shared::queue::QueueMessage::CounterSync { ref mock_exam_id, .. } if mock_exam_id == "40577087837")
     );
-    // Marked enqueued: nothing left for the sweeper.
-    let far_future = "9999-01-01T00:00:00.000Z";
     assert!(e
         .app
         .outbox

@@ -26,6 +26,7 @@ pub mod apply;
 pub mod backfill;
 pub mod destination;
 pub mod domain;
+pub mod head_scan;
 pub mod input;
 pub mod jq;
 pub mod mapping;

@@ -208,7 +208,7 @@ enum Slot {
 /// Validates `body` as one JSON object and finds the `wanted` members; `None` when serde_json
 /// would refuse it (or it is not an object).
 pub fn scan(body: &[u8], wanted: &Wanted) -> Option<Scan> {
-    std::str::from_utf8(body).ok()?;
+    simdutf8::basic::from_utf8(body).ok()?;
     let b = body;
     let mut out = Scan {
         top: [Found::Absent; MAX_WANTED],

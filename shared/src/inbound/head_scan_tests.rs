@@ -55,10 +55,22 @@ fn assert_same(body: &[u8]) {
         assert_eq!(s.depth.min(MAX_NESTING + 1), nesting_depth(body));
     }
     for source in SOURCES {
+        let expected = reference(source, body);
         assert_eq!(
             outcome(parse_head(source, "msg_1", body)),
-            reference(source, body),
+            expected,
             "{source:?} head differs from serde on {:?}",
+            String::from_utf8_lossy(body)
+        );
+        // The receiver's single pass: the nesting limit first, then the head.
+        let expected = match check_nesting(body) {
+            Err(e) => outcome(Err(e)),
+            Ok(()) => expected,
+        };
+        assert_eq!(
+            outcome(check_and_parse_head(source, "msg_1", body)),
+            expected,
+            "{source:?} nesting + head differs on {:?}",
             String::from_utf8_lossy(body)
         );
     }

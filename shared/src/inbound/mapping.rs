@@ -130,17 +130,35 @@ pub fn nesting_depth(body: &[u8]) -> usize {
 /// Refuses an event nested deeper than a record may be stored.
 pub fn check_nesting(body: &[u8]) -> AppResult<()> {
     if nesting_depth(body) > MAX_NESTING {
-        return Err(AppError::validation(format!(
-            "the event nests objects and arrays more than {MAX_NESTING} levels deep"
-        )));
+        return Err(nesting_error());
     }
     Ok(())
+}
+
+fn nesting_error() -> AppError {
+    AppError::validation(format!(
+        "the event nests objects and arrays more than {MAX_NESTING} levels deep"
+    ))
 }
 
 pub fn parse_head(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
     let Some(scan) = scan(body, wanted(source)) else {
         return Err(explain_parse_failure(source, body));
     };
+    head_from_scan(source, webhook_id, body, &scan)
+}
+
+/// [`check_nesting`] then [`parse_head`], with the verdicts in that order, in one pass over
+/// a valid body (what the receiver runs on every event).
+pub fn check_and_parse_head(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
+    let Some(scan) = scan(body, wanted(source)) else {
+        check_nesting(body)?;
+        return Err(explain_parse_failure(source, body));
+    };
+    // For valid JSON the pass counts depth exactly as `nesting_depth` does.
+    if scan.depth > MAX_NESTING {
+        return Err(nesting_error());
+    }
     head_from_scan(source, webhook_id, body, &scan)
 }
 

@@ -144,7 +144,9 @@ row("inbound Stripe verify + parse head, 3 KiB", "inbound/verify_and_parse_strip
     floor="verify_stripe/3KiB_hmac_floor", floor_note=", floor from the signatures bench")
 row("  of which verify", "inbound/verify_stripe_3KiB", floor="verify_stripe/3KiB_hmac_floor",
     floor_note=", floor from the signatures bench")
-row("  of which parse head", "inbound/parse_head_stripe_3KiB")
+row("  of which parse head", "inbound/parse_head_stripe_3KiB",
+    ratio_of=("the serde read", "inbound/parse_head_serde_stripe_3KiB"))
+row("  the serde read it replaced (same run)", "inbound/parse_head_serde_stripe_3KiB")
 row("inbound receive in-process (whole route over the fakes, 3 KiB Stripe event)",
     "receiver_handler_in_process_fake_store")
 row("booking create in-process (route over the fakes)", "create_booking_in_process_fake_store")

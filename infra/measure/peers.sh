@@ -3,6 +3,7 @@
 #
 #     bash infra/measure/peers.sh              # ~1-2 min once the peers and our example are built
 #     PEERS_N=50000 bash infra/measure/peers.sh
+#     PEERS_OURS=/tmp/peer_verify_before bash infra/measure/peers.sh   # time a copy built earlier
 #
 # 1. Installs the peers into infra/.local/peers/ (git-ignored), pinned by
 #    infra/measure/peers/{package.json,package-lock.json,requirements.txt}: npm `stripe` and
@@ -67,10 +68,14 @@ if [ "$(cat "$LOCAL/venv/.stamp" 2>/dev/null || true)" != "$py_stamp" ]; then
 fi
 
 # --- 2. ours ---------------------------------------------------------------------------------
-echo "peers.sh: building our side (cargo, bench profile) ..." >&2
-timeout "$STEP_TIMEOUT" cargo build -q --profile bench -p inbound-receiver --example peer_verify >&2 \
-  || die "cargo build of the peer_verify example failed"
-OURS="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/peer_verify"
+if [ -n "${PEERS_OURS:-}" ]; then
+  OURS="$PEERS_OURS"                                  # a binary built before (e.g. a baseline copy)
+else
+  echo "peers.sh: building our side (cargo, bench profile) ..." >&2
+  timeout "$STEP_TIMEOUT" cargo build -q --profile bench -p inbound-receiver --example peer_verify >&2 \
+    || die "cargo build of the peer_verify example failed"
+  OURS="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/peer_verify"
+fi
 [ -x "$OURS" ] || die "no binary at $OURS"
 
 # --- 3. one run ------------------------------------------------------------------------------

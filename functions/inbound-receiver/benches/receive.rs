@@ -2,13 +2,14 @@
 //! - `verify_and_parse_stripe_3KiB`: Stripe signature check on the raw bytes + reading the
 //!   event's id and type from the ~3 KiB Stripe event the peers also verify
 //!   (`shared_testkit::provider_events::STRIPE_EVENT`; what happens before anything is stored);
+//! - `parse_head_serde_stripe_3KiB`: the typed serde read the fast pass replaced, for the ratio;
 //! - `receiver_handler_in_process`: the whole public route in-process over the fakes
 //!   (routing, body read, job read, verify, parse, conditional put, enqueue, JSON answer).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use shared::config::Config;
 use shared::inbound::domain::Source;
-use shared::inbound::mapping::parse_head;
+use shared::inbound::mapping::{parse_head, parse_head_serde};
 use shared::inbound::receive::verify;
 use shared::queue::QueueName;
 use shared_testkit::harness::call_raw;
@@ -35,6 +36,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("parse_head_stripe_3KiB", |b| {
         b.iter(|| parse_head(Source::Stripe, "", body).unwrap())
+    });
+    // The typed serde read the fast pass replaced (still its fallback), in the same run.
+    g.bench_function("parse_head_serde_stripe_3KiB", |b| {
+        b.iter(|| parse_head_serde(Source::Stripe, "", body).unwrap())
     });
     g.finish();
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::domain::Source;
+use super::head_scan::{scan, Found, Scan, Wanted};
 use crate::error::{AppError, AppResult};
 
 /// Stripe objects kept in the destination store; other objects are stored raw and `skipped`.
@@ -129,14 +130,125 @@ pub fn nesting_depth(body: &[u8]) -> usize {
 /// Refuses an event nested deeper than a record may be stored.
 pub fn check_nesting(body: &[u8]) -> AppResult<()> {
     if nesting_depth(body) > MAX_NESTING {
-        return Err(AppError::validation(format!(
-            "the event nests objects and arrays more than {MAX_NESTING} levels deep"
-        )));
+        return Err(nesting_error());
     }
     Ok(())
 }
 
+fn nesting_error() -> AppError {
+    AppError::validation(format!(
+        "the event nests objects and arrays more than {MAX_NESTING} levels deep"
+    ))
+}
+
 pub fn parse_head(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
+    let Some(scan) = scan(body, wanted(source)) else {
+        return Err(explain_parse_failure(source, body));
+    };
+    head_from_scan(source, webhook_id, body, &scan)
+}
+
+/// [`check_nesting`] then [`parse_head`], with the verdicts in that order, in one pass over
+/// a valid body (what the receiver runs on every event).
+pub fn check_and_parse_head(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
+    let Some(scan) = scan(body, wanted(source)) else {
+        check_nesting(body)?;
+        return Err(explain_parse_failure(source, body));
+    };
+    // For valid JSON the pass counts depth exactly as `nesting_depth` does.
+    if scan.depth > MAX_NESTING {
+        return Err(nesting_error());
+    }
+    head_from_scan(source, webhook_id, body, &scan)
+}
+
+/// The members [`parse_head`] reads, per source.
+fn wanted(source: Source) -> &'static Wanted {
+    const STRIPE: Wanted = Wanted {
+        top: &[b"id", b"type"],
+        nested: None,
+    };
+    const CLOSE: Wanted = Wanted {
+        top: &[b"event"],
+        nested: Some((0, &[b"id", b"object_type", b"action"])),
+    };
+    const GENERIC: Wanted = Wanted {
+        top: &[b"type"],
+        nested: None,
+    };
+    match source {
+        Source::Stripe => &STRIPE,
+        Source::Close => &CLOSE,
+        Source::Generic => &GENERIC,
+    }
+}
+
+/// A found member as serde reads an `Option<Cow<str>>` (absent and `null` are `None`);
+/// `Err` for anything else, which serde then reads (or refuses) itself.
+fn text(body: &[u8], found: Found) -> Result<Option<Cow<'_, str>>, ()> {
+    match found {
+        Found::Absent | Found::Null => Ok(None),
+        Found::Plain(from, to) => std::str::from_utf8(&body[from..to])
+            .map(|s| Some(Cow::Borrowed(s)))
+            .map_err(|_| ()),
+        Found::Escaped(from, to) => serde_json::from_slice::<String>(&body[from..to])
+            .map(|s| Some(Cow::Owned(s)))
+            .map_err(|_| ()),
+        Found::Object | Found::Array | Found::Scalar => Err(()),
+    }
+}
+
+/// [`parse_head`] on a body the fast pass found valid. What it does not read plainly (a
+/// mistyped or duplicated member, an escaped member name, Close's `event` as an array) goes
+/// to [`parse_head_serde`], so every verdict stays serde's.
+fn head_from_scan(
+    source: Source,
+    webhook_id: &str,
+    body: &[u8],
+    scan: &Scan,
+) -> AppResult<EventHead> {
+    let read = |found| text(body, found);
+    let fields = match source {
+        _ if scan.unusual => Err(()),
+        Source::Stripe => read(scan.top[0]).and_then(|a| Ok([a, read(scan.top[1])?, None])),
+        Source::Generic => read(scan.top[0]).map(|a| [a, None, None]),
+        Source::Close => match scan.top[0] {
+            Found::Absent | Found::Null => return Err(AppError::validation("event is required")),
+            Found::Object => read(scan.nested[0])
+                .and_then(|a| Ok([a, read(scan.nested[1])?, read(scan.nested[2])?])),
+            _ => Err(()),
+        },
+    };
+    let Ok([a, b, c]) = fields else {
+        return parse_head_serde(source, webhook_id, body);
+    };
+    match source {
+        Source::Stripe => Ok(EventHead {
+            provider_event_id: required("id", a, MAX_PROVIDER_ID_LEN)?,
+            event_type: event_type("type", b)?,
+        }),
+        Source::Close => {
+            let object_type = event_type("event.object_type", b)?;
+            let action = event_type("event.action", c)?;
+            Ok(EventHead {
+                provider_event_id: required("event.id", a, MAX_PROVIDER_ID_LEN)?,
+                event_type: format!("{object_type}.{action}"),
+            })
+        }
+        Source::Generic => Ok(EventHead {
+            provider_event_id: required(
+                "webhook-id header",
+                Some(Cow::Borrowed(webhook_id)),
+                MAX_PROVIDER_ID_LEN,
+            )?,
+            event_type: event_type("type", a)?,
+        }),
+    }
+}
+
+/// The head read by serde into typed structs: what [`parse_head`] did before the fast pass,
+/// kept for the bodies that pass does not read plainly, and as the reference of its tests.
+pub fn parse_head_serde(source: Source, webhook_id: &str, body: &[u8]) -> AppResult<EventHead> {
     // serde would also read a struct from a JSON array: only objects take the fast path.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(explain_parse_failure(source, body));
@@ -426,6 +538,10 @@ pub fn normalize_time(v: &Value) -> Option<String> {
     }
     Some(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
+
+#[cfg(test)]
+#[path = "head_scan_tests.rs"]
+mod head_scan_tests;
 
 #[cfg(test)]
 mod tests {

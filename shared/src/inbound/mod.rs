@@ -8,6 +8,8 @@
 //! - `mapping`: the provider rules (type, record type and id, ordering time, delete) as pure
 //!   functions;
 //! - `receive`: the receiver pipeline, shared by the public route and the `…/test` route;
+//!   `head_scan`: its one pass over the body (serde-strict JSON validation + where the event id
+//!   and type sit), tested against serde in `head_scan_tests.rs`;
 //! - `apply`: the worker's use case: a queue batch grouped by job, applied in write groups
 //!   (each event to its record, in order) and recorded as executions;
 //! - `input`: the API's bodies (create, PATCH, replay, test) and their validation;
@@ -26,6 +28,7 @@ pub mod apply;
 pub mod backfill;
 pub mod destination;
 pub mod domain;
+pub mod head_scan;
 pub mod input;
 pub mod jq;
 pub mod mapping;

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
 use super::domain::{EventStatus, InboundEvent, InboundMessage, SigningSecret, Source, SyncJob};
-use super::mapping::parse_head;
+use super::mapping::check_and_parse_head;
 use super::ports::InsertOutcome;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -189,8 +189,7 @@ pub async fn receive_for(
         crate::alerts::raise::signature_rejected(app, &job.workspace_id, &job.id, &job.name).await;
         return Err(rejected);
     }
-    super::mapping::check_nesting(body)?;
-    let head = parse_head(
+    let head = check_and_parse_head(
         job.source,
         header(headers, signing::HEADER_WEBHOOK_ID),
         body,

@@ -48,6 +48,18 @@ where
     })
 }
 
+/// [`on_conflict`] for an operation whose first attempt can use `first`, a value read
+/// beforehand (beside other reads): `op` gets `Some(first)` on the first attempt and `None` on
+/// each retry, which must read it again (the conflict means it may have changed).
+pub async fn on_conflict_after<P, T, F, Fut>(config: &Config, first: P, mut op: F) -> AppResult<T>
+where
+    F: FnMut(Option<P>) -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    let mut first = Some(first);
+    on_conflict(config, || op(first.take())).await
+}
+
 /// Wait before retry `n` (1-based): `retry_delay · 2^(n−1)` ±20 %, capped at 10 h, scaled by
 /// `RETRY_DELAY_SCALE` (tests run with 0).
 pub fn backoff(retry_delay_secs: u32, n: u32, scale: f64) -> Duration {
@@ -72,6 +84,26 @@ mod tests {
             assert!(backoff(3600, 20, 1.0) <= MAX_BACKOFF);
         }
         assert_eq!(backoff(60, 2, 0.0), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn only_the_first_attempt_gets_the_value_read_before() {
+        let cfg = Config::for_tests("t", "q");
+        let mut seen = Vec::new();
+        let out = on_conflict_after(&cfg, 7, |first| {
+            seen.push(first);
+            let done = seen.len() == 3;
+            async move {
+                if done {
+                    Ok("done")
+                } else {
+                    Err(AppError::TransactionConflict)
+                }
+            }
+        })
+        .await;
+        assert_eq!(out.unwrap(), "done");
+        assert_eq!(seen, vec![Some(7), None, None]);
     }
 
     #[tokio::test]

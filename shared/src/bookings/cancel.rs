@@ -6,8 +6,9 @@ use futures::StreamExt;
 
 use super::events;
 use super::ports::CancelOutcome;
+use super::service::load_booking;
 use super::{Booking, BookingStatus};
-use crate::ids::{validate_external_id, BookingId};
+use crate::ids::validate_external_id;
 use crate::tenancy::seen::KeyCheck;
 use crate::{App, AppError, AppResult};
 
@@ -44,50 +45,46 @@ pub async fn cancel_booking(
     booking_id: &str,
     key: KeyCheck,
 ) -> AppResult<Cancelled> {
-    let read = || async {
-        app.bookings
-            .get_booking(ws, booking_id)
-            .await?
-            .ok_or(AppError::NotFound("booking"))
-    };
-    let first = async {
-        BookingId::parse(booking_id)?;
-        read().await
-    };
-    let (passed, first) = tokio::join!(key.passed(), first);
+    let (passed, read) = tokio::join!(key.passed(), load_booking(app, ws, booking_id));
     passed?;
-    // The first attempt uses the read above; a retry after a conflict reads it again.
-    let prefetched = std::sync::Mutex::new(Some(first?));
-    let (outcome, outbox) = crate::retry::on_conflict(&app.config, || async {
-        let first = prefetched.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let before = match first {
-            Some(before) => before,
-            None => read().await?,
-        };
-        let now = crate::time::now_string();
-        let mut after = before.clone();
-        after.status = BookingStatus::Cancelled;
-        after.cancelled_at = Some(now.clone());
-        after.updated_at = Some(now.clone());
-        let mut evts = vec![events::booking_only(
-            events::BOOKING_CANCELLED,
-            &after,
-            &now,
-        )];
-        if let Some(exam) = app.bookings.get_exam(ws, &before.mock_exam_id).await? {
-            evts.push(events::bookings_changed(
-                &events::exam_after(&exam, -1, &now),
+    cancel_read(app, ws, read?).await
+}
+
+/// Cancels `read`, the booking as just read: the first attempt's transaction is conditioned
+/// on it; a retry after a conflict reads the booking again.
+async fn cancel_read(app: &App, ws: &str, read: Booking) -> AppResult<Cancelled> {
+    let booking_id = read.id.clone();
+    let booking_id = booking_id.as_str();
+    let (outcome, outbox) =
+        crate::retry::on_conflict_after(&app.config, read, |first| async move {
+            let before = match first {
+                Some(before) => before,
+                None => load_booking(app, ws, booking_id).await?,
+            };
+            let now = crate::time::now_string();
+            let mut after = before.clone();
+            after.status = BookingStatus::Cancelled;
+            after.cancelled_at = Some(now.clone());
+            after.updated_at = Some(now.clone());
+            let mut evts = vec![events::booking_only(
+                events::BOOKING_CANCELLED,
+                &after,
                 &now,
-            ));
-        }
-        let outbox = events::counter_change_outbox(ws, &before.mock_exam_id, evts, &now);
-        let outcome = app
-            .bookings
-            .cancel_booking(ws, &before, &outbox, &now)
-            .await?;
-        Ok((outcome, outbox))
-    })
-    .await?;
+            )];
+            if let Some(exam) = app.bookings.get_exam(ws, &before.mock_exam_id).await? {
+                evts.push(events::bookings_changed(
+                    &events::exam_after(&exam, -1, &now),
+                    &now,
+                ));
+            }
+            let outbox = events::counter_change_outbox(ws, &before.mock_exam_id, evts, &now);
+            let outcome = app
+                .bookings
+                .cancel_booking(ws, &before, &outbox, &now)
+                .await?;
+            Ok((outcome, outbox))
+        })
+        .await?;
     let mut done = Cancelled {
         outcome,
         total_bookings: 0,
@@ -133,18 +130,12 @@ pub async fn cancel_many(
     futures::stream::iter(ids)
         .map(|id| async move {
             let result = async {
-                if let Some(exam) = exam_filter {
-                    // An id that is no booking id is unknown, never a key read (DynamoDB
-                    // refuses keys over 2 KB, which would surface as `internal`).
-                    BookingId::parse(&id)?;
-                    // Only bookings of this exam may be cancelled through its route.
-                    app.bookings
-                        .get_booking(ws, &id)
-                        .await?
-                        .filter(|b| b.mock_exam_id == exam)
-                        .ok_or(AppError::NotFound("booking"))?;
+                let read = load_booking(app, ws, &id).await?;
+                // Only bookings of this exam may be cancelled through its route.
+                if exam_filter.is_some_and(|exam| read.mock_exam_id != exam) {
+                    return Err(AppError::NotFound("booking"));
                 }
-                cancel_booking(app, ws, &id, KeyCheck::done()).await
+                cancel_read(app, ws, read).await
             }
             .await;
             if let Err(e) = &result {

@@ -197,9 +197,8 @@ pub async fn create_booking(
         return replay(app, ws, &rec, &request_hash).await;
     }
     // The first attempt uses the exam read above; a retry after a conflict reads it again.
-    let prefetched = std::sync::Mutex::new(Some(exam));
-    let outcome = crate::retry::on_conflict(&app.config, || async {
-        let first = prefetched.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let (req, user, idem_hash, request_hash) = (&req, &user, &idem_hash, &request_hash);
+    let outcome = crate::retry::on_conflict_after(&app.config, exam, |first| async move {
         let exam = match first {
             Some(read) => read?,
             None => app.bookings.get_exam(ws, &req.mock_exam_id).await?,
@@ -254,7 +253,7 @@ pub async fn create_booking(
             })
         }
         (CreateBookingOutcome::IdempotencyKeyExists(rec), _, _) => {
-            replay(app, ws, &rec, &request_hash).await
+            replay(app, ws, &rec, request_hash).await
         }
     }
 }

@@ -9,6 +9,13 @@ use std::time::Duration;
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    /// An error whose message names the variable (for wiring that reads more of the environment).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// A secret string that never prints its value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -17,8 +17,9 @@ routed request. A 5xx or an invocation error fails the run.
 The floor: unless --no-floor, the script first builds infra/measure/hello (a hello-world
 `lambda_http` function, not a workspace member, built with --floor-profile, default `bench`,
 the profile of the command above; use `release` when measuring release binaries) and measures
-it in the same run. The binaries take turns run by run, so a burst of load on the machine
-hits them all; each function's first response is reported against the floor's as the median
+it in the same run. The binaries take turns run by run (a new shuffled order each turn, a
+pause before each start, each from a fresh copy in one temporary directory), so a burst of load
+on the machine hits them all and none is favoured by its place or its file's page-cache state; each function's first response is reported against the floor's as the median
 of its per-run ratios (same round) and as the ratio of the minima (the least disturbed runs).
 
 Prints min / median / max in milliseconds, then a markdown table. Nothing is sent over the
@@ -29,13 +30,16 @@ own init cost.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -213,6 +217,7 @@ def main() -> None:
     ap.add_argument("binary", nargs="+", help="function binaries (HTTP functions: lambda_http)")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--no-floor", action="store_true", help="do not build and measure infra/measure/hello")
+    ap.add_argument("--settle-ms", type=int, default=150, help="pause before each start (default: 150)")
     ap.add_argument("--floor-profile", default="bench", help="cargo profile of the floor (default: bench)")
     args = ap.parse_args()
     if args.runs < 1:
@@ -221,13 +226,35 @@ def main() -> None:
         if not os.access(b, os.X_OK):
             sys.exit(f"not an executable: {b}")
     floor = None if args.no_floor else build_floor(args.floor_profile)
-    binaries = list(args.binary) + ([floor] if floor else [])
-    names = {b: os.path.basename(b) + (" (floor)" if b == floor else "") for b in binaries}
+    given = list(args.binary) + ([floor] if floor else [])
+    names_given = {b: os.path.basename(b) + (" (floor)" if b == floor else "") for b in given}
+    # Every binary runs from a fresh copy in one temporary directory: how a file came into the
+    # page cache changes how its pages fault in. Measured here: one hello-world binary read
+    # 16.8 ms to init where the linker wrote it and 10.0-10.5 ms as two copies of it in the
+    # same run (and 0.3 MiB less RSS), so a floor left in its target dir looked slower than
+    # functions copied elsewhere. Copies make the comparison the same for all.
+    scratch = tempfile.mkdtemp(prefix="coldstart-")
+    atexit.register(shutil.rmtree, scratch, True)
+    binaries, names = [], {}
+    for i, b in enumerate(given):
+        copy = os.path.join(scratch, f"{i}-{os.path.basename(b)}")
+        shutil.copy2(b, copy)
+        binaries.append(copy)
+        names[copy] = names_given[b]
+    floor = binaries[-1] if floor else None
     for b in binaries:
         one_run(b)  # warm the page cache
     results: dict[str, list[tuple[float, float, int, int]]] = {b: [] for b in binaries}
+    order = list(binaries)
+    shuffle = random.Random(16)
     for _ in range(args.runs):
-        for b in binaries:  # in turns: load on the machine hits every binary alike
+        # In turns, so that load on the machine hits every binary alike; in a new order each
+        # turn, and after a pause, so that no binary always follows the same one: the process
+        # just killed (its exit, its stub's threads) slows whichever start comes next, which
+        # made a fixed last place (the floor's) read 1.5-2x slower than the same binary first.
+        shuffle.shuffle(order)
+        for b in order:
+            time.sleep(args.settle_ms / 1000)
             results[b].append(one_run(b))
 
     def line(name: str, xs: list[float]) -> str:

@@ -4,9 +4,8 @@
 #   bash infra/build_release.sh          # cargo lambda build --release --arm64, every function
 #   bash infra/build_release.sh --sam    # also sam validate --lint and sam build --beta-features
 # Prints each bootstrap's size (target/lambda/<function>/bootstrap) and the elapsed time.
-# Measured 2026-11-29 (2 cores): after a change to `shared`, cargo lambda build 1,291 s (13 LTO
-# links), then sam build --beta-features 26 s (it reuses the same target/); bootstraps
-# 15.5-16.7 MB stripped, 6.9-7.5 MB zipped.
+# Measured 2026-12-03 (2 cores): cargo lambda build 974 s for the 15 functions (deps built);
+# bootstraps 2.4-9.1 MB stripped (bookings-api 7.4 MB), 1.2-4.6 MB gzipped: docs/performance.md §3.
 # Deploy afterwards with: sam deploy --guided (parameters RootApiKey, PublicBaseUrl).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

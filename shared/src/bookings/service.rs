@@ -192,9 +192,15 @@ pub async fn create_booking(
     let (passed, reads) = tokio::join!(key.passed(), reads);
     passed?;
     let (idempotency, user, exam) = reads?;
-    // A replay must not need the exam to still have room (nor the exam read to succeed).
+    // A replay must not need the exam to still have room (nor the exam read to succeed). The
+    // exam read beside the record gives its count (same body → same exam), so a replay makes
+    // one more call, the booking's read.
     if let Some(rec) = idempotency {
-        return replay(app, ws, &rec, &request_hash).await;
+        let total = match &exam {
+            Ok(read) => Some(read.as_ref().map(|e| e.total_bookings).unwrap_or_default()),
+            Err(_) => None,
+        };
+        return replay(app, ws, &rec, &request_hash, &req.mock_exam_id, total).await;
     }
     // The first attempt uses the exam read above; a retry after a conflict reads it again.
     let (req, user, idem_hash, request_hash) = (&req, &user, &idem_hash, &request_hash);
@@ -253,7 +259,7 @@ pub async fn create_booking(
             })
         }
         (CreateBookingOutcome::IdempotencyKeyExists(rec), _, _) => {
-            replay(app, ws, &rec, request_hash).await
+            replay(app, ws, &rec, request_hash, &req.mock_exam_id, None).await
         }
     }
 }
@@ -267,21 +273,30 @@ async fn current_total(app: &App, ws: &str, exam_id: &str) -> AppResult<i64> {
         .unwrap_or_default())
 }
 
+/// The original booking of a matching `Idempotency-Key` with the exam's count: `total` when the
+/// caller has just read it, else read beside the booking. The request hash covers the exam id,
+/// so a matching record's booking is on `exam_id`.
 async fn replay(
     app: &App,
     ws: &str,
     rec: &IdempotencyRecord,
     request_hash: &str,
+    exam_id: &str,
+    total: Option<i64>,
 ) -> AppResult<BookingCreated> {
     if rec.request_hash != request_hash {
         return Err(AppError::IdempotencyKeyReused);
     }
-    let booking = app
-        .bookings
-        .get_booking(ws, &rec.booking_id)
-        .await?
+    let total = async {
+        match total {
+            Some(t) => Ok(t),
+            None => current_total(app, ws, exam_id).await,
+        }
+    };
+    let (booking, total) = tokio::join!(app.bookings.get_booking(ws, &rec.booking_id), total);
+    let booking = booking?
         .ok_or_else(|| AppError::internal_msg("idempotency record points to a missing booking"))?;
-    let total = current_total(app, ws, &booking.mock_exam_id).await?;
+    let total = total?;
     Ok(BookingCreated {
         booking,
         total_bookings: total,

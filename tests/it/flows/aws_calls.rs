@@ -141,6 +141,33 @@ async fn aws_calls_per_request() {
     assert_eq!(first, (create.0.clone(), 4), "booking create, key not seen");
     let booking = r.str_at("/booking/id");
 
+    // --- a replayed `Idempotency-Key`: the exam read beside the record gives the count
+    let body = br#"{"mockExamId":"e1","contactId":"c3"}"#.to_vec();
+    let idem = [("idempotency-key", "calls-replay-1")];
+    let r = bookings
+        .send("POST", "/api/bookings", &idem, body.clone())
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.log.clear();
+    let replayed = bookings.send("POST", "/api/bookings", &idem, body).await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert_eq!(replayed.str_at("/booking/id"), r.str_at("/booking/id"));
+    assert_eq!(replayed.body["totalBookings"], 3, "{}", replayed.body);
+    // {the key's re-check, the idempotency record, the exam} → the booking.
+    assert_eq!(
+        measure("POST /api/bookings (replayed Idempotency-Key)", &s.log),
+        (
+            ops(&[
+                "DynamoDB.GetItem",
+                "DynamoDB.GetItem",
+                "DynamoDB.GetItem",
+                "DynamoDB.GetItem",
+            ]),
+            2
+        ),
+        "booking create, replayed"
+    );
+
     // --- booking cancel
     s.log.clear();
     let r = cancels.delete(&format!("/api/bookings/{booking}")).await;
@@ -259,8 +286,8 @@ async fn aws_calls_per_request() {
     let deliver = measure("delivery worker: one delivery", &s.log);
     assert_eq!(
         target.requests().len(),
-        3,
-        "c1's and c0's booking.created (fanned out while draining), then c2's"
+        4,
+        "c1's, c0's and c3's booking.created (fanned out while draining), then c2's"
     );
     // Fan-out: the outbox record → {the counter sync queued, the record marked,
     // subscriptions} → the delivery → its message.

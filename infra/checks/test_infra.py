@@ -343,6 +343,71 @@ class IndexedPartitionQuery(unittest.TestCase):
         self.assertEqual(self.answers(True), stock)
 
 
+def vm_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+class UntrackedModels(unittest.TestCase):
+    """moto no longer keeps every model object it built (for its dashboard): repeated GSI COUNT
+    queries — a sync job's stats polled by the console or a script — leave the process flat.
+    The stock setting is measured too, so this test fails if the patch stops applying."""
+
+    def growth_mb(self, track: bool) -> float:
+        import boto3
+
+        port = free_port()
+        env = dict(os.environ, MOTO_TRACK_MODELS="1" if track else "0")
+        proc = start_moto(port, "--single-threaded", env=env)
+        try:
+            ddb = boto3.client(
+                "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                aws_access_key_id="test", aws_secret_access_key="test",
+            )
+            ddb.create_table(
+                TableName="t",
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "g", "gs")],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                GlobalSecondaryIndexes=[{
+                    "IndexName": "gsi",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            raw = "x" * 3000
+            for i in range(250):  # one page (under 1 MB)
+                ddb.put_item(TableName="t", Item={
+                    "pk": {"S": f"ev{i}"}, "g": {"S": "job"}, "gs": {"S": f"{i:06d}"},
+                    "raw": {"S": raw}, "status": {"S": "processed"}, "n": {"N": str(i)},
+                })
+
+            def count() -> int:
+                r = ddb.query(TableName="t", IndexName="gsi", Select="COUNT",
+                              KeyConditionExpression="g = :g", FilterExpression="#s = :s",
+                              ExpressionAttributeNames={"#s": "status"},
+                              ExpressionAttributeValues={":g": {"S": "job"}, ":s": {"S": "processed"}})
+                return r["Count"]
+
+            for _ in range(5):
+                self.assertEqual(count(), 250)
+            before = vm_rss_mb(proc.pid)
+            for _ in range(100):
+                count()
+            return vm_rss_mb(proc.pid) - before
+        finally:
+            stop_moto(proc)
+
+    def test_repeated_queries_do_not_grow_the_process(self):
+        stock = self.growth_mb(True)
+        patched = self.growth_mb(False)
+        self.assertGreater(stock, 15, f"stock moto grew {stock:.1f} MB: the leak this patch removes")
+        self.assertLess(patched, 5, f"grew {patched:.1f} MB over 100 queries (stock: {stock:.1f} MB)")
+
+
 def moto_env(stock: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MOTO_STOCK_TRANSACTIONS"}
     if stock:

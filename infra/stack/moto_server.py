@@ -13,7 +13,12 @@ else, including CI, runs stock moto's Query.
 TransactWriteItems on the single-threaded process journals the items a transaction touches
 instead of deep-copying every table it touches once per item (stock moto: cost and garbage grow
 with the table, DESIGN §7); same results, same cancellation reasons. MOTO_STOCK_TRANSACTIONS=1
-runs stock moto's transactions. Both patches live in moto_patches.py.
+runs stock moto's transactions.
+
+Every process: moto's models are not registered for its dashboard (moto keeps every model
+object it ever built — each Query's copies of the items it matched, replaced items, SQS
+messages — for /moto-api/data.json, so memory grew with every request). MOTO_TRACK_MODELS=1
+restores it. The patches live in moto_patches.py.
 
 The process exits when its stdin reaches EOF (when started with --exit-on-stdin-eof), so a
 test harness that dies never leaves orphans behind.
@@ -26,7 +31,7 @@ import threading
 from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from moto_patches import index_partition_queries, journaled_transactions
+from moto_patches import index_partition_queries, journaled_transactions, untracked_models
 
 
 def main() -> None:
@@ -45,6 +50,10 @@ def main() -> None:
 
         threading.Thread(target=watch_stdin, daemon=True).start()
 
+    # Every process: moto keeps no reference to each model object it ever built (a Query's
+    # copies, replaced items, SQS messages) for its dashboard, so memory stays bounded.
+    if os.environ.get("MOTO_TRACK_MODELS") != "1":
+        untracked_models()
     # Only the single-threaded (DynamoDB) process: the patches keep per-request state in
     # module globals (the running transaction's journal, a method swapped per Query).
     if args.single_threaded:

@@ -423,6 +423,14 @@ def main() -> int:
     done = eventually("export job done (export-worker → S3)", lambda: (lambda e: e if e["status"] == "done" else None)(http("GET", f"/api/admin/exports/{exp_id}", key).json["export"]))
     if done:
         check("export has sha256, rowCount and a download URL", bool(done.get("sha256")) and done.get("rowCount", 0) >= 1 and bool(done.get("downloadUrl")), repr(done))
+        # users-api signs the link itself (SigV4 query string, no S3 client): it must fetch the
+        # file export-worker wrote, byte for byte.
+        try:
+            with urllib.request.urlopen(done.get("downloadUrl") or "http://127.0.0.1:9/", timeout=10) as f:
+                data = f.read()
+            check("the download URL serves the file (sha256 matches)", hashlib.sha256(data).hexdigest() == done.get("sha256") and data.startswith(b"id,"), f"{len(data)} bytes")
+        except (OSError, ValueError) as e:
+            check("the download URL serves the file (sha256 matches)", False, repr(e))
     paged("GET /api/admin/exports", http("GET", "/api/admin/exports", key), "exports")
     r = expect("DELETE /api/users/{id} (GDPR erase)", http("DELETE", f"/api/users/{uid}", key), 200, "user")
     check("erased user answers deleted:true", r.status == 200 and r.json["user"].get("deleted") is True, repr(r))

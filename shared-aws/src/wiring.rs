@@ -22,7 +22,7 @@ use shared::queue::{NoQueue, Queue, QueueName};
 use shared::users::BlobStore;
 use shared::App;
 
-use crate::s3::S3BlobStore;
+use crate::s3::{S3BlobStore, S3Presigner};
 use crate::sqs::SqsQueue;
 use crate::table::DynamoStore;
 
@@ -243,6 +243,15 @@ impl Clients {
         }
     }
 
+    /// Also S3 download links only (`S3Presigner`: SigV4 presigned GETs, no S3 client linked):
+    /// the function hands out export files and never writes one. Requires `EXPORT_BUCKET`.
+    pub const fn s3_presign(self) -> Self {
+        Self {
+            s3: Some(wire_s3_presign),
+            ..self
+        }
+    }
+
     pub const fn has_sqs(self) -> bool {
         self.sqs.is_some()
     }
@@ -258,6 +267,10 @@ fn wire_sqs(sdk: &aws_config::SdkConfig, cfg: &Config) -> Arc<dyn Queue> {
 
 fn wire_s3(sdk: &aws_config::SdkConfig, bucket: String) -> Arc<dyn BlobStore> {
     Arc::new(S3BlobStore::from_sdk(sdk, bucket))
+}
+
+fn wire_s3_presign(sdk: &aws_config::SdkConfig, bucket: String) -> Arc<dyn BlobStore> {
+    Arc::new(S3Presigner::from_sdk(sdk, bucket))
 }
 
 /// The timeouts of every DynamoDB and SQS call (the config's `AWS_*_TIMEOUT_MS`): a stalled
@@ -333,6 +346,8 @@ mod tests {
         assert!(c.has_sqs() && c.has_s3());
         let c = Clients::dynamodb().s3();
         assert!(!c.has_sqs() && c.has_s3());
+        let c = Clients::dynamodb().sqs().s3_presign();
+        assert!(c.has_sqs() && c.has_s3());
     }
 
     fn lambda_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

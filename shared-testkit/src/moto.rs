@@ -137,6 +137,23 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// The presigner production wires (`Clients::s3_presign`), on moto's endpoint (path-style).
+pub fn s3_presigner(bucket: &str) -> shared_aws::s3::S3Presigner {
+    shared_aws::s3::S3Presigner::new(
+        Some(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::new("test", "test", None, None, "moto"),
+        )),
+        Some("us-east-1".to_owned()),
+        Some(moto().sqs_url.clone()),
+        bucket,
+    )
+}
+
+/// An S3 blob store on moto for `bucket` (uploads through `client`, links from `s3_presigner`).
+pub fn s3_blob_store(client: aws_sdk_s3::Client, bucket: &str) -> shared_aws::s3::S3BlobStore {
+    shared_aws::s3::S3BlobStore::new(client, s3_presigner(bucket))
+}
+
 /// A new bucket for export files.
 pub async fn fresh_bucket(client: &aws_sdk_s3::Client) -> String {
     let name = unique("bkt").to_ascii_lowercase();

@@ -485,7 +485,7 @@ async fn fake_blob_store_multipart_roundtrip() {
 async fn s3_blob_store_multipart_roundtrip_and_presigned_download() {
     let client = shared_testkit::moto::s3_client().await;
     let bucket = shared_testkit::moto::fresh_bucket(&client).await;
-    let b = shared_aws::s3::S3BlobStore::new(client, bucket);
+    let b = shared_testkit::moto::s3_blob_store(client, &bucket);
     multipart_roundtrip(&b).await;
     let url = b
         .presign_get("exports/ws/exp_1.csv", std::time::Duration::from_secs(60))

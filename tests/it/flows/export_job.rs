@@ -14,11 +14,11 @@ use shared::config::Config;
 use shared::queue::QueueName;
 use shared::users::{User, UserInput};
 use shared::App;
-use shared_aws::s3::S3BlobStore;
 use shared_aws::sqs::SqsQueue;
 use shared_testkit::harness::{workspace, Api};
 use shared_testkit::moto::{
-    batch_put, fresh_bucket, fresh_queue, fresh_store, pump_once, s3_client, sqs_client,
+    batch_put, fresh_bucket, fresh_queue, fresh_store, pump_once, s3_blob_store, s3_client,
+    sqs_client,
 };
 
 /// Memory figures are per process: one test at a time.
@@ -46,7 +46,7 @@ async fn stack_over(store: Arc<impl shared::app::Stores>, table: &str) -> Stack 
         ]),
     );
     let app = App::new(Config::for_tests(table, &delivery), store, Arc::new(queue))
-        .with_blobs(Arc::new(S3BlobStore::new(s3, bucket)));
+        .with_blobs(Arc::new(s3_blob_store(s3, &bucket)));
     let (ws, key) = workspace(&app, "exports").await;
     let api = Api::new(users_api::router(app.clone()), &key);
     Stack {

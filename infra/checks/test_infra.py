@@ -286,30 +286,38 @@ def start_moto(port: int, *extra: str, env: dict[str, str] | None = None) -> sub
             time.sleep(0.1)
 
 
+def table_on_moto(port: int, key: list[str], gsi_key: list[str]):
+    """A boto3 DynamoDB client on the moto at `port`, and in it a table "t" keyed by the string
+    attributes `key` (hash[, range]) with one GSI "gsi" on `gsi_key`, projecting everything."""
+    import boto3
+
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )
+
+    def schema(names: list[str]) -> list[dict]:
+        return [{"AttributeName": n, "KeyType": t} for n, t in zip(names, ("HASH", "RANGE"))]
+
+    ddb.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in dict.fromkeys(key + gsi_key)],
+        KeySchema=schema(key),
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": schema(gsi_key), "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return ddb
+
+
 class IndexedPartitionQuery(unittest.TestCase):
     """MOTO_INDEXED_PARTITION_QUERY (scale script only) answers every Query like stock moto."""
 
     def answers(self, indexed: bool) -> list:
-        import boto3
-
         port = free_port()
         env = dict(os.environ, MOTO_INDEXED_PARTITION_QUERY="1" if indexed else "0")
         proc = start_moto(port, "--single-threaded", env=env)
         try:
-            ddb = boto3.client(
-                "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                aws_access_key_id="test", aws_secret_access_key="test",
-            )
-            ddb.create_table(
-                TableName="t",
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                GlobalSecondaryIndexes=[{
-                    "IndexName": "gsi", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            ddb = table_on_moto(port, ["pk", "sk"], ["g"])
             for p in range(5):
                 for k in range(7):
                     ddb.put_item(TableName="t", Item={
@@ -357,27 +365,11 @@ class UntrackedModels(unittest.TestCase):
     The stock setting is measured too, so this test fails if the patch stops applying."""
 
     def growth_mb(self, track: bool) -> float:
-        import boto3
-
         port = free_port()
         env = dict(os.environ, MOTO_TRACK_MODELS="1" if track else "0")
         proc = start_moto(port, "--single-threaded", env=env)
         try:
-            ddb = boto3.client(
-                "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                aws_access_key_id="test", aws_secret_access_key="test",
-            )
-            ddb.create_table(
-                TableName="t",
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "g", "gs")],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                GlobalSecondaryIndexes=[{
-                    "IndexName": "gsi",
-                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            ddb = table_on_moto(port, ["pk"], ["g", "gs"])
             raw = "x" * 3000
             for i in range(250):  # one page (under 1 MB)
                 ddb.put_item(TableName="t", Item={

@@ -230,7 +230,7 @@ impl S3BlobStore {
     }
 
     pub fn bucket(&self) -> &str {
-        &self.presigner.bucket
+        self.presigner.bucket()
     }
 }
 

@@ -196,10 +196,7 @@ pub async fn create_booking(
     // exam read beside the record gives its count (same body → same exam), so a replay makes
     // one more call, the booking's read.
     if let Some(rec) = idempotency {
-        let total = match &exam {
-            Ok(read) => Some(read.as_ref().map(|e| e.total_bookings).unwrap_or_default()),
-            Err(_) => None,
-        };
+        let total = exam.as_ref().ok().map(|read| total_of(read.as_ref()));
         return replay(app, ws, &rec, &request_hash, &req.mock_exam_id, total).await;
     }
     // The first attempt uses the exam read above; a retry after a conflict reads it again.
@@ -264,13 +261,13 @@ pub async fn create_booking(
     }
 }
 
+/// An exam's count as answers report it: 0 for an exam that is not (or no longer) there.
+fn total_of(exam: Option<&MockExam>) -> i64 {
+    exam.map(|e| e.total_bookings).unwrap_or_default()
+}
+
 async fn current_total(app: &App, ws: &str, exam_id: &str) -> AppResult<i64> {
-    Ok(app
-        .bookings
-        .get_exam(ws, exam_id)
-        .await?
-        .map(|e| e.total_bookings)
-        .unwrap_or_default())
+    Ok(total_of(app.bookings.get_exam(ws, exam_id).await?.as_ref()))
 }
 
 /// The original booking of a matching `Idempotency-Key` with the exam's count: `total` when the
